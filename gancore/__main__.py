@@ -1,0 +1,7 @@
+"""Entry point of `python -m gancore`."""
+
+import sys
+
+from gancore.cli import main
+
+sys.exit(main())

@@ -1,0 +1,120 @@
+"""The Frame (plain arrays + a JSON-able header) and its binary codec.
+
+Wire format, one message per frame (DESIGN.md "The frame"):
+    uint32 little-endian header length H | H bytes of UTF-8 JSON header | arrays back to back
+Each array starts on a 4-byte boundary (counted from the first array byte). The header is
+    {"v": 1, "kind": "1d"|"2d"|"nd", "step": int, "scalars": {...}, "meta": {...},
+     "arrays": [{"name", "dtype", "shape", "offset", "nbytes", ["range": [lo, hi]]}, ...]}
+A `uint8` array with a "range" is quantised: value = lo + q / 255 * (hi - lo).
+The browser decoder is `assets/frame.js`; a test round-trips frames through both.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+FORMAT_VERSION = 1
+_DTYPES = {"float32": np.float32, "float16": np.float16, "uint8": np.uint8, "int32": np.int32,
+           "int8": np.int8, "uint16": np.uint16}
+
+
+@dataclass
+class Frame:
+    """One picture of a run: what the browser draws, the recording stores and exports replay."""
+
+    kind: str  # "1d", "2d" or "nd"
+    step: int
+    scalars: dict[str, float] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)  # quantised arrays
+
+    def value(self, name: str) -> np.ndarray:
+        """An array as float32, dequantised when it was stored as uint8 with a range."""
+        a = self.arrays[name]
+        if name in self.ranges:
+            lo, hi = self.ranges[name]
+            return (lo + a.astype(np.float32) / 255.0 * (hi - lo)).astype(np.float32)
+        return a.astype(np.float32)
+
+
+def quantize(values: np.ndarray, lo: float | None = None,
+             hi: float | None = None) -> tuple[np.ndarray, tuple[float, float]]:
+    """uint8 codes and their (lo, hi) range; a constant array maps to code 0."""
+    v = np.asarray(values, dtype=np.float32)
+    lo = float(np.min(v)) if lo is None else lo
+    hi = float(np.max(v)) if hi is None else hi
+    span = hi - lo if hi > lo else 1.0
+    q = np.clip(np.rint((v - lo) / span * 255.0), 0, 255).astype(np.uint8)
+    return q, (lo, hi)
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, float | np.floating):
+        x = float(x)
+        return x if np.isfinite(x) else None  # JSON has no NaN; the reader sees null
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    return x
+
+
+def encode(frame: Frame, omit: tuple[str, ...] = ()) -> bytes:
+    """Frame -> bytes. `omit` drops arrays the receiver does not need (e.g. n-D raw samples)."""
+    entries, chunks, offset = [], [], 0
+    for name, arr in frame.arrays.items():
+        if name in omit:
+            continue
+        a = np.ascontiguousarray(arr)
+        if a.dtype.name not in _DTYPES:
+            raise TypeError(f"frame array {name!r} has unsupported dtype {a.dtype}")
+        data = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
+        entry = {"name": name, "dtype": a.dtype.name, "shape": list(a.shape), "offset": offset,
+                 "nbytes": len(data)}
+        if name in frame.ranges:
+            entry["range"] = list(frame.ranges[name])
+        entries.append(entry)
+        pad = (-len(data)) % 4
+        chunks.append(data + b"\0" * pad)
+        offset += len(data) + pad
+    header = {"v": FORMAT_VERSION, "kind": frame.kind, "step": int(frame.step),
+              "scalars": frame.scalars, "meta": frame.meta, "arrays": entries}
+    head = json.dumps(_jsonable(header), separators=(",", ":"), sort_keys=True).encode()
+    head += b" " * ((-len(head)) % 4)  # keeps the array block 4-byte aligned in the message
+    return struct.pack("<I", len(head)) + head + b"".join(chunks)
+
+
+def decode(buf: bytes) -> Frame:
+    """bytes -> Frame; raises ValueError on anything that is not a frame of this format."""
+    if len(buf) < 4:
+        raise ValueError("frame too short")
+    (n,) = struct.unpack_from("<I", buf, 0)
+    if 4 + n > len(buf):
+        raise ValueError("frame header length exceeds the message")
+    try:
+        header = json.loads(buf[4:4 + n])
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"frame header is not JSON: {e}") from None
+    if header.get("v") != FORMAT_VERSION:
+        raise ValueError(f"unsupported frame format version {header.get('v')!r}")
+    base = 4 + n
+    arrays, ranges = {}, {}
+    for e in header["arrays"]:
+        dtype = np.dtype(_DTYPES[e["dtype"]]).newbyteorder("<")
+        count = int(np.prod(e["shape"])) if e["shape"] else 1
+        start = base + e["offset"]
+        if start + e["nbytes"] > len(buf):
+            raise ValueError(f"frame array {e['name']!r} runs past the end of the message")
+        arrays[e["name"]] = np.frombuffer(buf, dtype, count, start).reshape(e["shape"])
+        if "range" in e:
+            ranges[e["name"]] = tuple(e["range"])
+    return Frame(header["kind"], header["step"], header.get("scalars", {}), header.get("meta", {}),
+                 arrays, ranges)

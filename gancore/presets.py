@@ -1,0 +1,122 @@
+"""Named, seeded runs, each with one sentence on what to watch. A preset is a set of changes to the
+default config (which is `ring8-reference`), so it stays readable and validated like any config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gancore.config import ConfigError, RunConfig
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    watch: str  # one sentence: what to look at and why it happens
+    changes: dict[str, Any] = field(default_factory=dict)
+    lesson: str = ""  # the phenomenon it demonstrates
+
+    def config(self) -> RunConfig:
+        return RunConfig().with_changes(self.changes)
+
+
+_RING_SMALL = {"target.name": "ring", "target.modes": 8, "target.radius": 2.0, "target.std": 0.02}
+_TOY_NETS = {"generator.hidden": [128, 128], "discriminator.hidden": [128, 128],
+             "latent.dim": 2}
+_GRID = {"target.name": "grid", "target.spacing": 2.0, "target.std": 0.05,
+         "generator.hidden": [128, 128, 128], "discriminator.hidden": [128, 128, 128],
+         "latent.dim": 2, "train.batch_size": 256}
+_DOC003 = {"generator.hidden": [50, 50, 50, 50], "generator.activation": "leaky_relu",
+           "discriminator.hidden": [100, 50, 50], "discriminator.activation": "leaky_relu",
+           "latent.dim": 15, "train.batch_size": 500, "opt_g.lr": 2e-4, "opt_d.lr": 2e-4,
+           "opt_g.beta1": 0.9, "opt_d.beta1": 0.9}
+_ONE_D = {"generator.hidden": [32, 32], "discriminator.hidden": [32, 32], "latent.dim": 1,
+          "frames.samples": 2000, "train.batch_size": 128}
+
+PRESETS: dict[str, Preset] = {p.name: p for p in [
+    Preset("ring8-reference",
+           "The healthy baseline: all eight modes of the ring fill in and D's surface flattens "
+           "towards one half.", {}, "baseline"),
+    Preset("ring8-vanilla-collapse",
+           "A plain GAN on the ring: samples crowd onto a few modes and hop between them while "
+           "D's peaks on the abandoned modes grow back.",
+           {**_RING_SMALL, **_TOY_NETS, "loss.name": "minimax", "opt_g.lr": 2e-3,
+            "opt_d.lr": 2e-3, "train.seed": 1}, "mode collapse"),
+    Preset("ring8-unrolled",
+           "The same GAN with 5 unrolled D steps in G's update: G anticipates D's answer and "
+           "spreads over the modes instead of chasing one.",
+           {**_RING_SMALL, **_TOY_NETS, "loss.name": "minimax", "opt_g.lr": 2e-3,
+            "opt_d.lr": 2e-3, "remedies.unrolled_steps": 5, "train.seed": 1}, "mode collapse"),
+    Preset("ring8-wgan-gp",
+           "A WGAN-GP critic on the ring: no probability surface, smooth critic slopes, and "
+           "samples that reach every mode (with some spill between them).",
+           {**_RING_SMALL, **_TOY_NETS, "loss.name": "wgan_gp", "train.k_d": 5,
+            "opt_g.lr": 1e-4, "opt_d.lr": 1e-4, "opt_g.beta2": 0.9, "opt_d.beta2": 0.9,
+            "train.seed": 1}, "mode collapse"),
+    Preset("grid25-vanilla",
+           "A plain GAN on the 5x5 grid: some of the 25 modes never get samples.",
+           {**_GRID, "train.seed": 1}, "mode collapse"),
+    Preset("grid25-pacgan",
+           "PacGAN with packing 4: D judges four samples at once, sees the missing diversity and "
+           "pushes G onto more of the grid.",
+           {**_GRID, "remedies.packing": 4, "train.seed": 1}, "mode collapse"),
+    Preset("four-points-oscillation",
+           "Four points and a G/D pair that never settle: the samples circle from point to point "
+           "as D keeps lowering the score where they sit.",
+           {"target.name": "four_points", "target.std": 0.01, **_DOC003,
+            "opt_g.name": "sgd", "opt_d.name": "sgd", "opt_g.lr": 0.05, "opt_d.lr": 0.05,
+            "train.seed": 2}, "non-convergence"),
+    Preset("two-points",
+           "Two points: the samples split evenly onto both points and stay there.",
+           {"target.name": "two_points", "target.std": 0.01, **_DOC003}, "convergence"),
+    Preset("circle",
+           "A circle: the latent gaussian is bent into a ring and spreads evenly around it.",
+           {"target.name": "circle", "target.radius": 1.0, **_DOC003}, "convergence"),
+    Preset("goodfellow-1d",
+           "The 1-D picture from the original paper: the fake histogram slides under the data, "
+           "D(x) chases it, and the z-to-x lines show how G stretches the noise.",
+           {**_ONE_D, "target.name": "gaussian_1d", "target.mean": 2.0, "target.std": 0.5,
+            "latent.distribution": "uniform", "loss.name": "minimax", "opt_g.lr": 1e-3,
+            "opt_d.lr": 1e-3}, "non-convergence"),
+    Preset("sway-1d",
+           "A bimodal 1-D target and an eager D: early on, G's mapping sways away from the data "
+           "before (sometimes) finding its way back.",
+           {**_ONE_D, "target.name": "mixture_1d", "target.modes": 2, "target.spacing": 6.0,
+            "target.std": 0.4, "loss.name": "minimax", "opt_g.lr": 5e-3, "opt_d.lr": 5e-3,
+            "train.k_d": 3, "train.seed": 3}, "swaying"),
+    Preset("forgetting-sequential",
+           "Each real batch shows only one of four modes for 500 steps: D forgets the modes it "
+           "is not shown and G follows the data around the ring.",
+           {"target.name": "sequential", "target.modes": 4, "target.radius": 2.0,
+            "target.std": 0.05, "target.switch_every": 500, **_TOY_NETS}, "catastrophic forgetting"),
+    Preset("gaussgan-100d",
+           "A 100-D standard gaussian from 100-D noise of width 0.01: judge it by the per-"
+           "dimension KS statistics, the correlations and the norm distribution.",
+           {"target.name": "gaussian_nd", "target.dim": 100, "target.std": 1.0,
+            "target.mean": 0.0, "latent.dim": 100, "latent.scale": 0.01,
+            "generator.hidden": [256, 256], "discriminator.hidden": [256, 256],
+            "frames.samples": 1000, "train.batch_size": 256}, "n-D"),
+    Preset("bimodal-6d-wgan-gp",
+           "A conditional WGAN-GP on 6-D data: it learns the unimodal coordinates and their "
+           "correlations but blurs the two bimodal ones into one hump.",
+           {"target.name": "bimodal_6d", "train.conditional": True, "loss.name": "wgan_gp",
+            "train.k_d": 5, "latent.dim": 6, "generator.hidden": [64, 64, 128],
+            "discriminator.hidden": [64, 64, 128], "opt_g.lr": 1e-4, "opt_d.lr": 1e-4,
+            "opt_g.beta2": 0.9, "opt_d.beta2": 0.9, "frames.samples": 1000}, "n-D"),
+    Preset("ganlab-ring",
+           "GAN Lab's ring preset, same sizes and optimiser: a tiny G (one layer of 10) learns a "
+           "continuous ring from 2-D uniform noise.",
+           {"target.name": "ganlab_ring", "target.radius": 0.6, "target.std": 0.04,
+            "generator.hidden": [10], "discriminator.hidden": [9, 9],
+            "opt_g.name": "sgd", "opt_d.name": "sgd", "opt_g.lr": 0.03, "opt_d.lr": 0.1,
+            "loss.name": "non_saturating", "train.k_d": 3, "train.batch_size": 150,
+            "latent.dim": 2, "latent.distribution": "uniform"}, "GAN Lab"),
+]}
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown preset '{name}'; choose one of: "
+                          f"{', '.join(PRESETS)}") from None

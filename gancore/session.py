@@ -1,0 +1,170 @@
+"""A run in one object: trainer + probes + recorder, with live edits and divergence handling.
+
+The worker process drives a Session; the CLI drives one directly. No networking here.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gancore.config import RunConfig, changed_paths, data_dim, get_path, needs_restart
+from gancore.distributions import build_target
+from gancore.frames import Frame
+from gancore.probes import Probes
+from gancore.recording import Recorder
+from gancore.training import STAT_COLUMNS, StepStats, Trainer
+
+STATES = ("running", "paused", "diverged", "done", "failed")
+
+
+class RestartRequired(Exception):
+    """The change touches restart fields; the caller starts a child run instead."""
+
+    def __init__(self, fields: list[str]):
+        super().__init__(f"restart needed: {', '.join(fields)} cannot change while the run "
+                         "trains; start a child run")
+        self.fields = fields
+
+
+class Session:
+    """Trains, makes frames, records; stops itself as "diverged at step N" on non-finite values."""
+
+    def __init__(self, cfg: RunConfig, run_id: str = "run", record_path: str | Path | None = None,
+                 parent: str | None = None, fork_step: int | None = None):
+        self.cfg, self.run_id = cfg, run_id
+        self.parent, self.fork_step = parent, fork_step
+        self.trainer = Trainer(cfg)
+        self.probes = Probes(cfg, self.trainer.target)
+        self.state = "paused"
+        self.message = ""
+        self.events: list[dict] = []
+        self.last_stats: StepStats | None = None
+        self._rows: list[list[float]] = []  # scalar rows not yet handed to a frame consumer
+        self._unrecorded: list[list[float]] = []  # scalar rows not yet in the recording
+        self.recorder = None
+        if record_path is not None:
+            self.recorder = Recorder(record_path, cfg.to_json(), STAT_COLUMNS, parent=parent,
+                                     fork_step=fork_step, run_id=run_id)
+            self._record_frame()
+
+    @property
+    def step(self) -> int:
+        return self.trainer.step_count
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("diverged", "done", "failed")
+
+    # ---- training ---------------------------------------------------------------------------
+    def train(self, n: int, which: str = "both") -> int:
+        """Up to n steps; fewer when the run diverges or reaches max_steps. Returns steps run."""
+        done = 0
+        every = self.cfg.frames.record_every
+        for _ in range(n):
+            if self.finished:
+                break
+            stats = self.trainer.step(which)
+            self.last_stats = stats
+            row = stats.as_row()
+            self._rows.append(row)
+            self._unrecorded.append(row)
+            done += 1
+            if not stats.finite():
+                self._diverge("loss")
+                break
+            if self.recorder is not None and self.step % every == 0:
+                self._record_frame()
+            if self.cfg.max_steps and self.step >= self.cfg.max_steps:
+                self.state = "done"
+                self.message = f"finished at step {self.step:,}"
+                self._record_frame()
+        return done
+
+    def weights_finite(self) -> bool:
+        params = [*self.trainer.g_params, *self.trainer.d_params]
+        return bool(torch.isfinite(torch.stack(torch._foreach_norm(params))).all())
+
+    def _diverge(self, what: str) -> None:
+        self.state = "diverged"
+        self.message = f"diverged at step {self.step:,}"
+        self.add_event("diverged", f"{self.message}: non-finite {what}")
+        self._record_frame()
+
+    # ---- frames -------------------------------------------------------------------------------
+    def frame(self) -> Frame:
+        """A picture of the run now, with its run id, state and message in the scalars/meta."""
+        if not self.finished and not self.weights_finite():
+            self._diverge("weights")
+        f = self.probes.frame(self.trainer, self.last_stats)
+        f.meta["run_id"] = self.run_id
+        f.meta["state"] = self.state
+        f.meta["message"] = self.message
+        return f
+
+    def take_rows(self) -> np.ndarray:
+        """Scalar rows since the last call: every step's losses, none dropped."""
+        rows = np.asarray(self._rows, dtype=np.float64).reshape(-1, len(STAT_COLUMNS))
+        self._rows = []
+        return rows
+
+    def _record_frame(self) -> None:
+        if self.recorder is None:
+            return
+        if self._unrecorded:
+            self.recorder.append_scalars(np.asarray(self._unrecorded, dtype=np.float64))
+            self._unrecorded = []
+        f = self.probes.frame(self.trainer, self.last_stats)
+        f.meta["state"] = self.state
+        self.recorder.append_frame(f)
+
+    # ---- edits --------------------------------------------------------------------------------
+    def update(self, new: RunConfig) -> list[str]:
+        """Apply a config whose changes are all live; returns the changed fields. Raises
+        RestartRequired (and changes nothing) when a restart field changed."""
+        restart = needs_restart(self.cfg, new)
+        if data_dim(new) != data_dim(self.cfg) or (
+                new.train.conditional and new.target.name != self.cfg.target.name):
+            restart = restart or ["target.name"]
+        if restart:
+            raise RestartRequired(restart)
+        changed = changed_paths(self.cfg, new)
+        if not changed:
+            return []
+        old = self.cfg
+        target = None
+        if any(p.startswith("target.") for p in changed):
+            target = build_target(new)  # ValueError names the bad parameter; nothing changed yet
+        self.trainer.apply_live(new, target)
+        self.cfg = new
+        if target is not None or "frames.projection" in changed:
+            self.probes = Probes(new, self.trainer.target)
+        for p in changed:
+            self.add_event("edit", f"{p}: {_short(get_path(old.model_dump(), p))} -> "
+                                   f"{_short(get_path(new.model_dump(), p))}")
+        if self.state == "done" and (not new.max_steps or self.step < new.max_steps):
+            self.state, self.message = "paused", ""
+        return changed
+
+    def add_event(self, kind: str, message: str) -> None:
+        event = {"step": self.step, "kind": kind, "message": message}
+        self.events.append(event)
+        if self.recorder is not None:
+            self.recorder.add_event(self.step, kind, message)
+
+    def close(self) -> None:
+        if self.recorder is not None:
+            if self._unrecorded:
+                self._record_frame()
+            self.recorder.close()
+            self.recorder = None
+
+
+def _short(v) -> str:
+    if isinstance(v, float) and math.isfinite(v):
+        return f"{v:g}"
+    text = str(v)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,189 @@
+"""One GAN training step, explicit and short: k_D D-steps on detached fakes, then k_G G-steps.
+
+No I/O and no host syncs inside `Trainer.step`; live config changes apply between steps through
+`apply_live`, which edits optimiser param_groups in place instead of rebuilding them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from gancore.config import OptimConfig, RunConfig, data_dim
+from gancore.distributions import Target, build_target, sample_latent
+from gancore.losses import LOSSES, gradient_penalty, r1_penalty
+from gancore.models import Discriminator, Generator
+from gancore.remedies import feature_matching_loss, unrolled_g_loss
+
+
+@dataclass
+class StepStats:
+    """What one step measured, as 0-d tensors (read them when a frame or a row is due)."""
+
+    step: int
+    d_loss: Tensor
+    g_loss: Tensor
+    d_real: Tensor  # mean D output on real data (probability for log losses, raw otherwise)
+    d_fake: Tensor
+    d_grad_norm: Tensor
+    g_grad_norm: Tensor
+    which: str = "both"  # which halves ran: "both", "d" or "g"; the other half's values are NaN
+
+    def as_row(self) -> list[float]:
+        """[step, d_loss, g_loss, d_real, d_fake, d_grad_norm, g_grad_norm] (STAT_COLUMNS)."""
+        values = torch.stack([self.d_loss, self.g_loss, self.d_real, self.d_fake,
+                              self.d_grad_norm, self.g_grad_norm]).tolist()  # one host read
+        return [float(self.step), *values]
+
+    def finite(self) -> bool:
+        """False when a loss computed this step is NaN or infinite (a half step leaves the
+        other half's loss out of the check)."""
+        losses = [t for t, ran in ((self.d_loss, self.which != "g"),
+                                   (self.g_loss, self.which != "d")) if ran]
+        return bool(torch.isfinite(torch.stack(losses)).all())
+
+
+STAT_COLUMNS = ["step", "d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm"]
+
+
+def make_optimizer(params, opt: OptimConfig) -> torch.optim.Optimizer:
+    if opt.name == "adam":
+        return torch.optim.Adam(params, lr=opt.lr, betas=(opt.beta1, opt.beta2))
+    if opt.name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=opt.lr, momentum=opt.momentum)
+    return torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum)
+
+
+def set_live_hyperparameters(optimizer: torch.optim.Optimizer, opt: OptimConfig) -> None:
+    """Learning rate, momentum and betas changed in place: Adam keeps its moments."""
+    for group in optimizer.param_groups:
+        group["lr"] = opt.lr
+        if "betas" in group:
+            group["betas"] = (opt.beta1, opt.beta2)
+        if "momentum" in group:
+            group["momentum"] = opt.momentum
+
+
+def _grad_norm(params: list[Tensor]) -> Tensor:
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+class Trainer:
+    """Owns G, D, their optimisers, the target and the run's random generator."""
+
+    def __init__(self, cfg: RunConfig, target: Target | None = None):
+        self.cfg = cfg
+        self.target = target if target is not None else build_target(cfg)
+        self.dim = data_dim(cfg)
+        self.cond_dim = self.target.cond_dim if cfg.train.conditional else 0
+        if cfg.train.conditional and not self.target.cond_dim:
+            raise ValueError(f"train.conditional: target '{cfg.target.name}' has no condition "
+                             "vector")
+        self.gen = torch.Generator().manual_seed(cfg.train.seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.train.seed)
+            self.G = Generator(cfg.latent.dim, self.dim, cfg.generator, self.cond_dim)
+            kernels = cfg.remedies.minibatch_kernels if cfg.remedies.minibatch_discrimination \
+                else 0
+            self.D = Discriminator(self.dim, cfg.discriminator, self.cond_dim,
+                                   cfg.remedies.packing, kernels)
+        self.g_params = list(self.G.parameters())
+        self.d_params = list(self.D.parameters())
+        self.opt_g = make_optimizer(self.g_params, cfg.opt_g)
+        self.opt_d = make_optimizer(self.d_params, cfg.opt_d)
+        self.loss = LOSSES[cfg.loss.name]
+        self.step_count = 0
+
+    # ---- live changes -------------------------------------------------------------------
+    def apply_live(self, cfg: RunConfig, target: Target | None = None) -> None:
+        """Adopt a config that differs from the current one only in live fields."""
+        set_live_hyperparameters(self.opt_g, cfg.opt_g)
+        set_live_hyperparameters(self.opt_d, cfg.opt_d)
+        self.loss = LOSSES[cfg.loss.name]
+        if target is not None:
+            self.target = target
+        self.cfg = cfg
+
+    # ---- batches ------------------------------------------------------------------------
+    def real_batch(self, n: int) -> tuple[Tensor, Tensor | None]:
+        if self.cond_dim:
+            return self.target.sample_conditional(n, self.gen, self.step_count)
+        return self.target.sample(n, self.gen, self.step_count), None
+
+    def latent(self, n: int) -> Tensor:
+        return sample_latent(n, self.cfg.latent, self.gen)
+
+    # ---- the step -------------------------------------------------------------------------
+    def step(self, which: str = "both") -> StepStats:
+        """One training step: k_D D-steps then k_G G-steps ("d" or "g" runs only that half,
+        for teaching in slow motion). Every call counts as one step."""
+        cfg = self.cfg
+        B = cfg.train.batch_size
+        nan = torch.tensor(float("nan"))
+        d_loss = d_real = d_fake = d_grad = g_loss = g_grad = nan
+        if which in ("both", "d"):
+            for _ in range(cfg.train.k_d):
+                d_loss, d_real, d_fake = self._d_step(B)
+            d_grad = _grad_norm(self.d_params)
+        if which in ("both", "g"):
+            self.D.requires_grad_(False)  # G's step needs gradients through D, not D's weights
+            try:
+                for _ in range(cfg.train.k_g):
+                    g_loss = self._g_step(B)
+            finally:
+                self.D.requires_grad_(True)
+            g_grad = _grad_norm(self.g_params)
+        self.step_count += 1
+        return StepStats(self.step_count, d_loss.detach(), g_loss.detach(), d_real, d_fake,
+                         d_grad, g_grad, which)
+
+    def _d_step(self, B: int) -> tuple[Tensor, Tensor, Tensor]:
+        cfg = self.cfg
+        real, c = self.real_batch(B)
+        with torch.no_grad():
+            fake = self.G(self.latent(B), c)  # (B, dim), detached by construction
+        out_real, out_fake = self.D(real, c), self.D(fake, c)
+        loss = self.loss.d(out_real, out_fake)
+        if cfg.loss.name == "wgan_gp" and cfg.loss.gp_lambda > 0:
+            loss = loss + cfg.loss.gp_lambda * gradient_penalty(self.D, real, fake, self.gen, c)
+        if cfg.loss.r1_gamma > 0:
+            loss = loss + 0.5 * cfg.loss.r1_gamma * r1_penalty(self.D, real, c)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        if cfg.loss.name == "wgan":
+            with torch.no_grad():
+                torch._foreach_clamp_min_(self.d_params, -cfg.loss.clip)
+                torch._foreach_clamp_max_(self.d_params, cfg.loss.clip)
+        with torch.no_grad():
+            if self.loss.probabilistic:
+                return loss, torch.sigmoid(out_real).mean(), torch.sigmoid(out_fake).mean()
+            return loss, out_real.mean(), out_fake.mean()
+
+    def _g_step(self, B: int) -> Tensor:
+        cfg = self.cfg
+        real, c = self.real_batch(B) if (self.cond_dim or cfg.remedies.feature_matching) \
+            else (None, None)
+        fake = self.G(self.latent(B), c)
+        if cfg.remedies.unrolled_steps:
+            batches = []
+            for _ in range(cfg.remedies.unrolled_steps):
+                r, rc = self.real_batch(B)
+                batches.append((r, self.G(self.latent(B), rc), rc))
+            self.D.requires_grad_(True)  # unrolling differentiates D's loss w.r.t. its weights
+            loss = unrolled_g_loss(self.D, self.loss.d, self.loss.g, self.opt_d, batches, fake, c)
+        elif cfg.remedies.feature_matching:
+            loss = feature_matching_loss(self.D.features, real, fake, c, c)
+        else:
+            loss = self.loss.g(self.D(fake, c))
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        if cfg.remedies.unrolled_steps:
+            self.D.zero_grad(set_to_none=True)  # gradients that leaked into D are not D's update
+        return loss

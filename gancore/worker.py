@@ -1,0 +1,355 @@
+"""A run's process: commands in, newest frame out, recording as it goes.
+
+`WorkerHandle` (in the caller) spawns `worker_main` (in a fresh process: never fork after torch is
+imported) and talks to it over one duplex pipe:
+    caller -> worker  {"id": n, "op": "pause"|"resume"|"step"|"update"|"restart"|"frame"|"stop", ...}
+    worker -> caller  ("ack", id, ok, error, result) | ("frame", bytes, rows) |
+                      ("status", state, message, step) | ("heartbeat", step, steps_per_s)
+Frames land in a `Mailbox` that keeps only the newest picture but every scalar row, so a slow
+reader sees fewer frames, never older ones, and no point of a loss curve is lost.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing as mp
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+HEARTBEAT_S = 0.5
+DEAD_AFTER_S = 10.0  # no heartbeat for this long while the process lives: reported as stuck
+
+
+class Mailbox:
+    """Newest frame only; scalar rows accumulate until taken."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._frame: bytes | None = None
+        self._rows: list[np.ndarray] = []
+        self._event = threading.Event()
+        self.frames_put = 0
+        self.frames_dropped = 0
+
+    def put(self, frame: bytes, rows: np.ndarray) -> None:
+        with self._lock:
+            if self._frame is not None:
+                self.frames_dropped += 1
+            self._frame = frame
+            if len(rows):
+                self._rows.append(rows)
+            self.frames_put += 1
+            self._event.set()
+
+    def take(self) -> tuple[bytes, np.ndarray] | None:
+        """The newest frame and every row since the last take, or None when nothing is new."""
+        with self._lock:
+            if self._frame is None:
+                return None
+            frame, self._frame = self._frame, None
+            rows = np.concatenate(self._rows) if self._rows else np.zeros((0, 0))
+            self._rows = []
+            self._event.clear()
+            return frame, rows
+
+    def wait(self, timeout: float) -> bool:
+        return self._event.wait(timeout)
+
+
+@dataclass
+class RunSpec:
+    """What a worker needs to start a run (plain data: it crosses the process boundary)."""
+
+    run_id: str
+    config_json: str
+    record_path: str | None = None
+    parent: str | None = None
+    fork_step: int | None = None
+    autoplay: bool = False
+
+
+# ---- the worker process ------------------------------------------------------------------------
+
+def worker_main(conn, spec: RunSpec) -> None:
+    """Entry point of the spawned process."""
+    import torch
+
+    torch.set_num_threads(1)  # one core per run; the web process and other runs need the rest
+    _Loop(conn, spec).run()
+
+
+class _Loop:
+    def __init__(self, conn, spec: RunSpec):
+        self.conn = conn
+        self.session = None
+        self.spec = spec
+        self.stop = False
+        self.next_frame_at = 0.0
+        self.frame_requested = True
+        self.steps_at_beat, self.last_beat = 0, time.monotonic()
+        self.steps_per_s = 0.0
+
+    def run(self) -> None:
+        from gancore.config import RunConfig
+
+        try:
+            self._start(RunConfig.from_json(self.spec.config_json), self.spec)
+        except Exception as e:  # noqa: BLE001 - a run that cannot start reports why and ends
+            self._send(("status", "failed", f"could not start: {e}", 0))
+            return
+        if self.spec.autoplay:
+            self.session.state = "running"
+        self._status()
+        while not self.stop:
+            self._beat()
+            running = self.session.state == "running"
+            if self.conn.poll(0 if running else 0.05):
+                self._handle(self.conn.recv())
+                continue
+            if running:
+                self._train_until_frame()
+            elif self.frame_requested:
+                self._emit_frame()
+        self.session.close()
+
+    def _start(self, cfg, spec: RunSpec) -> None:
+        from gancore.session import Session
+
+        if self.session is not None:
+            self.session.close()
+        self.session = Session(cfg, spec.run_id, spec.record_path, spec.parent, spec.fork_step)
+        self.frame_requested = True
+
+    def _train_until_frame(self) -> None:
+        """Train until a frame is due (by steps or by wall clock), then send it. A command that
+        arrives meanwhile is handled first; training never waits for drawing."""
+        s = self.session
+        spf = s.cfg.frames.steps_per_frame
+        if spf:
+            s.train(spf)
+        else:
+            s.train(1)
+            while time.monotonic() < self.next_frame_at and s.state == "running" \
+                    and not self.conn.poll(0):
+                s.train(1)
+            if time.monotonic() < self.next_frame_at and not s.finished:
+                return
+        self._emit_frame()
+        if s.finished:
+            self._status()
+
+    def _emit_frame(self) -> None:
+        from gancore.frames import encode
+
+        s = self.session
+        f = s.frame()
+        f.scalars["steps_per_s"] = self.steps_per_s
+        f.meta["sent_at"] = time.time()
+        omit = ("fake",) if f.kind == "nd" else ()
+        self._send(("frame", encode(f, omit), s.take_rows()))
+        self.next_frame_at = time.monotonic() + 1.0 / s.cfg.frames.fps
+        self.frame_requested = False
+
+    def _beat(self) -> None:
+        now = time.monotonic()
+        if now - self.last_beat >= HEARTBEAT_S:
+            step = self.session.step
+            self.steps_per_s = (step - self.steps_at_beat) / (now - self.last_beat)
+            self.steps_at_beat, self.last_beat = step, now
+            self._send(("heartbeat", step, self.steps_per_s))
+
+    def _status(self) -> None:
+        s = self.session
+        self._send(("status", s.state, s.message, s.step))
+
+    def _send(self, msg) -> None:
+        try:
+            self.conn.send(msg)
+        except (BrokenPipeError, EOFError, OSError):
+            self.stop = True  # the caller is gone: nothing left to train for
+
+    def _handle(self, cmd: dict) -> None:
+        op = cmd.get("op")
+        handler = getattr(self, f"_op_{op}", None)
+        if handler is None:
+            self._send(("ack", cmd.get("id"), False, f"unknown command {op!r}", None))
+            return
+        try:
+            self._send(("ack", cmd.get("id"), True, "", handler(cmd)))
+        except Exception as e:  # noqa: BLE001 - the command fails, the run goes on
+            self._send(("ack", cmd.get("id"), False, str(e) or type(e).__name__, None))
+        self._status()
+
+    # ---- commands ----------------------------------------------------------------------------
+    def _op_pause(self, cmd):
+        if not self.session.finished:
+            self.session.state = "paused"
+        self.frame_requested = True
+
+    def _op_resume(self, cmd):
+        if self.session.finished:
+            raise ValueError(f"run is {self.session.state}: {self.session.message}")
+        self.session.state = "running"
+        self.next_frame_at = 0.0
+
+    def _op_step(self, cmd):
+        """Slow motion: n steps of one half ("d", "g") or both, then a frame."""
+        which = cmd.get("which", "both")
+        if which not in ("both", "d", "g"):
+            raise ValueError(f"step: 'which' must be both, d or g, not {which!r}")
+        if self.session.finished:
+            raise ValueError(f"run is {self.session.state}: {self.session.message}")
+        self.session.state = "paused"
+        self.session.train(int(cmd.get("n", 1)), which)
+        self._emit_frame()
+        return {"step": self.session.step}
+
+    def _op_update(self, cmd):
+        from gancore.config import RunConfig
+
+        new = RunConfig.from_json(cmd["config"])
+        changed = self.session.update(new)  # RestartRequired -> failed ack naming the fields
+        self.frame_requested = True
+        return {"changed": changed, "step": self.session.step}
+
+    def _op_restart(self, cmd):
+        """Rebuild the session in this process as a child run (saves a process spawn)."""
+        from gancore.config import RunConfig
+
+        cfg = RunConfig.from_json(cmd["config"])
+        spec = RunSpec(cmd["run_id"], cmd["config"], cmd.get("record_path"),
+                       cmd.get("parent"), cmd.get("fork_step"))
+        was_running = self.session.state == "running"
+        self._start(cfg, spec)
+        self.spec = spec
+        if was_running or cmd.get("play"):
+            self.session.state = "running"
+        return {"run_id": spec.run_id}
+
+    def _op_frame(self, cmd):
+        self.frame_requested = True
+
+    def _op_stop(self, cmd):
+        self.stop = True
+
+    def _op_crash(self, cmd):
+        """Test hook: ends the process abruptly, as a segfault or the OOM killer would."""
+        os._exit(3)
+
+
+# ---- the caller's side ---------------------------------------------------------------------------
+
+class WorkerHandle:
+    """Spawns a run's process and tracks it: state, heartbeat, acks, newest frame."""
+
+    _ctx = mp.get_context("spawn")
+
+    def __init__(self, spec: RunSpec):
+        self.spec = spec
+        self.mailbox = Mailbox()
+        self.state, self.message, self.step = "starting", "", 0
+        self.steps_per_s = 0.0
+        self.last_seen = time.monotonic()
+        self._ids = itertools.count(1)
+        self._acks: dict[int, tuple] = {}
+        self._ack_cv = threading.Condition()
+        self._send_lock = threading.Lock()
+        self._conn, child = self._ctx.Pipe(duplex=True)
+        self.process = self._ctx.Process(target=worker_main, args=(child, spec), daemon=True,
+                                         name=f"ganscope-{spec.run_id}")
+        self.process.start()
+        child.close()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    @property
+    def run_id(self) -> str:
+        return self.spec.run_id
+
+    def _read(self) -> None:
+        while True:
+            try:
+                msg = self._conn.recv()
+            except (EOFError, OSError):
+                break
+            kind = msg[0]
+            self.last_seen = time.monotonic()
+            if kind == "frame":
+                self.mailbox.put(msg[1], msg[2])
+            elif kind == "heartbeat":
+                self.step, self.steps_per_s = msg[1], msg[2]
+            elif kind == "status":
+                self.state, self.message, self.step = msg[1], msg[2], msg[3]
+            elif kind == "ack":
+                with self._ack_cv:
+                    self._acks[msg[1]] = msg[2:]
+                    self._ack_cv.notify_all()
+        self.process.join(timeout=5)
+        if self.state not in ("done", "diverged", "failed", "stopped"):
+            code = self.process.exitcode
+            self.state = "failed"
+            self.message = f"worker process died (exit code {code})" if code else \
+                "worker process ended"
+        with self._ack_cv:
+            self._ack_cv.notify_all()
+
+    def send(self, op: str, **args) -> int:
+        cmd_id = next(self._ids)
+        with self._send_lock:
+            try:
+                self._conn.send({"id": cmd_id, "op": op, **args})
+            except (BrokenPipeError, OSError):
+                raise RuntimeError(f"run {self.run_id} is not running ({self.state})") from None
+        return cmd_id
+
+    def call(self, op: str, timeout: float = 30.0, **args):
+        """Send a command and wait for its acknowledgement; raises with the worker's reason."""
+        cmd_id = self.send(op, **args)
+        deadline = time.monotonic() + timeout
+        with self._ack_cv:
+            while cmd_id not in self._acks:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._reader.is_alive():
+                    raise TimeoutError(f"run {self.run_id}: no answer to {op!r} ({self.state})")
+                self._ack_cv.wait(left)
+            ok, error, result = self._acks.pop(cmd_id)
+        if not ok:
+            raise CommandError(error)
+        return result
+
+    @property
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.process.is_alive():
+            try:
+                self.send("stop")
+            except RuntimeError:
+                pass
+            self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout)
+        if self.state not in ("failed",):
+            self.state = "stopped"
+
+    def wait_state(self, states: tuple[str, ...], timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while self.state not in states and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.state
+
+
+class CommandError(RuntimeError):
+    """A command the worker refused; the message says why."""
+
+
+def default_record_path(runs_dir: str | Path, run_id: str) -> str:
+    return str(Path(runs_dir) / f"{run_id}.h5")
+
