@@ -51,7 +51,7 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
         path = Path(args.config)
         if not path.is_file():
             raise ConfigError(f"{args.config}: config file not found")
-        cfg = RunConfig.from_json(path.read_text())
+        cfg = RunConfig.from_json(path.read_bytes())  # bad UTF-8 is a JSON error
     changes = dict(parse_assignment(a) for a in args.set)
     if args.data:
         path, dataset = parse_path_spec(args.data)

@@ -188,7 +188,7 @@ class FrameConfig(_Strict):
         if v == "pca":
             return v
         parts = v.split(",")
-        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        if len(parts) != 2 or not all(p.strip().isascii() and p.strip().isdigit() for p in parts):
             raise ValueError("must be 'pca' or two dimension indices like '0,1'")
         return ",".join(p.strip() for p in parts)
 
@@ -214,7 +214,7 @@ class RunConfig(_Strict):
         from gancore.distributions import TARGETS  # late: distributions imports this module
 
         if self.target.name not in TARGETS:
-            raise ValueError(f"target.name: unknown target '{self.target.name}'; "
+            raise ValueError(f"target.name: unknown target {_short_repr(self.target.name)}; "
                              f"choose one of {', '.join(sorted(TARGETS))}")
         if self.target.name == "points" and not self.target.points:
             raise ValueError("target.points: the 'points' target needs at least one point")
@@ -344,7 +344,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     key, raw = text.split("=", 1)
     try:
         value = json.loads(raw)
-    except json.JSONDecodeError:
+    except ValueError:  # JSONDecodeError, or an int past Python's 4300-digit limit
         value = raw
     return key.strip(), value
 
@@ -359,9 +359,18 @@ def describe_validation_error(e: ValidationError) -> str:
             msg = "unknown config key"
         got = err.get("input")
         shown = "" if isinstance(got, dict | list) or err["type"] == "extra_forbidden" else \
-            f" (got {got!r})"
+            f" (got {_short_repr(got)})"
         parts.append(f"{loc}: {msg}{shown}" if loc else f"{msg}")
     return "; ".join(parts)
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    """repr() cut to one short line; ints past Python's 4300-digit str() limit cannot be shown."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return "a huge number"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

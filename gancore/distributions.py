@@ -418,5 +418,6 @@ def build_target(cfg: RunConfig) -> Target:
 def sample_latent(n: int, latent: LatentConfig, gen: torch.Generator) -> torch.Tensor:
     """(n, latent.dim) noise from the run's prior."""
     if latent.distribution == "gaussian":
-        return torch.randn(n, latent.dim, generator=gen) * latent.scale
-    return (torch.rand(n, latent.dim, generator=gen) * 2 - 1) * latent.scale
+        z = torch.randn(n, latent.dim, generator=gen)
+        return z if latent.scale == 1.0 else z.mul_(latent.scale)
+    return torch.rand(n, latent.dim, generator=gen).mul_(2 * latent.scale).sub_(latent.scale)

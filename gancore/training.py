@@ -66,6 +66,13 @@ def set_live_hyperparameters(optimizer: torch.optim.Optimizer, opt: OptimConfig)
             group["momentum"] = opt.momentum
 
 
+def _clear_grads(params: list[Tensor]) -> None:
+    """zero_grad(set_to_none=True) without the optimiser's hook and profiler overhead, which is
+    a fifth of a step for GAN Lab-sized networks."""
+    for p in params:
+        p.grad = None
+
+
 def _grad_norm(params: list[Tensor]) -> Tensor:
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
@@ -97,6 +104,8 @@ class Trainer:
         self.opt_g = make_optimizer(self.g_params, cfg.opt_g)
         self.opt_d = make_optimizer(self.d_params, cfg.opt_d)
         self.loss = LOSSES[cfg.loss.name]
+        self._joint_d = cfg.discriminator.norm != "batch" and \
+            not cfg.remedies.minibatch_discrimination
         self.step_count = 0
 
     # ---- live changes -------------------------------------------------------------------
@@ -147,13 +156,19 @@ class Trainer:
         real, c = self.real_batch(B)
         with torch.no_grad():
             fake = self.G(self.latent(B), c)  # (B, dim), detached by construction
-        out_real, out_fake = self.D(real, c), self.D(fake, c)
+        if self._joint_d:
+            # One pass over [real; fake] halves the per-layer overhead; only valid when D treats
+            # samples independently (no batch norm, no minibatch discrimination).
+            both = self.D(torch.cat([real, fake]), None if c is None else torch.cat([c, c]))
+            out_real, out_fake = both.chunk(2)
+        else:
+            out_real, out_fake = self.D(real, c), self.D(fake, c)
         loss = self.loss.d(out_real, out_fake)
         if cfg.loss.name == "wgan_gp" and cfg.loss.gp_lambda > 0:
             loss = loss + cfg.loss.gp_lambda * gradient_penalty(self.D, real, fake, self.gen, c)
         if cfg.loss.r1_gamma > 0:
             loss = loss + 0.5 * cfg.loss.r1_gamma * r1_penalty(self.D, real, c)
-        self.opt_d.zero_grad(set_to_none=True)
+        _clear_grads(self.d_params)
         loss.backward()
         self.opt_d.step()
         if cfg.loss.name == "wgan":
@@ -181,7 +196,7 @@ class Trainer:
             loss = feature_matching_loss(self.D.features, real, fake, c, c)
         else:
             loss = self.loss.g(self.D(fake, c))
-        self.opt_g.zero_grad(set_to_none=True)
+        _clear_grads(self.g_params)
         loss.backward()
         self.opt_g.step()
         if cfg.remedies.unrolled_steps:

@@ -1,0 +1,147 @@
+"""Training and frame throughput of the engine, measured side by side in one run.
+
+1. steps/s of gancore's Trainer on `ring8-reference` against a hand-written bare PyTorch loop of
+   the same model, data and optimiser (interleaved rounds; medians; ratio).
+2. iterations/s on `ganlab-ring` (GAN Lab itself: 24.5 it/s in headless Chromium on 2 cores).
+3. time to make a full 2-D frame of `ring8-reference` (1500 samples, 64x64 D grid, 20x20 latent
+   arrows, metrics) and its encoded size.
+
+Usage: python bench/train_throughput.py [--rounds 7] [--steps 150] [--json]
+Both loops run with one intra-op thread, as a run's worker does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gancore.frames import encode  # noqa: E402
+from gancore.presets import get_preset  # noqa: E402
+from gancore.probes import Probes  # noqa: E402
+from gancore.training import Trainer  # noqa: E402
+
+
+class BareLoop:
+    """ring8-reference written by hand the usual way: two MLPs, Adam, BCE-with-logits."""
+
+    def __init__(self, seed: int = 0, batch: int = 256):
+        torch.manual_seed(seed)
+        self.gen = torch.Generator().manual_seed(seed)
+
+        def mlp(n_in, n_out):
+            return nn.Sequential(nn.Linear(n_in, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(),
+                                 nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, n_out))
+
+        self.G, self.D = mlp(2, 2), mlp(2, 1)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=1e-3, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=1e-3, betas=(0.5, 0.999))
+        angles = torch.arange(8) * (2 * math.pi / 8)
+        self.centres = 2.0 * torch.stack([angles.cos(), angles.sin()], 1)
+        self.batch = batch
+
+    def real(self) -> torch.Tensor:
+        idx = torch.randint(8, (self.batch,), generator=self.gen)
+        return self.centres[idx] + 0.02 * torch.randn(self.batch, 2, generator=self.gen)
+
+    def step(self) -> None:
+        B = self.batch
+        real = self.real()
+        with torch.no_grad():
+            fake = self.G(torch.randn(B, 2, generator=self.gen))
+        out_r, out_f = self.D(real), self.D(fake)
+        d_loss = F.binary_cross_entropy_with_logits(out_r, torch.ones_like(out_r)) + \
+            F.binary_cross_entropy_with_logits(out_f, torch.zeros_like(out_f))
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        out = self.D(self.G(torch.randn(B, 2, generator=self.gen)))
+        g_loss = F.binary_cross_entropy_with_logits(out, torch.ones_like(out))
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+
+
+def rate(step, n: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(n):
+        step()
+    return n / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--steps", type=int, default=150, help="steps per round (ring8-reference)")
+    ap.add_argument("--json", action="store_true", help="print one JSON line instead of text")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+
+    trainer = Trainer(get_preset("ring8-reference").config())
+    bare = BareLoop()
+    for _ in range(20):  # warm up allocators and kernels for both
+        trainer.step()
+        bare.step()
+    ours, theirs = [], []
+    for _ in range(args.rounds):  # interleaved, so drift in machine load hits both alike
+        ours.append(rate(trainer.step, args.steps))
+        theirs.append(rate(bare.step, args.steps))
+    ratio = statistics.median(ours) / statistics.median(theirs)
+
+    ganlab = Trainer(get_preset("ganlab-ring").config())
+    for _ in range(50):
+        ganlab.step()
+    ganlab_rates = [rate(ganlab.step, 1000) for _ in range(args.rounds)]
+
+    cfg = get_preset("ring8-reference").config()
+    probes = Probes(cfg, trainer.target)
+    stats = trainer.step()
+    for _ in range(5):
+        probes.frame(trainer, stats)
+    times, sizes = [], []
+    for _ in range(60):
+        t0 = time.perf_counter()
+        frame = probes.frame(trainer, stats)
+        times.append((time.perf_counter() - t0) * 1000)
+        sizes.append(len(encode(frame)))
+    t0 = time.perf_counter()
+    for _ in range(60):
+        encode(frame)
+    encode_ms = (time.perf_counter() - t0) / 60 * 1000
+
+    result = {
+        "trainer_steps_per_s": round(statistics.median(ours), 1),
+        "bare_loop_steps_per_s": round(statistics.median(theirs), 1),
+        "trainer_over_bare": round(ratio, 3),
+        "ganlab_ring_iters_per_s": round(statistics.median(ganlab_rates), 1),
+        "ganlab_ring_over_ganlab_browser": round(statistics.median(ganlab_rates) / 24.5, 1),
+        "frame_2d_ms_median": round(statistics.median(times), 2),
+        "frame_2d_ms_p90": round(sorted(times)[int(0.9 * len(times))], 2),
+        "frame_encode_ms": round(encode_ms, 3),
+        "frame_2d_bytes": max(sizes),
+    }
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"ring8-reference  Trainer {result['trainer_steps_per_s']} steps/s   bare loop "
+          f"{result['bare_loop_steps_per_s']} steps/s   ratio {result['trainer_over_bare']} "
+          f"(goal >= 0.97)")
+    print(f"ganlab-ring      {result['ganlab_ring_iters_per_s']} iterations/s = "
+          f"{result['ganlab_ring_over_ganlab_browser']}x GAN Lab's 24.5 (goal >= 20x)")
+    print(f"2-D frame        {result['frame_2d_ms_median']} ms median, "
+          f"{result['frame_2d_ms_p90']} ms p90 (goal <= 8 ms); encode "
+          f"{result['frame_encode_ms']} ms; {result['frame_2d_bytes']:,} bytes (goal <= 32 KB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,454 @@
+"""A run's recording: one HDF5 file, written by one `Recorder`, read by any number of `RunReader`s.
+
+The writer uses HDF5's single-writer/multiple-reader (SWMR) mode, so a reader can follow a run
+while it trains, and a writer killed with SIGKILL leaves a file that reads back up to its last
+flushed frame. SWMR forbids creating datasets or attributes once it is on, so the per-array
+datasets are created by the first `append_frame` (their shapes come from that frame) and SWMR is
+switched on at the end of it; nothing is created after that.
+
+Layout (format_version 1). F = frames, S = scalar rows, E = events. Every dataset is chunked and
+resizable along axis 0 only (maxshape (None, ...)).
+
+    /                       attrs: format_version int (1), config str (run config JSON),
+                            parent_run str ("" = none), fork_step int (-1 = none), run_id str,
+                            created str (ISO 8601, UTC), scalar_columns list[str]
+    /frames/step            int64 (F,)           training step of each frame
+    /frames/header          uint8 (F, 8192)      per-frame UTF-8 JSON, zero-padded:
+                                                 {"kind": "1d"|"2d"|"nd", "scalars": {..},
+                                                  "meta": {..}, "arrays": {name: row}}
+                                                 NaN and inf are stored as null (scalars read
+                                                 back as NaN)
+    /frames/samples         float32 (F, N, dim)  the frame's "fake" array
+    /frames/<name>          (F, *shape)          every other frame array, in its own dtype
+    /frames/<name>_range    float64 (F, 2)       (lo, hi) of a quantised array (one in
+                                                 Frame.ranges); NaN in rows without a range
+    /scalars                float64 (S, C)       one row per training step; attr columns
+    /events                 compound (E,)        step int64, kind S32, message S200 (UTF-8,
+                                                 cut to fit)
+
+"arrays" in a frame's header lists the frame's arrays, in order, each with the row of
+/frames/<name> (and <name>_range) that holds its value: the frame's own row, or an earlier row
+when the value and range did not change (a fixed real batch is stored once, not per frame).
+An array the frame lacks is not listed and its row is left as fill; so is one whose shape or
+dtype differs from the first frame's, and an array the first frame did not have is not
+recorded; each such array is reported once as a "recording" event. Array names "step",
+"header", "samples" and names ending in "_range" belong to the layout and are not recorded.
+
+Storage: arrays of 1 KiB or more per frame get one chunk per frame with shuffle + gzip level 1,
+as does the header row; smaller arrays and the tables are uncompressed, many rows per chunk.
+The header row is the last thing written for a frame, so a reader ignores rows whose header is
+still zero: they belong to a frame a killed writer did not finish.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from gancore.frames import Frame, _jsonable
+
+FORMAT_VERSION = 1
+# Fixed-size rows, not variable-length strings: those live in HDF5's global heap, which SWMR's
+# ordered flushing does not cover, so a reader or a killed writer could see dangling references.
+HEADER_BYTES = 8192
+KIND_BYTES, MESSAGE_BYTES = 32, 200
+EVENT_DTYPE = np.dtype([("step", "<i8"), ("kind", f"S{KIND_BYTES}"),
+                        ("message", f"S{MESSAGE_BYTES}")])
+CHUNK_BYTES = 8192  # uncompressed chunks are allocated whole, so a short run stays small
+COMPRESS_MIN_BYTES = 1024  # below this per frame, gzip's own overhead outweighs its saving
+# Measured on 2-D frames: levels 4-9 were under 1% smaller than 1 (float mantissas are noise).
+GZIP_LEVEL = 1
+_RESERVED = {"step", "header", "samples"}
+
+
+class RecordingError(ValueError):
+    """A file that is not a valid ganscope recording; the message names the file and the problem."""
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+
+def _fit(text: str, size: int) -> bytes:
+    """UTF-8 bytes of `text` cut to `size` without splitting a character (fixed-size strings)."""
+    raw = text.encode()
+    return raw if len(raw) <= size else raw[:size].decode(errors="ignore").encode()
+
+
+def _grow(ds: h5py.Dataset, start: int, rows: int) -> slice:
+    """Extend `ds` from `start` to `start + rows` rows and return the new rows' slice. The caller
+    keeps the count: asking h5py for `ds.shape` costs more than the write of a small row."""
+    ds.resize(start + rows, axis=0)
+    return slice(start, start + rows)
+
+
+def _rows_per_chunk(row_bytes: int) -> int:
+    """Rows in an uncompressed chunk of about CHUNK_BYTES (at least 16, at most 1024)."""
+    return max(16, min(1024, CHUNK_BYTES // max(row_bytes, 1)))
+
+
+def _table(group: h5py.Group, name: str, shape: tuple[int, ...], dtype: Any,
+           fill: Any = None) -> h5py.Dataset:
+    """An empty, uncompressed, append-only table of rows of `shape`."""
+    rows = _rows_per_chunk(np.dtype(dtype).itemsize * int(np.prod(shape)))
+    return group.create_dataset(name, (0, *shape), maxshape=(None, *shape), dtype=dtype,
+                                chunks=(rows, *shape), fillvalue=fill)
+
+
+def _array_dataset(group: h5py.Group, name: str, a: np.ndarray) -> h5py.Dataset:
+    """A per-frame dataset for array `a`: big arrays one compressed chunk per frame (written once,
+    never rewritten), small ones many frames per uncompressed chunk (a chunk per frame would cost
+    more in index and filter overhead than the data)."""
+    if a.nbytes >= COMPRESS_MIN_BYTES:
+        opts = {"chunks": (1, *a.shape), "compression": "gzip", "compression_opts": GZIP_LEVEL,
+                "shuffle": True}
+    else:
+        opts = {"chunks": (_rows_per_chunk(a.nbytes), *a.shape)}
+    return group.create_dataset(name, (0, *a.shape), maxshape=(None, *a.shape), dtype=a.dtype,
+                                **opts)
+
+
+def _header_row(payload: dict) -> np.ndarray | None:
+    """The zero-padded JSON row for /frames/header, or None when it does not fit."""
+    raw = json.dumps(_jsonable(payload), separators=(",", ":")).encode()
+    if len(raw) > HEADER_BYTES:
+        return None
+    row = np.zeros(HEADER_BYTES, np.uint8)
+    row[:len(raw)] = np.frombuffer(raw, np.uint8)
+    return row
+
+
+# ---- writer -------------------------------------------------------------------------------------
+
+
+class Recorder:
+    """Appends frames, scalar rows and events of one run to a new HDF5 file (the only writer)."""
+
+    def __init__(self, path, config_json: str, scalar_columns: list[str],
+                 parent: str | None = None, fork_step: int | None = None,
+                 run_id: str | None = None):
+        self.path = Path(path)
+        if not scalar_columns:
+            raise ValueError("Recorder needs at least one scalar column")
+        if self.path.exists():  # a recording is never overwritten: that would lose a run
+            raise FileExistsError(f"{self.path}: recording already exists")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.columns = [str(c) for c in scalar_columns]
+        self.frames_written = 0
+        self._scalar_buf: list[np.ndarray] = []
+        self._event_buf: list[tuple[int, bytes, bytes]] = []
+        self._arrays: dict[str, tuple[h5py.Dataset, h5py.Dataset | None]] = {}
+        # name -> (row, value, range) of the last value written, to store unchanged values once
+        self._last: dict[str, tuple[int, np.ndarray, tuple | None]] = {}
+        self._n_scalars = self._n_events = 0
+        self._shapes: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+        self._reported: set[str] = set()  # problems already stored as an event, once each
+        self._f = h5py.File(self.path, "w", libver="latest")  # SWMR needs the latest format
+        attrs = self._f.attrs
+        attrs["format_version"] = FORMAT_VERSION
+        attrs["config"] = config_json
+        attrs["parent_run"] = parent or ""
+        attrs["fork_step"] = -1 if fork_step is None else int(fork_step)
+        attrs["run_id"] = run_id if run_id is not None else self.path.stem
+        attrs["created"] = datetime.now(UTC).isoformat(timespec="seconds")
+        attrs["scalar_columns"] = self.columns
+        frames = self._f.create_group("frames")
+        self._step = _table(frames, "step", (), np.int64)
+        self._header = frames.create_dataset(
+            "header", (0, HEADER_BYTES), maxshape=(None, HEADER_BYTES), dtype=np.uint8,
+            chunks=(1, HEADER_BYTES), compression="gzip", compression_opts=GZIP_LEVEL)
+        self._scalars = _table(self._f, "scalars", (len(self.columns),), np.float64, np.nan)
+        self._scalars.attrs["columns"] = self.columns
+        self._events = _table(self._f, "events", (), EVENT_DTYPE)
+
+    # -- public API --
+
+    def append_frame(self, frame: Frame) -> None:
+        """Append one frame (and the buffered scalars and events) and flush it to disk."""
+        self._check_open()
+        first = self.frames_written == 0
+        if first:
+            self._create_frame_datasets(frame)
+        i = self.frames_written
+        present: dict[str, int] = {}
+        for name, (ds, rds) in self._arrays.items():
+            ds.resize(i + 1, axis=0)  # every per-frame dataset keeps F rows: row i is frame i
+            if rds is not None:
+                rds.resize(i + 1, axis=0)
+            row = self._store_array(frame, name, ds, rds, i)
+            if row is not None:
+                present[name] = row
+        for name in frame.arrays.keys() - self._arrays.keys():
+            self._report(frame.step, name, f"array {name} is not in the first frame")
+        present = {name: present[name] for name in frame.arrays if name in present}  # its order
+        self._step[_grow(self._step, i, 1)] = int(frame.step)
+        self._header[_grow(self._header, i, 1)] = self._frame_header(frame, present)  # commit
+        self.frames_written += 1
+        if first:
+            self._f.swmr_mode = True  # only now: SWMR forbids creating datasets after this
+        self.flush()
+
+    def append_scalars(self, rows: np.ndarray) -> None:
+        """Buffer (R, C) scalar rows, one per training step; written at the next flush."""
+        self._check_open()
+        a = np.array(rows, dtype=np.float64, ndmin=2)  # a copy: callers may reuse their buffer
+        if a.ndim != 2 or a.shape[1] != len(self.columns):
+            raise ValueError(f"scalar rows must have shape (R, {len(self.columns)}), "
+                             f"got {np.shape(rows)}")
+        self._scalar_buf.append(a)
+
+    def add_event(self, step: int, kind: str, message: str) -> None:
+        """Buffer an event (e.g. "mode_collapse", "edit", "diverged"); written at the next flush.
+        Kind and message are cut to 32 and 200 UTF-8 bytes."""
+        self._check_open()
+        if not kind:
+            raise ValueError("event kind must not be empty")  # empty marks an unwritten row
+        self._event_buf.append((int(step), _fit(kind, KIND_BYTES), _fit(message, MESSAGE_BYTES)))
+
+    def flush(self) -> None:
+        """Write buffered scalars and events and push everything to the file."""
+        if self._f is None:
+            return
+        if self._scalar_buf:
+            rows = np.concatenate(self._scalar_buf)
+            self._scalars[_grow(self._scalars, self._n_scalars, len(rows))] = rows
+            self._n_scalars += len(rows)
+            self._scalar_buf.clear()
+        if self._event_buf:
+            events = np.array(self._event_buf, dtype=EVENT_DTYPE)
+            self._events[_grow(self._events, self._n_events, len(events))] = events
+            self._n_events += len(events)
+            self._event_buf.clear()
+        self._f.flush()
+
+    def close(self) -> None:
+        """Flush and close; safe to call twice."""
+        if self._f is None:
+            return
+        try:
+            self.flush()
+        finally:
+            self._f.close()
+            self._f = None
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- internals --
+
+    def _check_open(self) -> None:
+        if self._f is None:
+            raise ValueError(f"{self.path}: recorder is closed")
+
+    def _report(self, step: int, name: str, problem: str) -> None:
+        """Store a "recording" event the first time an array cannot be recorded."""
+        if name not in self._reported:
+            self._reported.add(name)
+            self.add_event(step, "recording", f"recording: {problem}; not recorded")
+
+    def _create_frame_datasets(self, frame: Frame) -> None:
+        """Create one dataset per array of the first frame; its shapes hold for the whole run."""
+        fake = frame.arrays.get("fake")
+        if fake is None or np.asarray(fake).ndim != 2 or np.asarray(fake).dtype != np.float32:
+            raise ValueError("the first frame needs arrays['fake'] of shape (N, dim) float32")
+        group = self._f["frames"]
+        for name, arr in frame.arrays.items():
+            a = np.asarray(arr)
+            if name in _RESERVED or name.endswith("_range"):
+                self._report(frame.step, name, f"array name {name} is reserved")
+            elif a.dtype.kind not in "biuf" or a.size == 0:
+                self._report(frame.step, name, f"array {name} ({a.dtype}, {a.shape}) unsupported")
+            else:
+                ds = _array_dataset(group, "samples" if name == "fake" else name, a)
+                rds = (_table(group, f"{name}_range", (2,), np.float64, np.nan)
+                       if name in frame.ranges else None)
+                self._arrays[name] = (ds, rds)
+                self._shapes[name] = (a.shape, a.dtype)
+
+    def _store_array(self, frame: Frame, name: str, ds: h5py.Dataset,
+                     rds: h5py.Dataset | None, i: int) -> int | None:
+        """Write one array into row i and return the row that holds its value: an earlier row
+        when the value and range are unchanged (a fixed real batch then costs nothing per frame),
+        None (row left as fill) when the frame lacks the array or it no longer fits."""
+        if name not in frame.arrays:
+            return None
+        a = np.asarray(frame.arrays[name])
+        row_shape, dtype = self._shapes[name]
+        if a.shape != row_shape:
+            self._report(frame.step, name, f"array {name} changed shape {row_shape} -> {a.shape}")
+            return None
+        if a.dtype != dtype:
+            self._report(frame.step, name, f"array {name} changed dtype {dtype} -> {a.dtype}")
+            return None
+        if name in frame.ranges and rds is None:
+            self._report(frame.step, name, f"array {name} became quantised")
+            return None
+        rng = frame.ranges.get(name)
+        last = self._last.get(name)
+        if last is not None and last[2] == rng and np.array_equal(last[1], a):
+            return last[0]
+        ds[i] = a
+        if rds is not None:
+            rds[i] = (np.nan, np.nan) if rng is None else rng
+        self._last[name] = (i, a.copy(), rng)
+        return i
+
+    def _frame_header(self, frame: Frame, present: dict[str, int]) -> np.ndarray:
+        """The header row; meta (then scalars) are dropped, with an event, if it is too long."""
+        payload = {"kind": frame.kind, "scalars": frame.scalars, "meta": frame.meta,
+                   "arrays": present}
+        for drop in ("meta", "scalars"):
+            row = _header_row(payload)
+            if row is not None:
+                return row
+            self._report(frame.step, f"header:{drop}", f"frame {drop} over {HEADER_BYTES} bytes")
+            payload[drop] = {}
+        return _header_row(payload)
+
+
+# ---- reader -------------------------------------------------------------------------------------
+
+
+class RunReader:
+    """Reads a recording, finished, still being written, or left behind by a killed writer."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        name = self.path.name
+        if not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: no such recording")
+        if not h5py.is_hdf5(self.path):
+            raise RecordingError(f"{name}: not an HDF5 file")
+        try:
+            # Always SWMR: a file whose writer died keeps its SWMR-write flag, which plain 'r'
+            # refuses; SWMR reading is also what lets refresh() see new frames.
+            self._f = h5py.File(self.path, "r", swmr=True)
+        except OSError as e:
+            raise RecordingError(f"{name}: HDF5 file cannot be opened ({e})") from None
+        try:
+            self._validate(name)
+            self._load(name)
+        except BaseException:
+            self._f.close()
+            raise
+        self.refresh()
+
+    def _validate(self, name: str) -> None:
+        """Refuse anything that is not a version-1 recording, naming what is missing. /frames/step
+        comes first: "missing /frames/step" is the clearest word for some other HDF5 file."""
+        if not isinstance(self._f.get("frames/step"), h5py.Dataset):
+            raise RecordingError(f"{name}: not a ganscope recording (missing /frames/step)")
+        attrs = self._f.attrs
+        for key in ("format_version", "config"):
+            if key not in attrs:
+                raise RecordingError(f"{name}: not a ganscope recording (missing attribute {key})")
+        version = attrs["format_version"]
+        if np.ndim(version) != 0 or version != FORMAT_VERSION:
+            raise RecordingError(f"{name}: recording format_version {version} is not supported "
+                                 f"(this ganscope reads {FORMAT_VERSION})")
+        for path in ("frames/header", "scalars", "events"):
+            if not isinstance(self._f.get(path), h5py.Dataset):
+                raise RecordingError(f"{name}: damaged ganscope recording (missing /{path})")
+
+    def _load(self, name: str) -> None:
+        """Root attributes and dataset handles; SWMR means no dataset appears later."""
+        attrs = self._f.attrs
+        self.config_json = _text(attrs["config"])
+        self.parent_run: str | None = _text(attrs.get("parent_run", "")) or None
+        fork = int(attrs.get("fork_step", -1))
+        self.fork_step: int | None = None if fork < 0 else fork
+        self.run_id = _text(attrs.get("run_id", self.path.stem))
+        self.created = _text(attrs.get("created", ""))
+        frames = self._f["frames"]
+        self._step, self._header = frames["step"], frames["header"]
+        self._scalars, self._events = self._f["scalars"], self._f["events"]
+        self._arrays: dict[str, tuple[h5py.Dataset, h5py.Dataset | None]] = {}
+        for key, ds in frames.items():
+            if key in ("step", "header") or key.endswith("_range"):
+                continue
+            array = "fake" if key == "samples" else key
+            rds = frames.get(f"{array}_range")
+            self._arrays[array] = (ds, rds)
+        self._n = 0
+        self.steps = np.zeros(0, np.int64)
+
+    def refresh(self) -> None:
+        """Re-read dataset extents so frames flushed since opening become visible."""
+        datasets = [self._step, self._header, self._scalars, self._events]
+        for ds, rds in self._arrays.values():
+            datasets += [ds] if rds is None else [ds, rds]
+        for ds in datasets:
+            ds.refresh()
+        # A frame is complete when every per-frame dataset has its row and its header row (the
+        # writer's last write) is not fill: this trims a frame a killed writer left half-written.
+        per_frame = [self._step, self._header, *datasets[4:]]  # not the scalar/event tables
+        n = min(d.shape[0] for d in per_frame)
+        while n > 0 and self._header[n - 1, 0] == 0:
+            n -= 1
+        self._n = n
+        self.steps = np.asarray(self._step[:n], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def frame(self, i: int) -> Frame:
+        """Frame i rebuilt as written: kind, step, scalars, meta, arrays (dtype, shape), ranges."""
+        if not -self._n <= i < self._n:
+            raise IndexError(f"{self.path.name}: frame {i} out of range ({self._n} frames)")
+        i %= self._n
+        header = json.loads(bytes(self._header[i]).rstrip(b"\0"))
+        scalars = {k: math.nan if v is None else v for k, v in header["scalars"].items()}
+        arrays, ranges = {}, {}
+        for name, row in header["arrays"].items():
+            ds, rds = self._arrays[name]
+            arrays[name] = ds[row]
+            if rds is not None:
+                lo, hi = rds[row]
+                if np.isfinite(lo) and np.isfinite(hi):
+                    ranges[name] = (float(lo), float(hi))
+        return Frame(header["kind"], int(self.steps[i]), scalars, header["meta"], arrays, ranges)
+
+    def frame_at_step(self, step: int) -> Frame:
+        """The last frame whose step is <= `step` (what the run looked like at that step);
+        KeyError when every frame is later."""
+        at = np.flatnonzero(self.steps <= step)
+        if len(at) == 0:
+            raise KeyError(f"{self.path.name}: no frame at or before step {step}")
+        return self.frame(int(at[-1]))
+
+    def scalars(self) -> tuple[list[str], np.ndarray]:
+        """Column names and the (S, C) float64 scalar rows."""
+        columns = [_text(c) for c in self._scalars.attrs["columns"]]
+        return columns, np.asarray(self._scalars[:], dtype=np.float64)
+
+    def events(self) -> list[dict]:
+        """[{"step", "kind", "message"}] in the order they were added."""
+        out = []
+        for row in self._events[:]:
+            if row["kind"]:  # an empty kind is a row a killed writer extended but never wrote
+                out.append({"step": int(row["step"]), "kind": _text(row["kind"]),
+                            "message": _text(row["message"])})
+        return out
+
+    def close(self) -> None:
+        """Close the file; safe to call twice."""
+        self._f.close()
+
+    def __enter__(self) -> RunReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _text(value: Any) -> str:
+    """h5py hands back str or bytes depending on how a string was stored; always str."""
+    return value.decode(errors="replace") if isinstance(value, bytes | np.bytes_) else str(value)

@@ -1,0 +1,132 @@
+"""A run's worker process: real spawned processes, real pipes, real recordings."""
+
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from gancore.config import RunConfig
+from gancore.frames import decode
+from gancore.recording import RunReader
+from gancore.worker import CommandError, Mailbox, RunSpec, WorkerHandle
+
+SMALL = RunConfig().with_changes({"generator.hidden": [32, 32], "discriminator.hidden": [32, 32],
+                                  "train.batch_size": 64, "frames.record_every": 20})
+
+
+def next_frame(handle: WorkerHandle, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = handle.mailbox.take()
+        if got is not None:
+            return decode(got[0]), got[1]
+        handle.mailbox.wait(0.1)
+    raise AssertionError(f"no frame within {timeout}s (state {handle.state}: {handle.message})")
+
+
+@pytest.fixture
+def worker(tmp_path):
+    handles = []
+
+    def start(cfg: RunConfig = SMALL, autoplay: bool = False, run_id: str = "r1"):
+        h = WorkerHandle(RunSpec(run_id, cfg.to_json(), str(tmp_path / f"{run_id}.h5"),
+                                 autoplay=autoplay))
+        handles.append(h)
+        return h
+
+    yield start
+    for h in handles:
+        h.stop()
+
+
+def test_mailbox_keeps_newest_frame_and_every_row():
+    box = Mailbox()
+    box.put(b"one", np.array([[1.0, 0.1]]))
+    box.put(b"two", np.array([[2.0, 0.2], [3.0, 0.3]]))
+    frame, rows = box.take()
+    assert frame == b"two"
+    assert rows[:, 0].tolist() == [1.0, 2.0, 3.0]
+    assert box.take() is None
+    assert box.frames_dropped == 1
+
+
+def test_play_pause_step_update_stop(worker, tmp_path):
+    h = worker()
+    f, _ = next_frame(h)
+    assert f.step == 0 and h.wait_state(("paused",)) == "paused"
+
+    h.call("resume")
+    seen = set()
+    rows_total = 0
+    while len(seen) < 3:
+        f, rows = next_frame(h)
+        seen.add(f.step)
+        rows_total += len(rows)
+    assert max(seen) > 0
+
+    h.call("pause")
+    f, _ = next_frame(h)
+    paused_at = f.step
+    time.sleep(0.6)  # more than a heartbeat: the worker reports its step while paused
+    assert h.step == paused_at, "the run trained while paused"
+    result = h.call("step", which="d", n=1)
+    assert result["step"] == paused_at + 1
+    f, rows = next_frame(h)
+    assert f.step == paused_at + 1
+
+    new = SMALL.with_changes({"opt_d.lr": 1e-4})
+    result = h.call("update", config=new.to_json())
+    assert result == {"changed": ["opt_d.lr"], "step": paused_at + 1}
+
+    with pytest.raises(CommandError, match="latent.dim"):
+        h.call("update", config=SMALL.with_changes({"latent.dim": 5}).to_json())
+    with pytest.raises(CommandError, match="unknown command"):
+        h.call("explode")
+    assert h.call("step", n=3)["step"] == paused_at + 4  # the run survived the bad commands
+    h.stop()
+    assert not h.alive
+    with RunReader(tmp_path / "r1.h5") as rec:
+        kinds = [e["kind"] for e in rec.events()]
+        assert "edit" in kinds
+        assert rec.scalars()[1].shape[0] == paused_at + 4  # one row per step, none lost
+
+
+def test_restart_builds_a_child_run_in_the_same_process(worker, tmp_path):
+    h = worker(autoplay=True)
+    next_frame(h)
+    pid = h.process.pid
+    child = SMALL.with_changes({"latent.dim": 3})
+    h.call("restart", config=child.to_json(), run_id="r2", parent="r1", fork_step=h.step,
+           record_path=str(tmp_path / "r2.h5"))
+    f, _ = next_frame(h)
+    deadline = time.monotonic() + 20
+    while f.meta["run_id"] != "r2" and time.monotonic() < deadline:
+        f, _ = next_frame(h)
+    assert f.meta["run_id"] == "r2" and h.process.pid == pid
+    h.call("pause")
+    with RunReader(tmp_path / "r2.h5") as rec:
+        assert rec.parent_run == "r1" and rec.fork_step >= 0
+
+
+def test_killed_worker_is_reported_failed_and_keeps_its_recording(worker, tmp_path):
+    h = worker(autoplay=True)
+    deadline = time.monotonic() + 30
+    while h.step < 60 and time.monotonic() < deadline:
+        next_frame(h)
+    os.kill(h.process.pid, signal.SIGKILL)
+    assert h.wait_state(("failed",), timeout=10) == "failed"
+    assert "died" in h.message
+    with pytest.raises((RuntimeError, TimeoutError)):
+        h.call("pause", timeout=2)
+    with RunReader(tmp_path / "r1.h5") as rec:
+        assert len(rec) >= 2  # step 0 and at least one recorded frame at step 20
+        assert rec.frame(len(rec) - 1).step > 0
+
+
+def test_invalid_config_fails_the_run_with_its_reason(worker):
+    h = worker(SMALL.with_changes({"target.name": "file",
+                                   "target.data_path": "/nonexistent/data.csv"}))
+    assert h.wait_state(("failed",), timeout=30) == "failed"
+    assert "data.csv" in h.message and "not found" in h.message
