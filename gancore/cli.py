@@ -74,12 +74,14 @@ def cmd_train(args: argparse.Namespace) -> dict:
     try:
         session = Session(cfg, run_id=args.preset or Path(args.config).stem,
                           record_path=args.record)
-    except ValueError as e:  # a target that cannot be built (bad parameters, bad data file)
+    except (ValueError, FileExistsError) as e:  # bad target parameters, data file, record path
         raise ConfigError(str(e)) from None
     session.state = "running"
     start = time.perf_counter()
     done = session.train(args.steps)
     elapsed = time.perf_counter() - start
+    if not session.finished:
+        session.state, session.message = "done", f"finished at step {session.step:,}"
     frame = session.frame()
     session.close()
     return {"run": session.run_id, "steps": session.step, "state": session.state,

@@ -35,7 +35,8 @@ recorded; each such array is reported once as a "recording" event. Array names "
 "header", "samples" and names ending in "_range" belong to the layout and are not recorded.
 
 Storage: arrays of 1 KiB or more per frame get one chunk per frame with shuffle + gzip level 1,
-as does the header row; smaller arrays and the tables are uncompressed, many rows per chunk.
+the header row one chunk per frame with gzip level 1; smaller arrays and the tables are
+uncompressed, many rows per chunk.
 The header row is the last thing written for a frame, so a reader ignores rows whose header is
 still zero: they belong to a frame a killed writer did not finish.
 """
@@ -54,8 +55,9 @@ import numpy as np
 from gancore.frames import Frame, _jsonable
 
 FORMAT_VERSION = 1
-# Fixed-size rows, not variable-length strings: those live in HDF5's global heap, which SWMR's
-# ordered flushing does not cover, so a reader or a killed writer could see dangling references.
+# Fixed-size rows, not variable-length strings: those live in HDF5's global heap, outside the
+# chunked data whose write ordering SWMR is designed around. An in-process test of vlen strings
+# under SWMR worked with h5py 3.16, but a reader of a killed writer's file must not depend on it.
 HEADER_BYTES = 8192
 KIND_BYTES, MESSAGE_BYTES = 32, 200
 EVENT_DTYPE = np.dtype([("step", "<i8"), ("kind", f"S{KIND_BYTES}"),

@@ -1,0 +1,46 @@
+"""Rewrites the generated parts of README.md (the config reference) from the code's own docs.
+
+Run `python tools/sync_readme.py`; tests/test_config.py fails when the README is out of date.
+"""
+
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gancore import recording  # noqa: E402
+from gancore.cli import config_reference  # noqa: E402
+from gancore.presets import PRESETS  # noqa: E402
+
+
+def presets_table() -> str:
+    return "\n".join(f"| `{p.name}` | {p.watch} |" for p in PRESETS.values())
+
+
+def recording_layout() -> str:
+    doc = recording.__doc__
+    start = doc.index("Layout")
+    return "```\n" + doc[start:].strip() + "\n```"
+
+
+SECTIONS = {"config-reference": config_reference, "presets": presets_table,
+            "recording-layout": recording_layout}
+
+
+def replace_section(text: str, name: str, body: str) -> str:
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    return pattern.sub(lambda _: f"{start}\n{body}\n{end}", text)
+
+
+def sync(text: str) -> str:
+    for name, make in SECTIONS.items():
+        text = replace_section(text, name, make())
+    return text
+
+
+if __name__ == "__main__":
+    readme = ROOT / "README.md"
+    readme.write_text(sync(readme.read_text()))
