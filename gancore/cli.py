@@ -38,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train on a CSV, .npy or HDF5 file (HDF5 dataset default /data)")
     t.add_argument("--steps", type=int, required=True, help="training steps")
     t.add_argument("--record", metavar="PATH", help="write an HDF5 recording here")
+    ev = sub.add_parser("eval", help="print a recording's metrics and events as JSON")
+    ev.add_argument("path", help="a ganscope HDF5 recording")
+    bm = sub.add_parser("bench-modes", help="mode-coverage table: GAN against its remedies")
+    bm.add_argument("--seeds", type=int, default=5)
+    bm.add_argument("--steps", type=int, default=2000)
+    bm.add_argument("--jobs", type=int, default=2, help="parallel training processes")
     sub.add_parser("presets", help="list presets with what to watch")
     sub.add_parser("targets", help="list target distributions")
     sub.add_parser("config-reference", help="print the config reference as a Markdown table")
@@ -89,6 +95,40 @@ def cmd_train(args: argparse.Namespace) -> dict:
             "metrics": frame.scalars, "events": session.events, "record": args.record}
 
 
+def cmd_eval(args: argparse.Namespace) -> dict:
+    from gancore.recording import RecordingError, RunReader
+
+    try:
+        reader = RunReader(args.path)
+    except (RecordingError, OSError) as e:
+        raise UsageError(str(e)) from None
+    with reader:
+        if not len(reader):
+            raise UsageError(f"{args.path}: the recording holds no frame")
+        last = reader.frame(len(reader) - 1)
+        columns, rows = reader.scalars()
+        return {"run": reader.run_id, "parent": reader.parent_run, "fork_step": reader.fork_step,
+                "frames": len(reader), "steps": int(rows[-1, 0]) if len(rows) else last.step,
+                "last_frame_step": last.step, "state": last.meta.get("state"),
+                "metrics": last.scalars, "events": reader.events(),
+                "config": json.loads(reader.config_json)}
+
+
+def cmd_bench_modes(args: argparse.Namespace) -> str:
+    from gancore import modebench
+
+    if args.seeds < 1 or args.steps < 1 or args.jobs < 1:
+        raise UsageError("--seeds, --steps and --jobs must be positive")
+
+    def progress(done, total, r):
+        print(f"[{done}/{total}] {r.target} {r.method} seed {r.seed}: {r.modes} modes, "
+              f"{100 * r.high_quality:.1f}% high quality, reverse KL {r.reverse_kl:.2f}",
+              file=sys.stderr, flush=True)
+
+    results = modebench.run_protocol(args.seeds, args.steps, args.jobs, progress)
+    return modebench.table(modebench.summarise(results), args.seeds, args.steps)
+
+
 def cmd_presets() -> str:
     return "\n".join(f"{p.name:26s} {p.watch}" for p in PRESETS.values())
 
@@ -121,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "train":
             print(json.dumps(cmd_train(args), default=_json_default))
+        elif args.command == "eval":
+            print(json.dumps(cmd_eval(args), default=_json_default))
+        elif args.command == "bench-modes":
+            print(cmd_bench_modes(args))
         elif args.command == "presets":
             print(cmd_presets())
         elif args.command == "targets":

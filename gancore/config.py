@@ -180,6 +180,8 @@ class FrameConfig(_Strict):
                     gt=0.0, le=120.0)
     record_every: int = _f(100, "training steps between recorded frames", True, ge=1,
                            le=1_000_000)
+    metrics_every: int = _f(50, "training steps between metric checks (detectors, costly metrics)",
+                            True, ge=1, le=100_000)
     projection: str = _f("pca", "n-D view: 'pca' or a pair of dimensions 'i,j'", True)
 
     @field_validator("projection")
@@ -206,6 +208,10 @@ class RunConfig(_Strict):
     opt_d: OptimConfig = Field(default_factory=OptimConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     frames: FrameConfig = Field(default_factory=FrameConfig)
+    model: Literal["gan", "vae"] = _f("gan", "model family: a GAN, or the VAE baseline (encoder "
+                                      "uses D's widths and optimiser, decoder is G)", False)
+    vae_sigma: float = _f(0.1, "VAE decoder noise std (smaller = sharper, less regularised)",
+                          True, gt=0.0, le=10.0)
     max_steps: int = _f(0, "stop after this many steps (0 = run until stopped)", True,
                         ge=0, le=10_000_000)
 

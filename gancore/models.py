@@ -81,3 +81,19 @@ class Discriminator(nn.Module):
         if self.mbd is not None:
             h = torch.cat([h, self.mbd(h)], 1)
         return self.head(h).squeeze(1)
+
+
+class Encoder(nn.Module):
+    """VAE encoder: x (B, dim) [+ c] -> (mu, logvar), each (B, latent)."""
+
+    def __init__(self, data_dim: int, latent_dim: int, net: NetConfig, cond_dim: int = 0):
+        super().__init__()
+        self.cond_dim = cond_dim
+        self.body, width = mlp_body(data_dim + cond_dim, net)
+        self.out = nn.Linear(width, 2 * latent_dim)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None):
+        if self.cond_dim:
+            x = torch.cat([x, c], 1)
+        mu, logvar = self.out(self.body(x)).chunk(2, dim=1)
+        return mu, logvar.clamp(-12.0, 8.0)  # keeps exp(logvar) finite early in training

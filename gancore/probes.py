@@ -12,6 +12,7 @@ from gancore import metrics
 from gancore.config import RunConfig, data_dim
 from gancore.distributions import Target, sample_latent
 from gancore.frames import Frame, quantize
+from gancore.phenomena import Snapshot
 from gancore.training import StepStats, Trainer
 
 GRID_CHUNK = 1024  # rows per D evaluation: keeps activations in cache (3x faster than 4096)
@@ -39,6 +40,8 @@ class Probes:
         self.bounds = target.bounds()  # (dim, 2)
         self._build_view()
         self._build_latent_grid()
+        self._build_data_geometry()
+        self._prev_fake: np.ndarray | None = None
 
     # ---- probe construction ---------------------------------------------------------------
     def _draw_real(self, n: int, step: int) -> np.ndarray:
@@ -112,6 +115,98 @@ class Probes:
         self.cond_grid = (torch.zeros(len(zs), self.target.cond_dim)
                           if self.cond is not None else None)
 
+    def _build_data_geometry(self) -> None:
+        """Where the data is: its scale, a KD-tree of real points (<= 3-D), the view cells far
+        from it, and the mode centres; what the detectors measure distances against."""
+        from scipy.spatial import cKDTree
+
+        real = self._real_all_modes()
+        self.data_mean = real.mean(0)
+        self.data_scale = float(np.sqrt(((real - self.data_mean) ** 2).sum(1).mean())) or 1.0
+        self._tree = cKDTree(real) if self.dim <= 3 else None
+        self._off_cells = None
+        if self._tree is not None:
+            dist, _ = self._tree.query(self.d_inputs.numpy())
+            far = np.flatnonzero(dist > 0.5 * self.data_scale)
+            self._off_cells = self.d_inputs[far[:: max(1, len(far) // 1000)]] if len(far) else None
+        modes = self.target.modes()
+        self._mode_inputs = None
+        if modes is not None and modes.centres.shape[1] == self.dim:
+            self._mode_inputs = torch.tensor(modes.centres, dtype=torch.float32)
+
+    def _real_all_modes(self) -> np.ndarray:
+        if not self.target.time_varying:
+            return self._real_fixed
+        # A time-varying target shows one mode at a time; the data is all of them.
+        from gancore.distributions import Mixture
+
+        m = self.target.modes()
+        return Mixture(m.centres, m.stds, m.weights).sample(
+            self.cfg.frames.samples, torch.Generator().manual_seed(self._seed)).numpy()
+
+    # ---- snapshots for the detectors --------------------------------------------------------
+    def snapshot(self, trainer: Trainer, rows: np.ndarray, costly: bool = True) -> Snapshot:
+        """The run measured now, for the phenomenon detectors and the metric curves."""
+        G, D = trainer.G, trainer.D
+        prob = D is not None and trainer.loss.probabilistic
+        with torch.inference_mode():
+            fake = G(self.z, self.cond).numpy()
+            d_modes = d_off = None
+            if self._mode_inputs is not None and prob:
+                d_modes = self.d_values(D, self._mode_inputs, True)
+            if self._off_cells is not None and prob:
+                d_off = float(self.d_values(D, self._off_cells, True).mean())
+        real = self._real_all_modes()
+        moved = 0.0 if self._prev_fake is None else float(
+            np.sqrt(((fake - self._prev_fake) ** 2).sum(1)).mean() / self.data_scale)
+        self._prev_fake = fake
+        off = None
+        if self._tree is not None:
+            dist, _ = self._tree.query(fake)
+            off = float((dist > 0.25 * self.data_scale).mean())
+        means = np.full(rows.shape[1] - 1 if rows.ndim == 2 else 6, np.nan)
+        for j in range(len(means)):  # half steps and the VAE leave some columns all NaN
+            col = rows[:, j + 1] if len(rows) else np.array([])
+            col = col[~np.isnan(col)]
+            if len(col):
+                means[j] = col.mean()
+        snap = Snapshot(
+            step=trainer.step_count, d_loss=float(means[0]), g_loss=float(means[1]),
+            d_real=float(means[2]), d_fake=float(means[3]), g_grad_norm=float(means[5]),
+            probabilistic=prob, moved=moved, off_data=off,
+            centroid_gap=float(np.linalg.norm(fake.mean(0) - self.data_mean) / self.data_scale),
+            d_at_modes=d_modes, d_off_data=d_off)
+        modes = self.target.modes()
+        if modes is not None:
+            cov = metrics.mode_coverage(fake, modes.centres, modes.stds, modes.weights)
+            snap.mode_counts, snap.high_quality = cov.counts, cov.high_quality
+            if modes.centres.shape[1] == self.dim:
+                d2 = ((fake[:, None, :] - modes.centres[None]) ** 2).sum(-1)  # (N, K)
+                snap.mode_near = (d2 < (0.25 * self.data_scale) ** 2).sum(0)
+            snap.metrics.update(modes=cov.modes_captured, high_quality=cov.high_quality,
+                                reverse_kl=cov.reverse_kl)
+        if costly:
+            snap.metrics.update(self.costly_metrics(real, fake))
+        return snap
+
+    def costly_metrics(self, real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
+        """Distribution distances too slow for every frame: computed at each snapshot."""
+        out: dict[str, float] = {}
+        if self.dim <= 2:
+            out["kl"], out["js"] = metrics.grid_divergences(real, fake, self.bounds)
+        if self.dim == 1:
+            out["wasserstein"] = metrics.wasserstein_1d(real, fake)
+        else:
+            out["energy"] = metrics.energy_distance(real, fake, max_n=500)
+        if self.dim > 2:
+            out["norm_ks"] = metrics.norm_ks(real, fake)
+            bim_r, bim_f = metrics.bimodality(real), metrics.bimodality(fake)
+            real_bimodal = bim_r > 5 / 9
+            out["bimodal_dims_real"] = int(real_bimodal.sum())
+            out["bimodal_dims_fake"] = int((real_bimodal & (bim_f > 5 / 9)).sum())
+            out["variance_ratio"] = float(fake.var(0).sum() / max(real.var(0).sum(), 1e-12))
+        return out
+
     # ---- frame ------------------------------------------------------------------------------
     def d_values(self, D: torch.nn.Module, x: torch.Tensor, probabilistic: bool) -> np.ndarray:
         """D's output at points; replicated into packs when D judges m samples at once."""
@@ -141,7 +236,8 @@ class Probes:
         try:
             with torch.inference_mode():
                 fake_t = G(self.z, self.cond)
-                d_view = self.d_values(D, self.d_inputs, trainer.loss.probabilistic)
+                d_view = None if D is None else \
+                    self.d_values(D, self.d_inputs, trainer.loss.probabilistic)
                 mapped = G(self.z_grid, self.cond_grid).numpy()
             fake = fake_t.numpy()
             step = trainer.step_count
@@ -161,7 +257,9 @@ class Probes:
                 G.train()
                 D.train()
 
-    def _surface(self, f: Frame, d_view: np.ndarray, probabilistic: bool) -> None:
+    def _surface(self, f: Frame, d_view: np.ndarray | None, probabilistic: bool) -> None:
+        if d_view is None:  # a VAE has no discriminator to draw
+            return
         r = self.cfg.frames.d_grid
         lo, hi = (0.0, 1.0) if probabilistic else (None, None)
         q, rng = quantize(d_view.reshape(r, r), lo, hi)
@@ -179,8 +277,9 @@ class Probes:
                              metrics.density_histogram(real[:, 0], lo, hi, HIST_BINS))
         f.arrays["real_density"] = np.asarray(dens, np.float32)
         f.arrays["fake_hist"] = metrics.density_histogram(fake[:, 0], lo, hi, HIST_BINS)
-        f.arrays["d_curve"] = d_view.astype(np.float32)
-        f.meta["d_probabilistic"] = trainer.loss.probabilistic
+        if d_view is not None:
+            f.arrays["d_curve"] = d_view.astype(np.float32)
+            f.meta["d_probabilistic"] = trainer.loss.probabilistic
         # The Goodfellow picture: evenly spaced z quantiles and where G sends them.
         order = np.argsort(self.z[:, 0].numpy())
         pick = order[np.linspace(0, len(order) - 1, MAPPING_LINES).astype(int)]
@@ -191,11 +290,12 @@ class Probes:
     def _fill_2d(self, f: Frame, real, fake, d_view, mapped, trainer) -> None:
         f.arrays["real"] = real.astype(np.float16)
         f.arrays["fake"] = fake.astype(np.float32)
-        self._surface(f, d_view, trainer.loss.probabilistic)
+        self._surface(f, d_view, trainer.D is not None and trainer.loss.probabilistic)
         f.arrays["latent_mapped"] = mapped.astype(np.float16)
         f.meta["latent_shape"] = list(self.latent_shape)
         f.meta["latent_half"] = self.latent_half
-        f.arrays["grad_arrows"] = self._grad_arrows(trainer, fake[:N_GRAD_ARROWS])
+        if trainer.D is not None:
+            f.arrays["grad_arrows"] = self._grad_arrows(trainer, fake[:N_GRAD_ARROWS])
         f.meta["bounds"] = self.bounds.tolist()
 
     def _grad_arrows(self, trainer: Trainer, points: np.ndarray) -> np.ndarray:
@@ -217,7 +317,7 @@ class Probes:
         f.arrays["fake"] = fake.astype(np.float32)  # raw samples: recorded, not streamed
         f.arrays["proj_real"] = ((real - self.origin) @ self.axes.T).astype(np.float16)
         f.arrays["proj_fake"] = ((fake - self.origin) @ self.axes.T).astype(np.float32)
-        self._surface(f, d_view, trainer.loss.probabilistic)
+        self._surface(f, d_view, trainer.D is not None and trainer.loss.probabilistic)
         lo, hi = self.bounds[:, 0], self.bounds[:, 1]
         f.arrays["marg_lo_hi"] = self.bounds.astype(np.float32)
         f.arrays["marg_real"] = _marginals(real, lo, hi).astype(np.float16)

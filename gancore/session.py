@@ -14,9 +14,11 @@ import torch
 from gancore.config import RunConfig, changed_paths, data_dim, get_path, needs_restart
 from gancore.distributions import build_target
 from gancore.frames import Frame
+from gancore.phenomena import Monitor, divergence_event
 from gancore.probes import Probes
 from gancore.recording import Recorder
-from gancore.training import STAT_COLUMNS, StepStats, Trainer
+from gancore.training import STAT_COLUMNS, StepStats
+from gancore.vae import make_trainer
 
 STATES = ("running", "paused", "diverged", "done", "failed")
 
@@ -37,7 +39,7 @@ class Session:
                  parent: str | None = None, fork_step: int | None = None):
         self.cfg, self.run_id = cfg, run_id
         self.parent, self.fork_step = parent, fork_step
-        self.trainer = Trainer(cfg)
+        self.trainer = make_trainer(cfg)
         self.probes = Probes(cfg, self.trainer.target)
         self.state = "paused"
         self.message = ""
@@ -45,6 +47,9 @@ class Session:
         self.last_stats: StepStats | None = None
         self._rows: list[list[float]] = []  # scalar rows not yet handed to a frame consumer
         self._unrecorded: list[list[float]] = []  # scalar rows not yet in the recording
+        self._check_rows: list[list[float]] = []  # scalar rows since the last metric check
+        self.monitor = Monitor()
+        self.metrics: dict[str, float] = {}  # latest snapshot metrics, carried by every frame
         self.recorder = None
         if record_path is not None:
             self.recorder = Recorder(record_path, cfg.to_json(), STAT_COLUMNS, parent=parent,
@@ -72,10 +77,13 @@ class Session:
             row = stats.as_row()
             self._rows.append(row)
             self._unrecorded.append(row)
+            self._check_rows.append(row)
             done += 1
             if not stats.finite():
                 self._diverge("loss")
                 break
+            if self.step % self.cfg.frames.metrics_every == 0:
+                self.check()
             if self.recorder is not None and self.step % every == 0:
                 self._record_frame()
             if self.cfg.max_steps and self.step >= self.cfg.max_steps:
@@ -91,18 +99,38 @@ class Session:
     def _diverge(self, what: str) -> None:
         self.state = "diverged"
         self.message = f"diverged at step {self.step:,}"
-        self.add_event("diverged", f"{self.message}: non-finite {what}")
+        event = divergence_event(self.step, what)
+        self.add_event(event.kind, event.message)
         self._record_frame()
+
+    def check(self) -> list[dict]:
+        """Measure the run, feed the phenomenon detectors, keep their events."""
+        rows = np.asarray(self._check_rows, dtype=np.float64).reshape(-1, len(STAT_COLUMNS))
+        self._check_rows = []
+        snap = self.probes.snapshot(self.trainer, rows)
+        self.metrics = snap.metrics
+        fired = [e.as_dict() for e in self.monitor.observe(snap)]
+        for e in fired:
+            self.add_event(e["kind"], e["message"])
+        return fired
 
     # ---- frames -------------------------------------------------------------------------------
     def frame(self) -> Frame:
         """A picture of the run now, with its run id, state and message in the scalars/meta."""
         if not self.finished and not self.weights_finite():
             self._diverge("weights")
-        f = self.probes.frame(self.trainer, self.last_stats)
+        f = self._decorated_frame()
         f.meta["run_id"] = self.run_id
-        f.meta["state"] = self.state
         f.meta["message"] = self.message
+        return f
+
+    def _decorated_frame(self) -> Frame:
+        """A frame with the latest snapshot metrics and the run's events (what the timeline
+        marks); the frame's own cheap metrics win over older snapshot values."""
+        f = self.probes.frame(self.trainer, self.last_stats)
+        f.scalars = {**self.metrics, **f.scalars}
+        f.meta["state"] = self.state
+        f.meta["events"] = [e for e in self.events if e["kind"] != "edit"][-50:]
         return f
 
     def take_rows(self) -> np.ndarray:
@@ -117,9 +145,7 @@ class Session:
         if self._unrecorded:
             self.recorder.append_scalars(np.asarray(self._unrecorded, dtype=np.float64))
             self._unrecorded = []
-        f = self.probes.frame(self.trainer, self.last_stats)
-        f.meta["state"] = self.state
-        self.recorder.append_frame(f)
+        self.recorder.append_frame(self._decorated_frame())
 
     # ---- edits --------------------------------------------------------------------------------
     def update(self, new: RunConfig) -> list[str]:

@@ -93,20 +93,23 @@ class Trainer:
                              "vector")
         self.gen = torch.Generator().manual_seed(cfg.train.seed)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(cfg.train.seed)
-            self.G = Generator(cfg.latent.dim, self.dim, cfg.generator, self.cond_dim)
-            kernels = cfg.remedies.minibatch_kernels if cfg.remedies.minibatch_discrimination \
-                else 0
-            self.D = Discriminator(self.dim, cfg.discriminator, self.cond_dim,
-                                   cfg.remedies.packing, kernels)
-        self.g_params = list(self.G.parameters())
-        self.d_params = list(self.D.parameters())
-        self.opt_g = make_optimizer(self.g_params, cfg.opt_g)
-        self.opt_d = make_optimizer(self.d_params, cfg.opt_d)
+            torch.manual_seed(cfg.train.seed)  # weight init from the run's seed, not the global one
+            self._build_networks()
         self.loss = LOSSES[cfg.loss.name]
         self._joint_d = cfg.discriminator.norm != "batch" and \
             not cfg.remedies.minibatch_discrimination
         self.step_count = 0
+
+    def _build_networks(self) -> None:
+        cfg = self.cfg
+        self.G = Generator(cfg.latent.dim, self.dim, cfg.generator, self.cond_dim)
+        kernels = cfg.remedies.minibatch_kernels if cfg.remedies.minibatch_discrimination else 0
+        self.D = Discriminator(self.dim, cfg.discriminator, self.cond_dim, cfg.remedies.packing,
+                               kernels)
+        self.g_params = list(self.G.parameters())
+        self.d_params = list(self.D.parameters())
+        self.opt_g = make_optimizer(self.g_params, cfg.opt_g)
+        self.opt_d = make_optimizer(self.d_params, cfg.opt_d)
 
     # ---- live changes -------------------------------------------------------------------
     def apply_live(self, cfg: RunConfig, target: Target | None = None) -> None:

@@ -131,6 +131,12 @@ class _Loop:
         s = self.session
         spf = s.cfg.frames.steps_per_frame
         if spf:
+            # Slow motion: frames.fps caps the frame rate here too, so 1 step per frame at
+            # 5 fps is 5 steps/s. Waiting in poll() keeps commands answered at once.
+            wait = self.next_frame_at - time.monotonic()
+            if wait > 0:
+                self.conn.poll(min(wait, 0.05))
+                return
             s.train(spf)
         else:
             s.train(1)

@@ -228,7 +228,7 @@ def _apply(changes: dict[str, Any]) -> RunConfig | None:
 def test_fuzz_one_field(path: str) -> None:
     accepted: list[bool] = []
 
-    @settings(max_examples=40, deadline=None, database=None, derandomize=True,
+    @settings(max_examples=35, deadline=None, database=None, derandomize=True,
               suppress_health_check=[HealthCheck.too_slow])
     @given(value=_value_for(path))
     def check(value: Any) -> None:
@@ -238,7 +238,7 @@ def test_fuzz_one_field(path: str) -> None:
     assert len(accepted) >= 20  # the fuzz really ran
 
 
-@settings(max_examples=150, deadline=None, database=None, derandomize=True,
+@settings(max_examples=100, deadline=None, database=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(changes=st.lists(st.sampled_from(list(FIELDS)), min_size=2, max_size=6, unique=True)
        .flatmap(lambda paths: st.fixed_dictionaries({p: _near_valid(p) for p in paths})))

@@ -107,7 +107,7 @@ def test_exploding_learning_rate_stops_as_diverged_with_its_step():
     assert s.state == "diverged"
     assert ran < 2000
     assert s.message == f"diverged at step {s.step:,}"
-    assert s.events[-1]["kind"] == "diverged"
+    assert s.events[-1]["kind"] == "divergence"
     assert s.train(10) == 0, "a diverged run does not train on"
 
 

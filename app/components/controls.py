@@ -1,0 +1,109 @@
+"""The control panel and the transport bar, built from the config fields and the registries."""
+
+from __future__ import annotations
+
+from dash import dcc, html
+
+from app import forms, ids
+from gancore.config import RunConfig
+from gancore.presets import PRESETS
+
+SPEEDS = (0, 1, 2, 5, 10, 25, 100, 500)
+FPS_CAPS = (1, 2, 5, 10, 15, 25, 30, 60)
+
+
+def _widget(spec: forms.FieldSpec, value):
+    wid = ids.field(spec.path)
+    if spec.widget == "choice":
+        return dcc.Dropdown(id=wid, options=[{"value": v, "label": lab} for v, lab in spec.choices],
+                            value=value, clearable=False, searchable=spec.path == "target.name",
+                            className="dd")
+    if spec.widget == "bool":
+        return dcc.Checklist(id=wid, options=[{"label": " on", "value": "on"}], value=value,
+                             className="check")
+    if spec.widget in ("int", "float"):
+        return dcc.Input(id=wid, type="number", value=value, debounce=True, step="any",
+                         className="num")
+    return dcc.Input(id=wid, type="text", value=value, debounce=True, className="text",
+                     placeholder="comma-separated" if spec.widget in ("ints", "floats") else "")
+
+
+def field_row(spec: forms.FieldSpec, cfg: RunConfig):
+    tag = html.Span("live" if spec.live else "restart",
+                    className="tag live" if spec.live else "tag restart",
+                    title="applies to the running run at once" if spec.live else
+                    "changing it restarts training as a child run (the old run is kept)")
+    hint = spec.doc + (f" ({spec.bounds})" if spec.bounds else "")
+    return html.Div([
+        html.Label([html.Span(spec.label, className="name"), tag], title=hint),
+        _widget(spec, forms.widget_value(spec, cfg)),
+        html.Div(id={"type": ids.FIELD_ERROR, "path": spec.path}, className="field-error"),
+    ], id={"type": ids.FIELD_ROW, "path": spec.path}, className="field", title=hint)
+
+
+def panel(cfg: RunConfig):
+    """Sections of fields; target parameters not used by the chosen target stay hidden."""
+    out = []
+    for section, specs in forms.sections():
+        rows = [field_row(s, cfg) for s in specs]
+        extra = []
+        if section == "target":
+            extra = [
+                dcc.Checklist(id=ids.SHOW_ALL_TARGET,
+                              options=[{"label": " show all target parameters", "value": "all"}],
+                              value=[], className="check small"),
+                dcc.Upload(id=ids.UPLOAD, children=html.Div(
+                    ["Drop or ", html.A("choose a data file"), html.Br(),
+                     html.Small("CSV, .npy or HDF5 (/data): one sample per row")]),
+                    className="upload", multiple=False),
+                html.Div(id=ids.UPLOAD_INFO, className="upload-info"),
+            ]
+        out.append(html.Details([html.Summary(forms.SECTION_TITLES.get(section, section)),
+                                 *rows, *extra],
+                                open=section in ("target", "loss", "opt_d", "opt_g", "train"),
+                                className=f"section section-{section or 'run'}"))
+    return html.Div(out, className="panel")
+
+
+def _choices(values, current, label):
+    vals = sorted(set(values) | {current})
+    return [{"value": v, "label": label(v)} for v in vals]
+
+
+def transport(cfg: RunConfig):
+    spf, fps = cfg.frames.steps_per_frame, cfg.frames.fps
+    return html.Div([
+        html.Button([html.Span("▶ Play", className="when-stopped"),
+                     html.Span("⏸ Pause", className="when-running")],
+                    id=ids.PLAY, className="btn primary", title="play / pause (space bar)"),
+        html.Button("Step D", id=ids.STEP_D, className="btn", title="one discriminator step"),
+        html.Button("Step G", id=ids.STEP_G, className="btn", title="one generator step"),
+        html.Button("Step", id=ids.STEP_BOTH, className="btn", title="one full training step"),
+        html.Button("↺ Reset", id=ids.RESET, className="btn",
+                    title="start this config again from step 0 (the old run is kept)"),
+        html.Label("speed", className="inline-label",
+                   title="training steps between frames: 1 is slow motion"),
+        dcc.Dropdown(id=ids.field("frames.steps_per_frame"), clearable=False, searchable=False,
+                     className="dd speed", value=spf,
+                     options=_choices(SPEEDS, spf, lambda v: "full speed" if v == 0 else
+                                      ("1 step/frame" if v == 1 else f"{v} steps/frame"))),
+        html.Label("frame cap", className="inline-label", title="frames per second at most"),
+        dcc.Dropdown(id=ids.field("frames.fps"), clearable=False, searchable=False,
+                     className="dd fps", value=fps,
+                     options=_choices(FPS_CAPS, fps, lambda v: f"{v:g} fps")),
+        html.Div(id=ids.STATUS, className="status"),
+    ], className="transport")
+
+
+def header(preset: str | None):
+    return html.Div([
+        html.Div([html.Span("gan", className="logo-a"), html.Span("scope", className="logo-b")],
+                 className="logo"),
+        dcc.Dropdown(id=ids.PRESET, className="dd preset", clearable=False, value=preset,
+                     placeholder="presets…",
+                     options=[{"value": p.name, "label": f"{p.name}  ·  {p.lesson}"}
+                              for p in PRESETS.values()]),
+        html.Div(PRESETS[preset].watch if preset in PRESETS else "", id=ids.PRESET_WATCH,
+                 className="watch"),
+        html.Div(id=ids.RUN_LABEL, className="run-label"),
+    ], className="header")

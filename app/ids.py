@@ -1,0 +1,51 @@
+"""Component ids of the pages, in one place (pages, callbacks, assets/*.js and tests use them)."""
+
+# stores and location
+BOOT = "boot"  # what the URL asked for: config, autoplay, run to watch, URL error
+RUN = "run"  # the run this tab shows: {"run", "config", "kind", "owner", "parent", ...}
+URL_SYNC = "url-sync"  # dummy output of the clientside callback that updates the URL
+
+# header and notices
+PRESET = "preset"
+PRESET_WATCH = "preset-watch"
+RUN_LABEL = "run-label"
+NOTICE = "notice"  # answers of callbacks: invalid field, limit reached, bad upload, ...
+BANNER = "banner"  # owned by stream.js: reconnecting, diverged, failed
+STATUS = "status"  # owned by stream.js: step, steps/s, frames/s, state
+
+# transport
+PLAY = "play"
+STEP_D = "step-d"
+STEP_G = "step-g"
+STEP_BOTH = "step-both"
+RESET = "reset"
+
+# control panel: one pattern id per config field, plus its error text and its row
+FIELD = "field"  # {"type": FIELD, "path": "opt_d.lr"}
+FIELD_ERROR = "field-error"
+FIELD_ROW = "field-row"
+SHOW_ALL_TARGET = "show-all-target"
+UPLOAD = "upload"
+UPLOAD_INFO = "upload-info"
+
+# views (plot divs are drawn by assets/draw.js with Plotly.react)
+VIEWS = "views"
+VIEW_MODE_2D = "view-mode-2d"  # map or 3-D surface
+LAYERS = "layers"
+PLOT_2D = "plot-2d"
+PLOT_SURFACE = "plot-surface"
+PLOT_1D = "plot-1d"
+PLOT_PROJ = "plot-proj"
+PLOT_MARG = "plot-marg"
+PLOT_CORR = "plot-corr"
+PLOT_KS = "plot-ks"
+PLOT_NORM = "plot-norm"
+CHART_LOSS = "chart-loss"
+CHART_D = "chart-d"
+CHART_GRAD = "chart-grad"
+CHART_METRICS = "chart-metrics"
+TIMELINE = "timeline"
+
+
+def field(path: str) -> dict:
+    return {"type": FIELD, "path": path}

@@ -1,0 +1,365 @@
+"""The play page: one live run with its controls, views and charts; the URL carries its config.
+
+`/?preset=NAME&play=1` opens and starts a preset, `/?cfg=TEXT` a config (RunConfig.to_url),
+`/?run=ID` watches a run (only its owner's browser session can control it).
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import dash
+from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
+
+from app import forms, ids
+from app.components import controls, views
+from app.runs import LimitError, Run, UnknownRun, registry
+from app.session import session_id
+from gancore.config import ConfigError, RunConfig
+from gancore.datasets import DataFileError
+from gancore.presets import PRESETS
+from gancore.worker import CommandError
+
+dash.register_page(__name__, path="/", title="ganscope", name="Play")
+
+DEFAULT_PRESET = "ring8-reference"
+FIELD_ALL = {"type": ids.FIELD, "path": ALL}
+
+
+# ---- URL -> what to open ---------------------------------------------------------------------
+
+def resolve_boot(preset: str | None = None, play: str | None = None, cfg: str | None = None,
+                 run: str | None = None) -> dict[str, Any]:
+    """What the URL asks for; a bad preset or config falls back to the default with an error."""
+    boot: dict[str, Any] = {"preset": DEFAULT_PRESET, "play": play in ("1", "true", "yes"),
+                            "watch": run or None, "error": ""}
+    config = PRESETS[DEFAULT_PRESET].config()
+    if cfg:
+        try:
+            config = RunConfig.from_url(cfg)
+            boot["preset"] = preset if preset in PRESETS else None
+        except ConfigError as e:
+            boot["error"] = f"The config in this link cannot run: {e}. Showing {DEFAULT_PRESET}."
+    elif preset:
+        if preset in PRESETS:
+            boot["preset"] = preset
+            config = PRESETS[preset].config()
+        else:
+            boot["error"] = (f"Unknown preset '{preset}'; choose one of {', '.join(PRESETS)}. "
+                             f"Showing {DEFAULT_PRESET}.")
+    boot["config"] = config.to_json()
+    return boot
+
+
+def url_query(cfg: RunConfig, preset: str | None) -> str:
+    """The query that reproduces a run: the preset name while it is unchanged, else the config."""
+    if preset in PRESETS and PRESETS[preset].config() == cfg:
+        return f"?preset={preset}"
+    return f"?cfg={cfg.to_url()}"
+
+
+def run_payload(run: Run, owner: str) -> dict[str, Any]:
+    """What the page keeps about its run (dcc.Store)."""
+    return {"run": run.run_id, "config": run.config.to_json(), "kind": run.kind,
+            "owner": run.owner == owner, "parent": run.parent, "fork_step": run.fork_step,
+            "preset": run.preset, "record": run.record_path,
+            "url": url_query(run.config, run.preset)}
+
+
+def layout(preset: str | None = None, play: str | None = None, cfg: str | None = None,
+           run: str | None = None, **_: Any):
+    boot = resolve_boot(preset, play, cfg, run)
+    config = RunConfig.from_json(boot["config"])
+    return html.Div([
+        dcc.Store(id=ids.BOOT, data=boot),
+        dcc.Store(id=ids.RUN),
+        html.Div(id=ids.URL_SYNC, hidden=True),
+        controls.header(boot["preset"]),
+        controls.transport(config),
+        html.Div(id=ids.BANNER, className="banner"),
+        html.Div(boot["error"], id=ids.NOTICE, className="notice error" if boot["error"] else
+                 "notice"),
+        html.Div([
+            controls.panel(config),
+            html.Div([views.views(config), views.charts()], className="stage"),
+        ], className="body"),
+    ], className="play")
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+def _notice(text: str, level: str = "info"):
+    return html.Div(text, className=f"notice {level}")
+
+
+def _current(run_data: dict | None) -> tuple[str, RunConfig] | None:
+    if not run_data or not run_data.get("run"):
+        return None
+    return run_data["run"], RunConfig.from_json(run_data["config"])
+
+
+def _field_paths() -> list[str]:
+    return [o["id"]["path"] for o in ctx.outputs_list[1]] if ctx.outputs_list else []
+
+
+# ---- opening the run ---------------------------------------------------------------------------
+
+@callback(Output(ids.RUN, "data"), Output(ids.NOTICE, "children"),
+          Input(ids.BOOT, "data"))
+def open_run(boot: dict):
+    """Start the run the URL asks for (paused unless play=1), or attach to a watched run."""
+    sid = session_id()
+    reg = registry()
+    note = _notice(boot["error"], "error") if boot.get("error") else no_update
+    if boot.get("watch"):
+        try:
+            run = reg.get(boot["watch"])
+            if run.owner != sid:
+                note = _notice("You are watching a run that belongs to another browser session: "
+                               "you can see it, not control it.", "info")
+            return run_payload(run, sid), note
+        except UnknownRun:
+            note = _notice(f"No run '{boot['watch']}' here; opened {DEFAULT_PRESET} instead.",
+                           "error")
+    cfg = RunConfig.from_json(boot["config"])
+    try:
+        run = reg.start(sid, cfg, autoplay=bool(boot.get("play")), preset=boot.get("preset"))
+    except LimitError as e:
+        return {"run": None, "config": cfg.to_json(), "error": str(e)}, _notice(str(e), "error")
+    return run_payload(run, sid), note
+
+
+@callback(Output(ids.RUN_LABEL, "children"), Input(ids.RUN, "data"))
+def run_label(run_data: dict | None):
+    if not run_data or not run_data.get("run"):
+        return "no run"
+    parts = [html.Span(f"run {run_data['run']}", className="run-id")]
+    if run_data.get("parent"):
+        parts.append(html.Span(f"child of {run_data['parent']} @ step "
+                               f"{run_data.get('fork_step') or 0:,}", className="run-parent"))
+    if not run_data.get("owner"):
+        parts.append(html.Span("watching (not yours)", className="run-watch"))
+    return parts
+
+
+# ---- the form ------------------------------------------------------------------------------------
+
+@callback(Output(ids.RUN, "data", allow_duplicate=True),
+          Output(FIELD_ALL, "value"),
+          Output({"type": ids.FIELD_ERROR, "path": ALL}, "children"),
+          Output({"type": ids.FIELD_ROW, "path": ALL}, "className"),
+          Output(ids.NOTICE, "children", allow_duplicate=True),
+          Input(FIELD_ALL, "value"),
+          State(ids.RUN, "data"),
+          prevent_initial_call=True)
+def apply_form(values: list, run_data: dict | None):
+    """Validate the whole form; live changes go to the run, restart changes fork a child run.
+    An invalid field is marked with its reason and nothing is sent."""
+    paths = [o["id"]["path"] for o in ctx.outputs_list[1]]
+    err_paths = [o["id"]["path"] for o in ctx.outputs_list[2]]
+    current = _current(run_data)
+    if current is None:
+        return no_update, [no_update] * len(paths), [""] * len(err_paths), \
+            ["field"] * len(err_paths), no_update
+    run_id, base = current
+    form = dict(zip(paths, values, strict=True))
+    new_values: list = [no_update] * len(paths)
+    trigger = ctx.triggered_id
+    if isinstance(trigger, dict) and trigger.get("path") == "target.name" \
+            and form.get("target.name") != base.target.name and form["target.name"] != "file":
+        # Switching target brings the target's own parameter values along.
+        for path, value in forms.target_defaults(form["target.name"]).items():
+            if path in form:
+                form[path] = value
+                new_values[paths.index(path)] = forms.widget_value(
+                    forms.FIELDS[path], base.with_changes({path: value}))
+    cfg, errors = forms.form_config(base, form)
+    err_out = [errors.get(p, "") for p in err_paths]
+    cls_out = ["field invalid" if p in errors else "field" for p in err_paths]
+    if cfg is None:
+        general = errors.get("", "")
+        shown = [f"{p}: {r}" for p, r in errors.items() if p and p not in err_paths]
+        text = "; ".join(x for x in [general, *shown] if x) or \
+            "A field is invalid (marked in red); nothing was sent to the run."
+        return no_update, new_values, err_out, cls_out, _notice(
+            f"Not applied: {text}", "error")
+    if cfg == base:
+        return no_update, new_values, err_out, cls_out, no_update
+    sid = session_id()
+    reg = registry()
+    try:
+        run, live, restart = reg.apply(sid, run_id, cfg)
+    except PermissionError as e:
+        return no_update, new_values, err_out, cls_out, _notice(str(e), "error")
+    except (CommandError, ValueError, UnknownRun, TimeoutError, RuntimeError) as e:
+        return no_update, new_values, err_out, cls_out, _notice(f"Not applied: {e}", "error")
+    if restart:
+        note = _notice(f"Restart field changed ({', '.join(restart)}): training restarted as "
+                       f"child run {run.run_id} of {run_id} (forked at step "
+                       f"{run.fork_step or 0:,}); the parent's recording is kept.", "info")
+    else:
+        note = _notice(f"Applied live at step {reg.status(run.run_id)['step']:,}: "
+                       f"{', '.join(live)}.", "ok")
+    return run_payload(run, sid), new_values, err_out, cls_out, note
+
+
+@callback(Output({"type": ids.FIELD_ROW, "path": ALL}, "style"),
+          Input(ids.field("target.name"), "value"),
+          Input(ids.SHOW_ALL_TARGET, "value"))
+def target_rows(name: str, show_all: list):
+    """Only the parameters the chosen target uses (all of them on request)."""
+    shown = forms.relevant_target_fields(name)
+    out = []
+    for o in ctx.outputs_list:
+        path = o["id"]["path"]
+        hide = path.startswith("target.") and path != "target.name" and not show_all \
+            and path not in shown
+        out.append({"display": "none"} if hide else {})
+    return out
+
+
+@callback(Output(ids.field(forms.PROJECTION), "options"), Input(ids.RUN, "data"))
+def projection_options(run_data: dict | None):
+    current = _current(run_data)
+    if current is None:
+        return no_update
+    from gancore.config import data_dim
+
+    return forms.projection_choices(max(3, data_dim(current[1])))
+
+
+# ---- presets, transport, upload --------------------------------------------------------------------
+
+@callback(Output(ids.RUN, "data", allow_duplicate=True),
+          Output(FIELD_ALL, "value", allow_duplicate=True),
+          Output(ids.PRESET_WATCH, "children"),
+          Output(ids.NOTICE, "children", allow_duplicate=True),
+          Input(ids.PRESET, "value"),
+          State(ids.RUN, "data"),
+          prevent_initial_call=True)
+def choose_preset(name: str, run_data: dict | None):
+    """A preset is a fresh run of its config (in the same worker process)."""
+    paths = _field_paths()
+    if name not in PRESETS:
+        return no_update, [no_update] * len(paths), no_update, no_update
+    preset = PRESETS[name]
+    cfg = preset.config()
+    sid = session_id()
+    reg = registry()
+    try:
+        current = _current(run_data)
+        if current is None:
+            run = reg.start(sid, cfg, preset=name)
+        else:
+            playing = reg.status(current[0])["state"] == "running" \
+                if reg.get(current[0]).owner == sid else False
+            run = reg.replace(sid, current[0], cfg, autoplay=playing, preset=name)
+    except (PermissionError, LimitError, CommandError, UnknownRun, TimeoutError,
+            RuntimeError) as e:
+        return no_update, [no_update] * len(paths), preset.watch, _notice(str(e), "error")
+    return (run_payload(run, sid), forms.widget_values(cfg, paths), preset.watch,
+            _notice(f"Preset {name}: {preset.watch}", "info"))
+
+
+def _command(run_data: dict | None, op: str, **args):
+    current = _current(run_data)
+    if current is None:
+        return _notice("There is no run to control.", "error")
+    try:
+        registry().command(session_id(), current[0], op, **args)
+    except PermissionError as e:
+        return _notice(str(e), "error")
+    except (CommandError, UnknownRun, TimeoutError, RuntimeError) as e:
+        return _notice(f"{op}: {e}", "error")
+    return no_update
+
+
+@callback(Output(ids.NOTICE, "children", allow_duplicate=True),
+          Input(ids.PLAY, "n_clicks"), State(ids.RUN, "data"), prevent_initial_call=True)
+def play_pause(_n, run_data):
+    current = _current(run_data)
+    if current is None:
+        return _notice("There is no run to play.", "error")
+    try:
+        state = registry().status(current[0])["state"]
+    except UnknownRun as e:
+        return _notice(str(e), "error")
+    return _command(run_data, "pause" if state == "running" else "resume")
+
+
+@callback(Output(ids.NOTICE, "children", allow_duplicate=True),
+          Input(ids.STEP_D, "n_clicks"), Input(ids.STEP_G, "n_clicks"),
+          Input(ids.STEP_BOTH, "n_clicks"), State(ids.RUN, "data"), prevent_initial_call=True)
+def step(_d, _g, _b, run_data):
+    which = {ids.STEP_D: "d", ids.STEP_G: "g"}.get(ctx.triggered_id, "both")
+    return _command(run_data, "step", which=which, n=1)
+
+
+@callback(Output(ids.RUN, "data", allow_duplicate=True),
+          Output(ids.NOTICE, "children", allow_duplicate=True),
+          Input(ids.RESET, "n_clicks"), State(ids.RUN, "data"), prevent_initial_call=True)
+def reset(_n, run_data):
+    """The same config from step 0, as a new run; the old run keeps its recording."""
+    current = _current(run_data)
+    if current is None:
+        return no_update, _notice("There is no run to reset.", "error")
+    sid = session_id()
+    try:
+        run = registry().replace(sid, current[0], current[1],
+                                 preset=registry().get(current[0]).preset)
+    except (PermissionError, LimitError, CommandError, UnknownRun, TimeoutError,
+            RuntimeError) as e:
+        return no_update, _notice(str(e), "error")
+    return run_payload(run, sid), _notice(f"Reset: new run {run.run_id} from step 0.", "info")
+
+
+@callback(Output(ids.RUN, "data", allow_duplicate=True),
+          Output(FIELD_ALL, "value", allow_duplicate=True),
+          Output(ids.UPLOAD_INFO, "children"),
+          Output(ids.NOTICE, "children", allow_duplicate=True),
+          Input(ids.UPLOAD, "contents"),
+          State(ids.UPLOAD, "filename"), State(ids.RUN, "data"), prevent_initial_call=True)
+def upload(contents: str | None, filename: str | None, run_data: dict | None):
+    """Train on an uploaded file. A bad file is refused with its reason; the run goes on."""
+    paths = _field_paths()
+    keep = [no_update] * len(paths)
+    if not contents:
+        return no_update, keep, no_update, no_update
+    name = filename or "upload"
+    try:
+        raw = base64.b64decode(contents.split(",", 1)[1] if "," in contents else contents)
+    except (ValueError, TypeError):
+        msg = f"{name}: the upload arrived damaged (not base64); nothing changed"
+        return no_update, keep, html.Span(msg, className="bad"), _notice(msg, "error")
+    current = _current(run_data)
+    if current is None:
+        return no_update, keep, no_update, _notice("There is no run to train on it.", "error")
+    reg = registry()
+    sid = session_id()
+    try:
+        if reg.get(current[0]).owner != sid:
+            raise PermissionError("this run belongs to another browser session")
+        path, rows, cols = reg.save_upload(raw, name)
+        cfg = current[1].with_changes({"target.name": "file", "target.data_path": path,
+                                       "target.dim": cols})
+        run, _, restart = reg.apply(sid, current[0], cfg)
+    except (DataFileError, ConfigError) as e:
+        msg = f"Upload refused: {e}. The current run goes on unchanged."
+        return no_update, keep, html.Span(str(e), className="bad"), _notice(msg, "error")
+    except (PermissionError, LimitError, CommandError, UnknownRun, TimeoutError,
+            RuntimeError) as e:
+        return no_update, keep, no_update, _notice(str(e), "error")
+    info = f"{name}: {rows:,} rows × {cols} columns"
+    how = "restarted as a child run" if restart else "switched live"
+    return (run_payload(run, sid), forms.widget_values(cfg, paths),
+            html.Span(info, className="good"), _notice(f"Training on {info} ({how}).", "ok"))
+
+
+# ---- the browser side: stream subscription and URL -------------------------------------------------
+
+clientside_callback(
+    """function(run) { return window.GS ? window.GS.setRun(run) : ""; }""",
+    Output(ids.URL_SYNC, "children"),
+    Input(ids.RUN, "data"),
+)

@@ -1,0 +1,409 @@
+"""The dashboard's runs: who owns each one, how many may train, and the worker process behind it.
+
+`RunRegistry` (ownership, limits, run history) sits on a small `Backend` interface (start, restart,
+command, newest frame, status, stop). `LocalBackend` runs one spawned worker process per run and
+keeps one warm spare process, so a new run starts without paying for a spawn and a torch import.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from gancore.config import RunConfig, data_dim, needs_restart
+from gancore.worker import DEAD_AFTER_S, CommandError, RunSpec, WorkerHandle
+
+FINISHED = ("diverged", "done", "failed", "stopped")
+
+
+class LimitError(RuntimeError):
+    """Starting another run would pass a per-session or overall limit; the message says which."""
+
+
+class UnknownRun(LookupError):
+    """No run with this id (it never existed, or its process is gone)."""
+
+
+@dataclass
+class Limits:
+    """Safe defaults for a 2-core machine; `from_env` reads GANSCOPE_MAX_RUNS(_PER_SESSION)."""
+
+    per_session: int = 2
+    total: int = 4
+    idle_stop_s: float = 120.0  # a run nobody has watched for this long is stopped
+    upload_bytes: int = 50 * 1024 * 1024
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Limits:
+        lim = cls()
+        env = {"per_session": "GANSCOPE_MAX_RUNS_PER_SESSION", "total": "GANSCOPE_MAX_RUNS",
+               "idle_stop_s": "GANSCOPE_IDLE_STOP_S"}
+        for name, var in env.items():
+            if os.environ.get(var):
+                setattr(lim, name, type(getattr(lim, name))(os.environ[var]))
+        for name, value in overrides.items():
+            if value is not None:
+                setattr(lim, name, value)
+        return lim
+
+
+# ---- backends ------------------------------------------------------------------------------------
+
+class Backend(Protocol):
+    """What a run placement needs to offer; a distributed backend implements the same calls."""
+
+    def start(self, spec: RunSpec) -> None: ...
+    def restart(self, old_id: str, spec: RunSpec, play: bool) -> None: ...
+    def command(self, run_id: str, op: str, **args: Any) -> Any: ...
+    def newest(self, run_id: str) -> tuple[bytes, np.ndarray] | None: ...
+    def wait(self, run_id: str, timeout: float) -> bool: ...
+    def status(self, run_id: str) -> dict[str, Any]: ...
+    def has(self, run_id: str) -> bool: ...
+    def alive(self, run_id: str) -> bool: ...
+    def stop(self, run_id: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class LocalBackend:
+    """One spawned worker process per run, plus one warm spare waiting for its first config."""
+
+    def __init__(self, spare: bool = True):
+        self._handles: dict[str, WorkerHandle] = {}
+        self._lock = threading.Lock()
+        self._use_spare = spare
+        self._spare: WorkerHandle | None = None
+        self._closed = False
+        if spare:
+            self._refill_spare()
+
+    def _refill_spare(self) -> None:
+        if self._use_spare and not self._closed and self._spare is None:
+            # The spare trains nothing and records nothing until a run takes it over.
+            self._spare = WorkerHandle(RunSpec(f"spare-{secrets.token_hex(3)}",
+                                               RunConfig().to_json()))
+
+    def _take_spare(self) -> WorkerHandle | None:
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None and (not spare.alive or spare.state == "failed"):
+            spare.stop(timeout=1)
+            spare = None
+        return spare
+
+    def start(self, spec: RunSpec) -> None:
+        handle = self._take_spare()
+        if handle is not None:
+            try:
+                handle.call("restart", config=spec.config_json, run_id=spec.run_id,
+                            record_path=spec.record_path, parent=spec.parent,
+                            fork_step=spec.fork_step, play=spec.autoplay)
+                handle.mailbox.take()  # the spare's own picture, sent before the restart
+                handle.state = "running" if spec.autoplay else "paused"
+            except (CommandError, TimeoutError, RuntimeError):
+                handle.stop(timeout=1)
+                handle = None
+        if handle is None:
+            handle = WorkerHandle(spec)
+        handle.spec = spec
+        with self._lock:
+            self._handles[spec.run_id] = handle
+        threading.Thread(target=self._refill_spare_locked, daemon=True).start()
+
+    def _refill_spare_locked(self) -> None:
+        with self._lock:
+            self._refill_spare()
+
+    def restart(self, old_id: str, spec: RunSpec, play: bool) -> None:
+        """The new run takes over the old run's process (no spawn); the old run's recording stays."""
+        handle = self._handle(old_id)
+        handle.call("restart", config=spec.config_json, run_id=spec.run_id,
+                    record_path=spec.record_path, parent=spec.parent, fork_step=spec.fork_step,
+                    play=play)
+        handle.mailbox.take()
+        handle.spec = spec
+        with self._lock:
+            self._handles.pop(old_id, None)
+            self._handles[spec.run_id] = handle
+
+    def _handle(self, run_id: str) -> WorkerHandle:
+        try:
+            return self._handles[run_id]
+        except KeyError:
+            raise UnknownRun(f"run {run_id} has no worker (it was stopped or replaced)") from None
+
+    def has(self, run_id: str) -> bool:
+        return run_id in self._handles
+
+    def alive(self, run_id: str) -> bool:
+        handle = self._handles.get(run_id)
+        return handle is not None and handle.alive
+
+    def command(self, run_id: str, op: str, **args: Any) -> Any:
+        handle = self._handle(run_id)
+        if not handle.alive:
+            raise CommandError(f"run is {handle.state}: {handle.message}")
+        return handle.call(op, **args)
+
+    def newest(self, run_id: str) -> tuple[bytes, np.ndarray] | None:
+        handle = self._handles.get(run_id)
+        return None if handle is None else handle.mailbox.take()
+
+    def wait(self, run_id: str, timeout: float) -> bool:
+        handle = self._handles.get(run_id)
+        if handle is None:
+            time.sleep(timeout)
+            return False
+        return handle.mailbox.wait(timeout)
+
+    def status(self, run_id: str) -> dict[str, Any]:
+        h = self._handle(run_id)
+        state, message = h.state, h.message
+        if h.alive and state not in FINISHED and time.monotonic() - h.last_seen > DEAD_AFTER_S:
+            state, message = "failed", f"worker stopped answering ({DEAD_AFTER_S:.0f} s)"
+        return {"state": state, "message": message, "step": int(h.step),
+                "steps_per_s": float(h.steps_per_s), "pid": h.process.pid, "alive": h.alive}
+
+    def stop(self, run_id: str) -> None:
+        with self._lock:
+            handle = self._handles.pop(run_id, None)
+        if handle is not None:
+            handle.stop()
+
+    def close(self) -> None:
+        self._closed = True
+        with self._lock:
+            handles = list(self._handles.values())
+            self._handles.clear()
+            spare, self._spare = self._spare, None
+        for h in handles + ([spare] if spare else []):
+            h.stop(timeout=2)
+
+
+# ---- the registry ----------------------------------------------------------------------------------
+
+@dataclass
+class Run:
+    """One run as the page knows it. A run whose process moved on to a child keeps this record."""
+
+    run_id: str
+    owner: str
+    config: RunConfig
+    record_path: str
+    parent: str | None = None
+    fork_step: int | None = None
+    preset: str | None = None
+    created: float = field(default_factory=time.monotonic)
+    watchers: int = 0
+    last_watched: float = field(default_factory=time.monotonic)
+    ended: str | None = None  # why the run no longer has a process ("restarted as child ...")
+    attempt: int = 1  # a dead run is reported failed, never silently restarted
+
+    @property
+    def kind(self) -> str:
+        dim = data_dim(self.config)
+        return "1d" if dim == 1 else "2d" if dim == 2 else "nd"
+
+
+class RunRegistry:
+    """Runs by id with their owner (a browser session id); limits per session and overall."""
+
+    def __init__(self, runs_dir: str | Path = "runs", limits: Limits | None = None,
+                 backend: LocalBackend | None = None):
+        self.runs_dir = Path(runs_dir)
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self.limits = limits or Limits()
+        self.backend = backend or LocalBackend()
+        self._runs: dict[str, Run] = {}
+        self._lock = threading.RLock()
+        self._closed = threading.Event()
+        self._reaper = threading.Thread(target=self._reap_loop, daemon=True)
+        self._reaper.start()
+
+    # ---- queries -------------------------------------------------------------------------
+    def get(self, run_id: str) -> Run:
+        try:
+            return self._runs[run_id]
+        except KeyError:
+            raise UnknownRun(f"no run {run_id!r}") from None
+
+    def active(self, owner: str | None = None) -> list[Run]:
+        """Runs that hold a worker process (and so a share of the CPU)."""
+        return [r for r in list(self._runs.values()) if self.backend.alive(r.run_id)
+                and (owner is None or r.owner == owner)]
+
+    def list(self, owner: str | None = None) -> list[dict[str, Any]]:
+        return [{"run_id": r.run_id, "owner_is_you": r.owner == owner, "parent": r.parent,
+                 "fork_step": r.fork_step, "preset": r.preset, "kind": r.kind,
+                 **self.status(r.run_id)} for r in list(self._runs.values())]
+
+    def status(self, run_id: str) -> dict[str, Any]:
+        run = self.get(run_id)
+        if not self.backend.has(run_id):
+            return {"state": "stopped", "message": run.ended or "stopped", "step": 0,
+                    "steps_per_s": 0.0, "alive": False, "pid": None}
+        return self.backend.status(run_id)
+
+    def newest(self, run_id: str) -> tuple[bytes, np.ndarray] | None:
+        return self.backend.newest(run_id)
+
+    def wait(self, run_id: str, timeout: float) -> bool:
+        return self.backend.wait(run_id, timeout)
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def _new_id(self) -> str:
+        return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+    def start(self, owner: str, cfg: RunConfig, *, autoplay: bool = False,
+              preset: str | None = None) -> Run:
+        """A new run in its own process; LimitError when the session or the machine is full."""
+        with self._lock:
+            self._check_limits(owner)
+            run = Run(self._new_id(), owner, cfg, "", preset=preset)
+            run.record_path = str(self.runs_dir / f"{run.run_id}.h5")
+            self._runs[run.run_id] = run
+        try:
+            self.backend.start(RunSpec(run.run_id, cfg.to_json(), run.record_path,
+                                       autoplay=autoplay))
+        except Exception:
+            with self._lock:
+                self._runs.pop(run.run_id, None)
+            raise
+        return run
+
+    def _check_limits(self, owner: str) -> None:
+        mine = self.active(owner)
+        if len(mine) >= self.limits.per_session:
+            self._reap(mine, grace=3.0)  # tabs that were closed or reloaded free their runs
+            mine = self.active(owner)
+        if len(mine) >= self.limits.per_session:
+            raise LimitError(f"limit reached: this browser session already runs {len(mine)} "
+                             f"run(s) (at most {self.limits.per_session}); stop or close one first")
+        total = self.active()
+        if len(total) >= self.limits.total:
+            raise LimitError(f"the server is full: {len(total)} runs are training (at most "
+                             f"{self.limits.total} on this machine); try again later")
+
+    def replace(self, owner: str, run_id: str, cfg: RunConfig, *, parent: str | None = None,
+                fork_step: int | None = None, autoplay: bool = False,
+                preset: str | None = None) -> Run:
+        """A new run in the old run's process: a child (restart fields changed) when `parent` is
+        given, a fresh run (reset, new preset) otherwise. The old run keeps its recording."""
+        old = self._owned(owner, run_id)
+        if not self.backend.alive(run_id):  # stopped or crashed: the new run needs a process
+            self.backend.stop(run_id)
+            return self.start(owner, cfg, autoplay=autoplay, preset=preset)
+        new = Run(self._new_id(), owner, cfg, "", parent=parent, fork_step=fork_step,
+                  preset=preset)
+        new.record_path = str(self.runs_dir / f"{new.run_id}.h5")
+        new.watchers, new.last_watched = old.watchers, time.monotonic()
+        with self._lock:
+            self._runs[new.run_id] = new
+        try:
+            self.backend.restart(run_id, RunSpec(new.run_id, cfg.to_json(), new.record_path,
+                                                 parent, fork_step), play=autoplay)
+        except Exception:
+            with self._lock:
+                self._runs.pop(new.run_id, None)
+            raise
+        old.ended = f"replaced by run {new.run_id}"
+        return new
+
+    def fork(self, owner: str, run_id: str, cfg: RunConfig) -> Run:
+        """Restart fields changed: a child run that records its parent and the step it forked at."""
+        step = self.status(run_id)["step"]
+        return self.replace(owner, run_id, cfg, parent=run_id, fork_step=step,
+                            preset=self.get(run_id).preset)
+
+    def apply(self, owner: str, run_id: str, cfg: RunConfig) -> tuple[Run, list[str], list[str]]:
+        """A changed config: live fields go to the running run; restart fields fork a child.
+        Returns (the run now shown, live fields changed, restart fields that forced a child)."""
+        run = self._owned(owner, run_id)
+        restart = needs_restart(run.config, cfg)
+        if data_dim(cfg) != data_dim(run.config) or (
+                cfg.train.conditional and cfg.target.name != run.config.target.name):
+            restart = restart or ["target.name"]
+        if restart:
+            return self.fork(owner, run_id, cfg), [], restart
+        result = self.command(owner, run_id, "update", config=cfg.to_json())
+        run.config = cfg
+        return run, list(result.get("changed", [])), []
+
+    def command(self, owner: str, run_id: str, op: str, **args: Any) -> Any:
+        """Send a command to an owned run and wait for its ack (CommandError with the reason)."""
+        self._owned(owner, run_id)
+        return self.backend.command(run_id, op, **args)
+
+    def stop(self, owner: str, run_id: str) -> None:
+        run = self._owned(owner, run_id)
+        run.ended = run.ended or "stopped"
+        self.backend.stop(run_id)
+
+    def _owned(self, owner: str, run_id: str) -> Run:
+        run = self.get(run_id)
+        if run.owner != owner:
+            raise PermissionError("this run belongs to another browser session: you can watch "
+                                  "it, but only its owner can pause, change or stop it")
+        return run
+
+    # ---- watchers and idle runs -------------------------------------------------------------
+    def watch(self, run_id: str) -> None:
+        run = self._runs.get(run_id)
+        if run is not None:
+            run.watchers += 1
+            run.last_watched = time.monotonic()
+
+    def unwatch(self, run_id: str) -> None:
+        run = self._runs.get(run_id)
+        if run is not None:
+            run.watchers = max(0, run.watchers - 1)
+            run.last_watched = time.monotonic()
+
+    def _reap(self, runs: list[Run], grace: float) -> None:
+        now = time.monotonic()
+        for r in runs:
+            if r.watchers == 0 and now - max(r.last_watched, r.created) > grace:
+                r.ended = r.ended or "stopped: no page was watching it"
+                self.backend.stop(r.run_id)
+
+    def _reap_loop(self) -> None:
+        while not self._closed.wait(5.0):
+            self._reap(self.active(), self.limits.idle_stop_s)
+
+    # ---- uploads ---------------------------------------------------------------------------
+    def save_upload(self, data: bytes, filename: str) -> tuple[str, int, int]:
+        """Check an uploaded data file and store it as a plain .npy under a generated name.
+        Returns (path, rows, columns); raises DataFileError naming what is wrong."""
+        from gancore.datasets import load_bytes
+
+        arr = load_bytes(data, filename, max_bytes=self.limits.upload_bytes)
+        folder = self.runs_dir / "uploads"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"upload-{secrets.token_hex(6)}.npy"
+        np.save(path, arr, allow_pickle=False)
+        return str(path), int(arr.shape[0]), int(arr.shape[1])
+
+    def close(self) -> None:
+        self._closed.set()
+        self.backend.close()
+
+
+# The registry the pages and the stream route use; `app.main.create_app` sets it.
+_registry: RunRegistry | None = None
+
+
+def set_registry(registry: RunRegistry | None) -> None:
+    global _registry
+    _registry = registry
+
+
+def registry() -> RunRegistry:
+    if _registry is None:
+        raise RuntimeError("no run registry: create the app with app.main.create_app()")
+    return _registry

@@ -1,0 +1,179 @@
+"""One WebSocket per tab (`/ws`) carrying the newest frame of every run the tab shows.
+
+Flow control is client pull: the tab sends the text ``next`` when it starts drawing a frame, and
+the server answers with one binary message holding, for each watched run, its newest frame (if a
+new one exists), every scalar row since the last delivered frame, and the run's status. When no
+run has anything new the server waits (at most WAIT_S) before answering with status only, so a
+paused run costs one small message a second, never a busy loop.
+
+Client -> server (text):
+    {"op": "watch", "runs": ["<run id>", ...]}   which runs this tab shows (replaces the list)
+    next                                          send me the next envelope
+
+Server -> client (binary), the envelope; all integers little-endian:
+    uint32 H                 byte length of the JSON header (padded with spaces so 4+H is a
+                             multiple of 8)
+    H bytes  UTF-8 JSON      {"v": 1, "t": server wall time, "runs": [entry, ...]}
+    blocks                   raw bytes; each block starts at an 8-aligned offset counted from the
+                             first byte after the header (byte 4+H of the message)
+  entry = {"run": id, "state": "running"|"paused"|"diverged"|"done"|"failed"|"stopped",
+           "message": str, "step": int, "steps_per_s": float, "attempt": int,
+           "columns": [STAT_COLUMNS], "rows": [offset, count] or null (float64, count x columns),
+           "frame": [offset, length] or null (one gancore frame, see gancore/frames.py),
+           "error": str (only for runs that cannot be watched)}
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import time
+from typing import Any
+
+import numpy as np
+from flask_sock import Sock
+
+from app import runs
+from app.session import session_id
+from gancore.training import STAT_COLUMNS
+
+ENVELOPE_VERSION = 1
+WAIT_S = 1.0  # longest wait for a new frame before a status-only answer
+POLL_S = 0.004  # per-run wait slice when a tab watches several runs
+MAX_WATCH = 8
+
+
+def _pad8(n: int) -> int:
+    return (-n) % 8
+
+
+def encode_envelope(entries: list[tuple[dict[str, Any], bytes | None, np.ndarray | None]]) -> bytes:
+    """[(status dict, frame bytes or None, rows or None)] -> one binary message."""
+    blocks: list[bytes] = []
+    offset = 0
+    heads = []
+    for status, frame, rows in entries:
+        head = dict(status)
+        head["columns"] = STAT_COLUMNS
+        head["rows"] = head["frame"] = None
+        if rows is not None and rows.size:
+            data = np.ascontiguousarray(rows, dtype="<f8").tobytes()
+            head["rows"] = [offset, int(rows.shape[0])]
+            blocks.append(data + b"\0" * _pad8(len(data)))
+            offset += len(data) + _pad8(len(data))
+        if frame is not None:
+            head["frame"] = [offset, len(frame)]
+            blocks.append(frame + b"\0" * _pad8(len(frame)))
+            offset += len(frame) + _pad8(len(frame))
+        heads.append(head)
+    header = json.dumps({"v": ENVELOPE_VERSION, "t": time.time(), "runs": heads},
+                        separators=(",", ":"), allow_nan=False).encode()
+    header += b" " * _pad8(4 + len(header))
+    return struct.pack("<I", len(header)) + header + b"".join(blocks)
+
+
+def decode_envelope(buf: bytes) -> list[tuple[dict[str, Any], bytes | None, np.ndarray | None]]:
+    """The inverse of `encode_envelope` (tests and benchmarks; the browser has its own)."""
+    (n,) = struct.unpack_from("<I", buf, 0)
+    header = json.loads(buf[4:4 + n])
+    if header.get("v") != ENVELOPE_VERSION:
+        raise ValueError(f"unsupported envelope version {header.get('v')!r}")
+    base = 4 + n
+    out = []
+    for e in header["runs"]:
+        rows = frame = None
+        if e.get("rows"):
+            off, count = e["rows"]
+            rows = np.frombuffer(buf, "<f8", count * len(e["columns"]), base + off)
+            rows = rows.reshape(count, len(e["columns"]))
+        if e.get("frame"):
+            off, length = e["frame"]
+            frame = bytes(buf[base + off: base + off + length])
+        out.append((e, frame, rows))
+    return out
+
+
+class TabStream:
+    """What one tab watches and what it was last told; builds each answer to ``next``."""
+
+    def __init__(self, registry: runs.RunRegistry):
+        self.registry = registry
+        self.watching: list[str] = []
+
+    def watch(self, run_ids: list[str]) -> None:
+        run_ids = [str(r) for r in run_ids[:MAX_WATCH]]
+        for r in self.watching:
+            if r not in run_ids:
+                self.registry.unwatch(r)
+        for r in run_ids:
+            if r not in self.watching:
+                self.registry.watch(r)
+        self.watching = run_ids
+
+    def close(self) -> None:
+        self.watch([])
+
+    def _wait_for_frames(self, wait_s: float) -> None:
+        deadline = time.monotonic() + wait_s
+        ids = list(self.watching)
+        if not ids:
+            time.sleep(min(wait_s, 0.25))
+            return
+        while time.monotonic() < deadline:
+            if len(ids) == 1:
+                if self.registry.wait(ids[0], max(0.0, deadline - time.monotonic())):
+                    return
+                continue
+            for r in ids:
+                if self.registry.wait(r, POLL_S):
+                    return
+
+    def next_message(self, wait_s: float = WAIT_S) -> bytes:
+        """Newest frame and rows of every watched run; waits (bounded) while nothing is new."""
+        self._wait_for_frames(wait_s)
+        entries = []
+        for r in list(self.watching):
+            try:
+                status = self.registry.status(r)
+                run = self.registry.get(r)
+            except runs.UnknownRun as e:
+                entries.append(({"run": r, "state": "unknown", "message": str(e), "step": 0,
+                                 "steps_per_s": 0.0, "error": str(e)}, None, None))
+                continue
+            got = self.registry.newest(r)
+            frame, rows = got if got is not None else (None, None)
+            entries.append(({"run": r, "state": status["state"], "message": status["message"],
+                             "step": status["step"], "steps_per_s": status["steps_per_s"],
+                             "attempt": run.attempt, "parent": run.parent,
+                             "fork_step": run.fork_step}, frame, rows))
+        return encode_envelope(entries)
+
+
+def register(server, registry_getter=runs.registry) -> Sock:
+    """Add the `/ws` route to Dash's Flask server."""
+    sock = Sock(server)
+
+    @sock.route("/ws")
+    def frames_socket(ws):  # noqa: ANN001 - flask-sock's WebSocket
+        session_id()  # the handshake carries the cookie; watching needs no ownership
+        tab = TabStream(registry_getter())
+        try:
+            while True:
+                msg = ws.receive()
+                if msg is None:
+                    continue
+                if isinstance(msg, bytes):
+                    msg = msg.decode("utf-8", "replace")
+                if msg == "next":
+                    ws.send(tab.next_message())
+                elif msg.startswith("{"):
+                    try:
+                        data = json.loads(msg)
+                    except ValueError:
+                        continue
+                    if data.get("op") == "watch" and isinstance(data.get("runs"), list):
+                        tab.watch(data["runs"])
+        finally:
+            tab.close()
+
+    return sock

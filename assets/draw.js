@@ -1,0 +1,547 @@
+/* ganscope drawing: decoded frames -> Plotly.react on the page's plot divs.
+ * Renderers take plain typed arrays and a div; they never see a model or the socket.
+ * One Plotly.react per plot per frame, fixed axis ranges, uirevision so zoom survives frames;
+ * the charts and the secondary n-D panels are redrawn a few times a second, not every frame. */
+(function (root) {
+  "use strict";
+  const GS = root.GS = root.GS || {};
+
+  const REAL = "#0b8a5f", FAKE = "#d1306b", GRID = "#5b5f97", ARROW = "#1f2430", MAP = "#7c5cd6";
+  const FONT = { family: "Inter, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif", size: 14,
+                 color: "#1f2430" };
+  // Diverging D surface: pale pink where D calls points fake, pale green where it calls them
+  // real, white at indifference; pale so the saturated sample colours stay readable on top.
+  const D_SCALE = [[0, "#e7a1bf"], [0.25, "#f6d3e2"], [0.5, "#fbfbfb"], [0.75, "#cfeadc"],
+                   [1, "#8fd0ae"]];
+  const CORR_SCALE = [[0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "#f4a582"],
+                      [1, "#b2182b"]];
+  const CONFIG = { displayModeBar: false, responsive: true, displaylogo: false };
+  const CHART_MS = 250, ND_SIDE_MS = 160, SURFACE_MS = 200;
+  const MAX_POINTS = 4000;
+
+  function hasWebGL() {
+    if (/[?&]gl=0\b/.test(root.location ? root.location.search : "")) return false;
+    try {
+      const c = document.createElement("canvas");
+      return !!(c.getContext("webgl") || c.getContext("experimental-webgl"));
+    } catch (e) { return false; }
+  }
+  const SCATTER = (typeof document !== "undefined" && hasWebGL()) ? "scattergl" : "scatter";
+
+  function $(id) { return document.getElementById(id); }
+  function visible(div) { return div && div.offsetParent !== null; }
+
+  function linspace(a, b, n) {
+    const out = new Float32Array(n), d = n > 1 ? (b - a) / (n - 1) : 0;
+    for (let i = 0; i < n; i++) out[i] = a + i * d;
+    return out;
+  }
+  function cols(flat, n, c) {  // (n, 2) interleaved -> [x, y]
+    const x = new Float32Array(n), y = new Float32Array(n);
+    for (let i = 0; i < n; i++) { x[i] = flat[i * c]; y[i] = flat[i * c + 1]; }
+    return [x, y];
+  }
+  function gridRows(flat, shape) {
+    const rows = [], w = shape[1];
+    for (let r = 0; r < shape[0]; r++) rows.push(Array.from(flat.subarray(r * w, (r + 1) * w)));
+    return rows;
+  }
+
+  function baseLayout(extra) {
+    return Object.assign({
+      font: FONT, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "#ffffff",
+      margin: { l: 48, r: 16, t: 34, b: 40 }, showlegend: false, hovermode: false,
+    }, extra || {});
+  }
+  function title(text) { return { text: text, x: 0.01, xanchor: "left", font: { size: 15 } }; }
+
+  // Plotly.react with a paint counter per div (plotly_afterplot), used by the status line and
+  // by bench/browser_fps.py. Latency is step-to-paint: the worker's send time to the paint.
+  const stats = GS.stats = GS.stats || { painted: 0, latencies: [], bytes: [], drawn: 0 };
+  function react(div, data, layout, counted, sentAt) {
+    if (!div) return;
+    if (counted && !div._gsCounted && div.on) {
+      // Attached after the first react (Plotly adds .on then); counts every paint after it.
+    }
+    const p = root.Plotly.react(div, data, layout, CONFIG);
+    if (counted) {
+      if (!div._gsCounted && div.on) {
+        div._gsCounted = true;
+        div.on("plotly_afterplot", function () {
+          stats.painted += 1;
+          if (div._gsSentAt) {
+            stats.latencies.push(Date.now() / 1000 - div._gsSentAt);
+            if (stats.latencies.length > 5000) stats.latencies.splice(0, 2500);
+            div._gsSentAt = 0;
+          }
+        });
+      }
+      div._gsSentAt = sentAt || 0;
+    }
+    return p;
+  }
+
+  // ---- 2-D -----------------------------------------------------------------------------------
+  function heatmap(f, xaxis, yaxis, showScale) {
+    const g = f.arrays.d_grid, shape = f.shapes.d_grid, ext = f.meta.d_extent;
+    const prob = !!f.meta.d_probabilistic;
+    let zmin = 0, zmax = 1;
+    if (!prob) {
+      const r = f.ranges.d_grid || [-1, 1], m = Math.max(Math.abs(r[0]), Math.abs(r[1]), 1e-6);
+      zmin = -m; zmax = m;
+    }
+    return {
+      type: "heatmap", z: gridRows(g, shape), x0: ext[0][0], dx: (ext[0][1] - ext[0][0]) / (shape[1] - 1),
+      y0: ext[1][0], dy: (ext[1][1] - ext[1][0]) / (shape[0] - 1), zmin: zmin, zmax: zmax,
+      colorscale: D_SCALE, showscale: !!showScale, hoverinfo: "skip", xaxis: xaxis || "x",
+      yaxis: yaxis || "y", zsmooth: "best",
+      colorbar: { title: { text: prob ? "D(x)" : "critic", side: "right" }, thickness: 12,
+                  len: 0.6, x: 1.0, outlinewidth: 0 },
+    };
+  }
+
+  function points(xy, n, color, size, opacity, name) {
+    const c = cols(xy, n, 2);
+    return { type: SCATTER, mode: "markers", x: c[0], y: c[1], name: name, hoverinfo: "skip",
+             marker: { color: color, size: size, opacity: opacity } };
+  }
+
+  function segments(ax, ay, bx, by, color, width, name, heads) {
+    // Line segments a->b as one trace with null gaps (plus short arrow heads when asked).
+    const n = ax.length, per = heads ? 9 : 3;
+    const x = new Array(n * per), y = new Array(n * per);
+    for (let i = 0; i < n; i++) {
+      const k = i * per;
+      x[k] = ax[i]; y[k] = ay[i]; x[k + 1] = bx[i]; y[k + 1] = by[i]; x[k + 2] = null; y[k + 2] = null;
+      if (heads) {
+        const dx = bx[i] - ax[i], dy = by[i] - ay[i], L = Math.hypot(dx, dy) || 1, h = 0.3 * L;
+        const ux = dx / L, uy = dy / L;
+        x[k + 3] = bx[i]; y[k + 3] = by[i];
+        x[k + 4] = bx[i] - h * (ux * 0.87 - uy * 0.5); y[k + 4] = by[i] - h * (uy * 0.87 + ux * 0.5);
+        x[k + 5] = null; y[k + 5] = null;
+        x[k + 6] = bx[i]; y[k + 6] = by[i];
+        x[k + 7] = bx[i] - h * (ux * 0.87 + uy * 0.5); y[k + 7] = by[i] - h * (uy * 0.87 - ux * 0.5);
+        x[k + 8] = null; y[k + 8] = null;
+      }
+    }
+    return { type: "scatter", mode: "lines", x: x, y: y, name: name, hoverinfo: "skip",
+             line: { color: color, width: width } };
+  }
+
+  function latentGrid(f) {
+    const m = f.arrays.latent_mapped, shape = f.meta.latent_shape;
+    if (!m || !shape || shape.length !== 2) return null;
+    const g = shape[0], x = [], y = [];
+    for (let i = 0; i < g; i++) {
+      for (let j = 0; j < g; j++) { x.push(m[(i * g + j) * 2]); y.push(m[(i * g + j) * 2 + 1]); }
+      x.push(null); y.push(null);
+      for (let j = 0; j < g; j++) { x.push(m[(j * g + i) * 2]); y.push(m[(j * g + i) * 2 + 1]); }
+      x.push(null); y.push(null);
+    }
+    return { type: "scatter", mode: "lines", x: x, y: y, hoverinfo: "skip", name: "latent grid",
+             line: { color: GRID, width: 1 }, opacity: 0.75 };
+  }
+
+  function latentArrows(f) {
+    const m = f.arrays.latent_mapped, shape = f.meta.latent_shape, half = f.meta.latent_half;
+    if (!m || !shape || shape.length !== 2) return null;
+    const g = shape[0], ax = [], ay = [], bx = [], by = [], step = g > 12 ? 2 : 1;
+    const ticks = linspace(-half, half, g);
+    for (let i = 0; i < g; i += step) {
+      for (let j = 0; j < g; j += step) {
+        const k = i * g + j;  // meshgrid order: row i is the second latent coordinate
+        ax.push(ticks[j]); ay.push(ticks[i]); bx.push(m[k * 2]); by.push(m[k * 2 + 1]);
+      }
+    }
+    return segments(ax, ay, bx, by, MAP, 1, "latent → data", false);
+  }
+
+  function gradArrows(f) {
+    const v = f.arrays.grad_arrows, fake = f.arrays.fake;
+    if (!v || !fake) return null;
+    const n = f.shapes.grad_arrows[0], ax = [], ay = [], bx = [], by = [];
+    for (let i = 0; i < n; i++) {
+      ax.push(fake[2 * i]); ay.push(fake[2 * i + 1]);
+      bx.push(fake[2 * i] + v[2 * i]); by.push(fake[2 * i + 1] + v[2 * i + 1]);
+    }
+    return segments(ax, ay, bx, by, ARROW, 1.4, "G's gradient", true);
+  }
+
+  function draw2d(div, f, layers, runId, compact) {
+    const L = {};
+    (layers || ["real", "fake", "d", "grad"]).forEach(function (k) { L[k] = true; });
+    const b = f.meta.bounds, data = [];
+    if (L.d) data.push(heatmap(f, "x", "y", !compact));
+    if (L.grid) { const t = latentGrid(f); if (t) data.push(t); }
+    if (L.map) { const t = latentArrows(f); if (t) data.push(t); }
+    if (L.real) data.push(points(f.arrays.real, f.shapes.real[0], REAL, compact ? 3 : 4, 0.55, "real"));
+    if (L.fake) data.push(points(f.arrays.fake, f.shapes.fake[0], FAKE, compact ? 3 : 4, 0.8, "fake"));
+    if (L.grad) { const t = gradArrows(f); if (t) data.push(t); }
+    const layout = baseLayout({
+      uirevision: runId, margin: compact ? { l: 30, r: 8, t: 28, b: 24 } : { l: 44, r: 12, t: 36, b: 36 },
+      title: title(compact ? (f.meta.run_id || "") + " · step " + f.step.toLocaleString()
+                           : "samples and D · step " + f.step.toLocaleString()),
+      xaxis: { range: b[0], zeroline: false, showgrid: false, constrain: "domain" },
+      yaxis: { range: b[1], zeroline: false, showgrid: false, scaleanchor: "x", scaleratio: 1,
+               constrain: "domain" },
+    });
+    return react(div, data, layout, true, f.meta.sent_at);
+  }
+
+  function drawSurface(div, f, runId) {
+    const g = f.arrays.d_grid, shape = f.shapes.d_grid, ext = f.meta.d_extent;
+    const xs = Array.from(linspace(ext[0][0], ext[0][1], shape[1]));
+    const ys = Array.from(linspace(ext[1][0], ext[1][1], shape[0]));
+    const prob = !!f.meta.d_probabilistic;
+    const data = [{ type: "surface", x: xs, y: ys, z: gridRows(g, shape), colorscale: D_SCALE,
+                    cmin: prob ? 0 : undefined, cmax: prob ? 1 : undefined, showscale: false,
+                    hoverinfo: "skip", opacity: 0.95 }];
+    const layout = baseLayout({
+      uirevision: runId, title: title("D surface (3-D) · step " + f.step.toLocaleString()),
+      margin: { l: 0, r: 0, t: 34, b: 0 },
+      scene: { xaxis: { title: { text: "x₁" } }, yaxis: { title: { text: "x₂" } },
+               zaxis: { title: { text: prob ? "D(x)" : "critic" }, range: prob ? [0, 1] : undefined },
+               camera: { eye: { x: 1.5, y: -1.5, z: 1.0 } }, aspectmode: "cube" },
+    });
+    return react(div, data, layout, false);
+  }
+
+  // ---- 1-D -----------------------------------------------------------------------------------
+  function draw1d(div, f, runId) {
+    const xr = f.meta.x_range, dens = f.arrays.real_density, hist = f.arrays.fake_hist;
+    const curve = f.arrays.d_curve, mz = f.arrays.map_z, mx = f.arrays.map_x;
+    const xs = linspace(xr[0], xr[1], dens.length), nb = hist.length;
+    const w = (xr[1] - xr[0]) / nb, hx = linspace(xr[0] + w / 2, xr[1] - w / 2, nb);
+    const cx = linspace(xr[0], xr[1], curve.length);
+    const prob = !!f.meta.d_probabilistic;
+    let top = 0;
+    for (let i = 0; i < dens.length; i++) top = Math.max(top, dens[i]);
+    // z -> x lines: z quantiles placed on the same horizontal span as x (z axis at the bottom).
+    let zlo = Infinity, zhi = -Infinity;
+    for (let i = 0; i < mz.length; i++) { zlo = Math.min(zlo, mz[i]); zhi = Math.max(zhi, mz[i]); }
+    const zspan = (zhi - zlo) || 1, ax = [], ay = [], bx = [], by = [];
+    for (let i = 0; i < mz.length; i++) {
+      ax.push(xr[0] + (mz[i] - zlo) / zspan * (xr[1] - xr[0])); ay.push(0);
+      bx.push(mx[i]); by.push(1);
+    }
+    const lines = segments(ax, ay, bx, by, MAP, 1, "z → x", false);
+    lines.xaxis = "x"; lines.yaxis = "y3"; lines.opacity = 0.55;
+    const data = [
+      { type: "scatter", mode: "lines", x: xs, y: dens, name: "real density", fill: "tozeroy",
+        line: { color: REAL, width: 2.5 }, fillcolor: "rgba(11,138,95,0.18)", hoverinfo: "skip" },
+      { type: "bar", x: hx, y: hist, name: "fake histogram", marker: { color: FAKE },
+        opacity: 0.55, width: w, hoverinfo: "skip" },
+      { type: "scatter", mode: "lines", x: cx, y: curve, name: prob ? "D(x)" : "critic(x)",
+        yaxis: "y2", line: { color: ARROW, width: 2.5, dash: "dash" }, hoverinfo: "skip" },
+      lines,
+      { type: "scatter", mode: "markers", x: bx, y: by, xaxis: "x", yaxis: "y3", hoverinfo: "skip",
+        marker: { size: 6, color: Array.from(mz), colorscale: "Viridis", opacity: 0.9 },
+        name: "G(z)" },
+      { type: "scatter", mode: "markers", x: ax, y: ay, xaxis: "x", yaxis: "y3", hoverinfo: "skip",
+        marker: { size: 6, color: Array.from(mz), colorscale: "Viridis", opacity: 0.9 },
+        name: "z" },
+    ];
+    const layout = baseLayout({
+      uirevision: runId, showlegend: true, barmode: "overlay",
+      legend: { orientation: "h", x: 0, y: 1.1, font: { size: 14 } },
+      title: title("1-D · step " + f.step.toLocaleString()),
+      margin: { l: 56, r: 56, t: 70, b: 40 },
+      xaxis: { range: xr, zeroline: false, title: { text: "x" } },
+      yaxis: { domain: [0.4, 1], range: [0, Math.max(top * 1.6, 1e-3)], title: { text: "density" },
+               zeroline: false },
+      yaxis2: { overlaying: "y", side: "right", range: prob ? [0, 1.02] : undefined,
+                title: { text: prob ? "D(x)" : "critic" }, showgrid: false, zeroline: false },
+      yaxis3: { domain: [0, 0.3], range: [-0.15, 1.15], showgrid: false, zeroline: false,
+                tickvals: [0, 1], ticktext: ["z", "x = G(z)"] },
+      annotations: [{ xref: "paper", yref: "paper", x: 0, y: 0.33, showarrow: false,
+                      xanchor: "left", text: "mapping z → x (crossing lines: G folds the noise)",
+                      font: { size: 13, color: "#555" } }],
+    });
+    return react(div, data, layout, true, f.meta.sent_at);
+  }
+
+  // ---- n-D -----------------------------------------------------------------------------------
+  function drawProj(div, f, runId) {
+    const pb = f.meta.plane_bounds, data = [heatmap(f, "x", "y", true)];
+    data.push(points(f.arrays.proj_real, f.shapes.proj_real[0], REAL, 4, 0.5, "real"));
+    data.push(points(f.arrays.proj_fake, f.shapes.proj_fake[0], FAKE, 4, 0.75, "fake"));
+    const p = f.meta.projection === "pca" ? "PCA plane" : "dims " + f.meta.projection.replace(",", " × ");
+    const layout = baseLayout({
+      uirevision: runId + ":" + f.meta.projection,
+      title: title("projection: " + p + " · step " + f.step.toLocaleString()),
+      xaxis: { range: pb[0], zeroline: false, showgrid: false },
+      yaxis: { range: pb[1], zeroline: false, showgrid: false },
+    });
+    return react(div, data, layout, true, f.meta.sent_at);
+  }
+
+  function drawMarginals(div, f, runId) {
+    const mr = f.arrays.marg_real, mf = f.arrays.marg_fake, lh = f.arrays.marg_lo_hi;
+    const dim = f.shapes.marg_real[0], bins = f.shapes.marg_real[1];
+    let order = [];
+    for (let j = 0; j < dim; j++) order.push(j);
+    const ks = f.arrays.ks_stat;
+    if (dim > 8 && ks) order.sort(function (a, b) { return ks[b] - ks[a]; });  // worst first
+    order = order.slice(0, 8);
+    const ncol = Math.min(4, order.length), nrow = Math.ceil(order.length / ncol);
+    const data = [], layout = baseLayout({ uirevision: runId, margin: { l: 30, r: 10, t: 40, b: 24 },
+      title: title(dim > 8 ? "marginals (8 worst dims by KS)" : "per-dimension marginals") });
+    const annotations = [];
+    order.forEach(function (j, k) {
+      const ax = k === 0 ? "" : String(k + 1);
+      const r = Math.floor(k / ncol), c = k % ncol, gap = 0.04;
+      const x0 = c / ncol + gap / 2, x1 = (c + 1) / ncol - gap / 2;
+      const y1 = 1 - r / nrow - 0.08, y0 = 1 - (r + 1) / nrow + 0.04;
+      const lo = lh[2 * j], hi = lh[2 * j + 1], xs = linspace(lo, hi, bins);
+      data.push({ type: "scatter", mode: "lines", x: xs, y: mr.subarray(j * bins, (j + 1) * bins),
+                  xaxis: "x" + ax, yaxis: "y" + ax, fill: "tozeroy", line: { color: REAL, width: 2 },
+                  fillcolor: "rgba(11,138,95,0.18)", hoverinfo: "skip" });
+      data.push({ type: "scatter", mode: "lines", x: xs, y: mf.subarray(j * bins, (j + 1) * bins),
+                  xaxis: "x" + ax, yaxis: "y" + ax, line: { color: FAKE, width: 2 }, hoverinfo: "skip" });
+      layout["xaxis" + ax] = { domain: [x0, x1], anchor: "y" + ax, range: [lo, hi], nticks: 3,
+                               tickfont: { size: 11 }, zeroline: false };
+      layout["yaxis" + ax] = { domain: [y0, y1], anchor: "x" + ax, showticklabels: false,
+                               zeroline: false, rangemode: "tozero" };
+      annotations.push({ xref: "paper", yref: "paper", x: (x0 + x1) / 2, y: y1 + 0.01,
+                         yanchor: "bottom", showarrow: false, font: { size: 12 },
+                         text: "dim " + j + (ks ? " · KS " + ks[j].toFixed(2) : "") });
+    });
+    layout.annotations = annotations;
+    return react(div, data, layout, false);
+  }
+
+  function drawCorr(div, f, runId) {
+    const dim = f.shapes.corr_real[0];
+    const a = gridRows(f.arrays.corr_real, f.shapes.corr_real);
+    const b = gridRows(f.arrays.corr_fake, f.shapes.corr_fake);
+    const hm = function (z, ax, show) {
+      return { type: "heatmap", z: z, zmin: -1, zmax: 1, colorscale: CORR_SCALE, xaxis: "x" + ax,
+               yaxis: "y" + ax, showscale: show, hoverinfo: "skip",
+               colorbar: { thickness: 10, len: 0.8, outlinewidth: 0 } };
+    };
+    const axis = function (d, anchor) {
+      return { domain: d, anchor: anchor, showgrid: false, zeroline: false, constrain: "domain",
+               tickfont: { size: 11 }, nticks: Math.min(dim, 7) };
+    };
+    const layout = baseLayout({
+      uirevision: runId, title: title("correlations: real | fake"),
+      margin: { l: 34, r: 8, t: 40, b: 28 },
+      xaxis: axis([0, 0.44], "y"), yaxis: Object.assign(axis([0, 1], "x"), { autorange: "reversed", scaleanchor: "x" }),
+      xaxis2: axis([0.5, 0.94], "y2"), yaxis2: Object.assign(axis([0, 1], "x2"), { autorange: "reversed", scaleanchor: "x2" }),
+    });
+    return react(div, [hm(a, "", false), hm(b, "2", true)], layout, false);
+  }
+
+  function drawKs(div, f, runId) {
+    const ks = f.arrays.ks_stat, p = f.arrays.ks_p, n = ks.length, colors = new Array(n);
+    for (let i = 0; i < n; i++) colors[i] = p[i] < 0.05 ? FAKE : "#9aa0a6";
+    const mean = f.scalars.ks_mean;
+    const layout = baseLayout({
+      uirevision: runId, margin: { l: 40, r: 8, t: 36, b: 30 },
+      title: title("KS per dimension" + (mean !== undefined && mean !== null ? " · mean " + mean.toFixed(3) : "")),
+      xaxis: { title: { text: "dimension" }, zeroline: false, tickfont: { size: 11 } },
+      yaxis: { range: [0, Math.max(0.25, Math.max.apply(null, Array.from(ks)) * 1.1)], zeroline: false },
+      bargap: 0.15,
+    });
+    return react(div, [{ type: "bar", y: ks, marker: { color: colors }, hoverinfo: "skip" }], layout, false);
+  }
+
+  function drawNorm(div, f, runId) {
+    const nr = f.arrays.norm_real, nf = f.arrays.norm_fake, r = f.meta.norm_range;
+    const xs = linspace(r[0], r[1], nr.length);
+    const layout = baseLayout({
+      uirevision: runId, margin: { l: 40, r: 8, t: 36, b: 30 }, title: title("norm ‖x‖ histogram"),
+      xaxis: { range: r, zeroline: false }, yaxis: { rangemode: "tozero", zeroline: false },
+    });
+    return react(div, [
+      { type: "scatter", mode: "lines", x: xs, y: nr, fill: "tozeroy", line: { color: REAL, width: 2 },
+        fillcolor: "rgba(11,138,95,0.18)", hoverinfo: "skip" },
+      { type: "scatter", mode: "lines", x: xs, y: nf, line: { color: FAKE, width: 2 }, hoverinfo: "skip" },
+    ], layout, false);
+  }
+
+  // ---- charts ----------------------------------------------------------------------------------
+  // Scalar rows (every step) and per-frame metrics, decimated by 2 when a series passes
+  // MAX_POINTS so a long run costs bounded memory and drawing.
+  function Series() { this.x = []; this.y = {}; this.stride = 1; this.skip = 0; }
+  Series.prototype.push = function (step, values) {
+    if (this.skip++ % this.stride) return;
+    this.x.push(step);
+    for (const k in values) {
+      if (!this.y[k]) { this.y[k] = new Array(this.x.length - 1).fill(null); }
+      this.y[k].push(values[k]);
+    }
+    for (const k in this.y) if (this.y[k].length < this.x.length) this.y[k].push(null);
+    if (this.x.length > MAX_POINTS) {
+      const half = function (a) { return a.filter(function (_, i) { return i % 2 === 0; }); };
+      this.x = half(this.x);
+      for (const k in this.y) this.y[k] = half(this.y[k]);
+      this.stride *= 2;
+    }
+  };
+
+  const STATS_SKIP = { step: 1, steps_per_s: 1, modes_total: 1 };
+
+  function chart(div, series, keys, labels, colors, ttl, runId, extra) {
+    if (!div || !visible(div)) return;
+    const data = [];
+    keys.forEach(function (k, i) {
+      if (!series.y[k]) return;
+      data.push({ type: "scatter", mode: "lines", x: series.x, y: series.y[k], name: labels[i] || k,
+                  line: { color: colors[i], width: 2 }, connectgaps: true,
+                  hovertemplate: "%{y:.4g}<extra>" + (labels[i] || k) + "</extra>" });
+    });
+    const layout = baseLayout(Object.assign({
+      uirevision: runId, showlegend: true, hovermode: "x unified", title: title(ttl),
+      margin: { l: 52, r: 10, t: 32, b: 28 },
+      legend: { orientation: "h", x: 1, xanchor: "right", y: 1.18, font: { size: 13 } },
+      xaxis: { zeroline: false, tickfont: { size: 12 } }, yaxis: { zeroline: false, tickfont: { size: 12 } },
+    }, extra || {}));
+    react(div, data, layout, false);
+  }
+
+  const PALETTE = ["#3b6fd8", "#e08a1e", "#0b8a5f", "#d1306b", "#7c5cd6", "#5f6b7a", "#a0522d"];
+
+  // ---- the page's run ----------------------------------------------------------------------------
+  const view = GS.view = {
+    run: null, kind: null, frame: null, rows: new Series(), metrics: new Series(), events: [],
+    eventKeys: {}, lastCharts: 0, lastSide: 0, lastSurface: 0, config: null,
+  };
+
+  function layers() {
+    const el = $("layers");
+    if (!el) return undefined;
+    return Array.from(el.querySelectorAll("input:checked")).map(function (i) { return i.value; });
+  }
+  function mode2d() {
+    const el = $("view-mode-2d"), c = el && el.querySelector("input:checked");
+    return c ? c.value : "map";
+  }
+
+  GS.resetView = function (run) {
+    view.run = run.run; view.kind = run.kind; view.frame = null;
+    view.rows = new Series(); view.metrics = new Series(); view.events = []; view.eventKeys = {};
+    view.config = run.config;
+    if (run.parent) addEvent(0, "fork", "child of " + run.parent + " (forked at step " + (run.fork_step || 0) + ")");
+    document.body.dataset.kind = run.kind;
+  };
+
+  function addEvent(step, kind, message) {
+    const key = step + "|" + kind + "|" + message;
+    if (view.eventKeys[key]) return;
+    view.eventKeys[key] = true;
+    view.events.push({ step: step, kind: kind, message: message });
+  }
+  GS.addEvent = addEvent;
+
+  GS.drawFrame = function (f, force) {
+    view.frame = f;
+    const rid = view.run || f.meta.run_id;
+    if (f.kind !== view.kind) { view.kind = f.kind; document.body.dataset.kind = f.kind; }
+    const now = performance.now();
+    if (f.kind === "2d") {
+      if (mode2d() === "surface") {
+        if (force || now - view.lastSurface > SURFACE_MS) { view.lastSurface = now; drawSurface($("plot-surface"), f, rid); }
+      } else {
+        draw2d($("plot-2d"), f, layers(), rid);
+      }
+    } else if (f.kind === "1d") {
+      draw1d($("plot-1d"), f, rid);
+    } else {
+      drawProj($("plot-proj"), f, rid);
+      if (force || now - view.lastSide > ND_SIDE_MS) {
+        view.lastSide = now;
+        drawMarginals($("plot-marg"), f, rid);
+        drawCorr($("plot-corr"), f, rid);
+        drawKs($("plot-ks"), f, rid);
+        drawNorm($("plot-norm"), f, rid);
+      }
+    }
+    stats.drawn += 1;
+  };
+
+  GS.addRows = function (rows, columns) {
+    const c = columns.length, n = rows.length / c;
+    for (let r = 0; r < n; r++) {
+      const v = {};
+      for (let k = 1; k < c; k++) {
+        const x = rows[r * c + k];
+        v[columns[k]] = Number.isFinite(x) ? x : null;
+      }
+      view.rows.push(rows[r * c], v);
+    }
+  };
+
+  GS.addFrameScalars = function (f) {
+    const v = {};
+    for (const k in f.scalars) {
+      const x = f.scalars[k];
+      if (typeof x === "number" && !STATS_SKIP[k] && !(k in view.rows.y)) v[k] = x;
+    }
+    if (Object.keys(v).length) view.metrics.push(f.step, v);
+    (f.meta.events || []).forEach(function (e) { addEvent(e.step, e.kind, e.message); });
+  };
+
+  GS.drawCharts = function (force) {
+    const now = performance.now();
+    if (!force && now - view.lastCharts < CHART_MS) return;
+    view.lastCharts = now;
+    const rid = view.run, R = view.rows, M = view.metrics;
+    chart($("chart-loss"), R, ["d_loss", "g_loss"], ["D loss", "G loss"], [FAKE, "#3b6fd8"], "losses", rid);
+    const prob = view.frame ? !!view.frame.meta.d_probabilistic : true;
+    chart($("chart-d"), R, ["d_real", "d_fake"], ["D(real)", "D(fake)"], [REAL, FAKE],
+          prob ? "mean D(real) and D(fake)" : "mean critic on real and fake", rid,
+          prob ? { yaxis: { range: [0, 1], zeroline: false } } : undefined);
+    chart($("chart-grad"), R, ["d_grad_norm", "g_grad_norm"], ["‖∇D‖", "‖∇G‖"], [FAKE, "#3b6fd8"],
+          "gradient norms (log)", rid, { yaxis: { type: "log", zeroline: false } });
+    const keys = Object.keys(M.y);
+    const f = view.frame, tot = f && f.scalars.modes_total;
+    const mtitle = "metrics" + (tot && f.scalars.modes !== undefined ? " · modes " + f.scalars.modes + "/" + tot : "");
+    chart($("chart-metrics"), M, keys, keys.map(function (k) { return k.replace(/_/g, " "); }),
+          keys.map(function (_, i) { return PALETTE[i % PALETTE.length]; }), mtitle, rid);
+    drawTimeline($("timeline"), rid);
+  };
+
+  function drawTimeline(div, rid) {
+    if (!div || !visible(div)) return;
+    const ev = view.events, x0 = view.rows.x.length ? view.rows.x[0] : 0;
+    const x1 = view.frame ? view.frame.step : 0;
+    const kinds = [];
+    ev.forEach(function (e) { if (kinds.indexOf(e.kind) < 0) kinds.push(e.kind); });
+    const data = kinds.map(function (k, i) {
+      const es = ev.filter(function (e) { return e.kind === k; });
+      return { type: "scatter", mode: "markers", x: es.map(function (e) { return e.step; }),
+               y: es.map(function () { return k; }), name: k,
+               marker: { size: 12, symbol: k === "diverged" ? "x" : "diamond", color: PALETTE[i % PALETTE.length] },
+               text: es.map(function (e) { return "step " + e.step.toLocaleString() + ": " + e.message; }),
+               hovertemplate: "%{text}<extra></extra>" };
+    });
+    data.push({ type: "scatter", mode: "lines", x: [x1, x1], y: [0, 1], yaxis: "y2", hoverinfo: "skip",
+                line: { color: "#1f2430", width: 1.5, dash: "dot" } });
+    const layout = baseLayout({
+      uirevision: rid, hovermode: "closest", title: title("timeline · events" + (ev.length ? "" : " (none yet)")),
+      margin: { l: 90, r: 10, t: 30, b: 26 },
+      xaxis: { range: [x0, Math.max(x1, x0 + 1)], zeroline: false, tickfont: { size: 12 } },
+      yaxis: { type: "category", tickfont: { size: 12 }, showgrid: true },
+      yaxis2: { overlaying: "y", range: [0, 1], visible: false },
+    });
+    react(div, data, layout, false);
+  }
+
+  // Redraw the last frame at once when a layer or the 2-D view mode is switched (paused runs
+  // send no new frames).
+  if (typeof document !== "undefined") {
+    document.addEventListener("change", function (ev) {
+      const t = ev.target;
+      if (!t || !t.closest) return;
+      if (t.closest("#layers") || t.closest("#view-mode-2d")) {
+        if (view.frame) setTimeout(function () { GS.drawFrame(view.frame, true); }, 0);
+      }
+    });
+  }
+
+  GS.draw2d = draw2d;
+  GS.draw1d = draw1d;
+  GS.drawProj = drawProj;
+  GS.SCATTER = SCATTER;
+})(typeof window !== "undefined" ? window : globalThis);

@@ -1,0 +1,286 @@
+"""Detectors of GAN phenomena over a run's history of snapshots, each emitting dated events.
+
+A `Snapshot` is taken every `frames.metrics_every` steps from the run's fixed probes (so the same
+seed gives the same events). Each detector states its definition and thresholds in its
+docstring (the README repeats them), fires once when its condition starts, and re-arms only
+after the condition has cleared for a while, so one episode gives one event.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+WARMUP_STEPS = 500  # the first steps of any GAN look like everything; judge after them
+
+
+@dataclass
+class Snapshot:
+    """What the detectors look at, measured at one step."""
+
+    step: int
+    d_loss: float
+    g_loss: float
+    d_real: float  # mean D output on real data (probability for log losses)
+    d_fake: float
+    g_grad_norm: float
+    probabilistic: bool
+    moved: float  # mean distance fixed-z samples moved since the last snapshot / data scale
+    off_data: float | None  # share of fakes far from every real probe point (<= 3-D targets)
+    centroid_gap: float  # |mean(fake) - mean(real)| / data scale
+    mode_counts: np.ndarray | None = None  # high-quality fakes per mode
+    mode_near: np.ndarray | None = None  # fakes within a quarter data scale of each mode centre
+    high_quality: float | None = None
+    d_at_modes: np.ndarray | None = None  # D output (probability) at each mode centre
+    d_off_data: float | None = None  # mean D output on view cells far from the data
+    metrics: dict = field(default_factory=dict)
+
+    def captured(self, share: float = 0.1) -> int | None:
+        """Modes holding at least `share` of their fair share of the high-quality samples."""
+        if self.mode_counts is None:
+            return None
+        total = self.mode_counts.sum()
+        if total == 0:
+            return 0
+        fair = total / len(self.mode_counts)
+        return int((self.mode_counts >= share * fair).sum())
+
+
+@dataclass(frozen=True)
+class Event:
+    step: int
+    kind: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"step": self.step, "kind": self.kind, "message": self.message}
+
+
+class Detector:
+    """Fires when `condition` holds for `patience` snapshots in a row; re-arms after it has been
+    false for `rearm` snapshots in a row."""
+
+    kind = "phenomenon"
+    patience = 4
+    rearm = 10
+
+    def __init__(self) -> None:
+        self.armed = True
+        self._true_run = 0
+        self._false_run = 0
+
+    def condition(self, history: deque[Snapshot]) -> bool:
+        raise NotImplementedError
+
+    def message(self, history: deque[Snapshot]) -> str:
+        raise NotImplementedError
+
+    def observe(self, history: deque[Snapshot]) -> Event | None:
+        now = history[-1]
+        if now.step < WARMUP_STEPS:
+            return None
+        if self.condition(history):
+            self._true_run += 1
+            self._false_run = 0
+        else:
+            self._false_run += 1
+            self._true_run = 0
+            if self._false_run >= self.rearm:
+                self.armed = True
+            return None
+        if self.armed and self._true_run >= self.patience:
+            self.armed = False
+            return Event(now.step, self.kind, self.message(history))
+        return None
+
+
+class ModeCollapse(Detector):
+    """Mode collapse, for 4 snapshots in a row, in one of three forms:
+    - modes: at most half of the target's modes hold at least 10% of their fair share of the
+      high-quality samples, while at least half of all samples are high quality (the generator
+      is on the data, just not all of it);
+    - bimodal coordinates (n-D): a coordinate whose real marginal is bimodal (Sarle's
+      coefficient > 5/9) comes out unimodal in the samples;
+    - spread (n-D): the samples' total variance is under a quarter of the data's."""
+
+    kind = "mode_collapse"
+
+    def _form(self, s: Snapshot) -> str | None:
+        if s.mode_counts is not None and s.mode_counts.shape[0] >= 2 and \
+                s.metrics.get("bimodal_dims_real") is None:
+            k = len(s.mode_counts)
+            if s.high_quality >= 0.5 and s.captured() <= max(1, k // 2):
+                return f"{s.captured()} of {k} modes"
+            return None
+        real_b, fake_b = s.metrics.get("bimodal_dims_real"), s.metrics.get("bimodal_dims_fake")
+        if real_b and fake_b is not None and fake_b < real_b:
+            return f"{real_b - fake_b} of {real_b} bimodal coordinates come out unimodal"
+        ratio = s.metrics.get("variance_ratio")
+        if ratio is not None and ratio < 0.25:
+            return f"the samples span {ratio:.0%} of the data's variance"
+        return None
+
+    def condition(self, history):
+        return self._form(history[-1]) is not None
+
+    def message(self, history):
+        s = history[-1]
+        return f"mode collapse at step {s.step:,}: {self._form(s)}"
+
+
+class ModeHopping(Detector):
+    """Mode hopping: the generator's main mode (the one holding at least twice its fair share
+    and 30% of the high-quality samples, with at least 30% of all samples high quality) changes
+    at least 3 times within the last 12 snapshots while fewer than all modes are covered.
+    Snapshots without a main mode do not count."""
+
+    kind = "mode_hopping"
+    patience = 1
+    window = 12
+
+    def _dominant(self, history):
+        out = []
+        for s in list(history)[-self.window:]:
+            if s.mode_counts is None or s.high_quality < 0.3:
+                continue  # a main mode only counts when the samples are on the data
+            share = s.mode_counts / s.mode_counts.sum()
+            if share.max() >= max(2 / len(share), 0.3):
+                out.append(int(np.argmax(share)))
+        return out
+
+    def condition(self, history):
+        s = history[-1]
+        if s.mode_counts is None or s.captured() >= len(s.mode_counts):
+            return False
+        dom = self._dominant(history)
+        return sum(a != b for a, b in zip(dom, dom[1:], strict=False)) >= 3
+
+    def message(self, history):
+        dom = self._dominant(history)
+        hops = sum(a != b for a, b in zip(dom, dom[1:], strict=False))
+        span = history[-1].step - list(history)[-len(dom)].step
+        return (f"mode hopping at step {history[-1].step:,}: the generator's main mode changed "
+                f"{hops} times in {span:,} steps")
+
+
+class NonConvergence(Detector):
+    """Non-convergence: the samples of the fixed noise batch keep moving by more than 10% of the
+    data's scale between snapshots, for 10 snapshots in a row (a settled GAN moves by ~1%)."""
+
+    kind = "non_convergence"
+    patience = 10
+    threshold = 0.1
+
+    def condition(self, history):
+        return history[-1].moved > self.threshold
+
+    def message(self, history):
+        moved = np.mean([s.moved for s in list(history)[-self.patience:]])
+        return (f"non-convergence at step {history[-1].step:,}: samples keep moving "
+                f"({moved:.0%} of the data scale per check)")
+
+
+class Swaying(Detector):
+    """Swaying: the distance between the fake and the real centroid grows for 4 snapshots in a
+    row, by more than 5% of the data scale each time, with most fakes off the data."""
+
+    kind = "swaying"
+    patience = 1
+
+    def condition(self, history):
+        recent = list(history)[-5:]
+        if len(recent) < 5 or recent[-1].off_data is None or recent[-1].off_data < 0.5:
+            return False
+        gaps = [s.centroid_gap for s in recent]
+        return all(b - a > 0.05 for a, b in zip(gaps, gaps[1:], strict=False))
+
+    def message(self, history):
+        s = history[-1]
+        return (f"swaying at step {s.step:,}: the samples drift away from the data "
+                f"({s.centroid_gap:.1f} data scales off)")
+
+
+class Stuck(Detector):
+    """Stuck: at least 90% of the fakes are off the data, D rejects them with near certainty
+    (mean D(fake) < 0.02) and G's gradient has all but vanished (norm < 1e-3), for 6 snapshots
+    in a row. Only for log losses, whose saturation is what leaves G without a gradient."""
+
+    kind = "stuck"
+    patience = 6
+
+    def condition(self, history):
+        s = history[-1]
+        return (s.probabilistic and s.off_data is not None and s.off_data >= 0.9
+                and s.d_fake < 0.02 and s.g_grad_norm < 1e-3)
+
+    def message(self, history):
+        return (f"stuck at step {history[-1].step:,}: D saturated outside the data and G gets "
+                "no gradient back")
+
+
+class Forgetting(Detector):
+    """Catastrophic forgetting of D: at a mode the generator has left (no fake within a quarter
+    of the data scale of its centre), D's output falls from >= 0.6 to <= 0.3 within the last 10
+    snapshots (nothing pushed it down there: D lost what it had learnt), or
+    D's mean output on data-free regions rises back from <= 0.2 to >= 0.5. Log losses only."""
+
+    kind = "catastrophic_forgetting"
+    patience = 1
+    window = 10
+
+    def _forgotten_mode(self, history):
+        s = history[-1]
+        if s.d_at_modes is None or s.mode_near is None:
+            return None
+        recent = [h for h in list(history)[-self.window:] if h.d_at_modes is not None]
+        if len(recent) < 2:
+            return None
+        peak = np.max([h.d_at_modes for h in recent], axis=0)
+        left = np.all([h.mode_near == 0 for h in recent], axis=0)  # empty the whole window
+        hits = np.flatnonzero(left & (peak >= 0.6) & (s.d_at_modes <= 0.3))
+        return (int(hits[0]), float(peak[hits[0]]), float(s.d_at_modes[hits[0]])) if len(hits) \
+            else None
+
+    def _rising_gaps(self, history):
+        vals = [h.d_off_data for h in list(history)[-self.window:] if h.d_off_data is not None]
+        if len(vals) < 2 or min(vals[:-1]) > 0.2 or vals[-1] < 0.5:
+            return None
+        return min(vals[:-1]), vals[-1]
+
+    def condition(self, history):
+        if not history[-1].probabilistic:
+            return False
+        return self._forgotten_mode(history) is not None or self._rising_gaps(history) is not None
+
+    def message(self, history):
+        step = history[-1].step
+        mode = self._forgotten_mode(history)
+        if mode is not None:
+            k, before, after = mode
+            return (f"catastrophic forgetting at step {step:,}: D forgot mode {k + 1} "
+                    f"(D {before:.2f} -> {after:.2f}) after the generator left it")
+        lo, hi = self._rising_gaps(history)
+        return (f"catastrophic forgetting at step {step:,}: D's output between the modes rose "
+                f"back from {lo:.2f} to {hi:.2f}")
+
+
+DETECTORS = (ModeCollapse, ModeHopping, NonConvergence, Swaying, Stuck, Forgetting)
+
+
+class Monitor:
+    """Keeps a run's recent snapshots and runs every detector on each new one."""
+
+    def __init__(self, history: int = 200):
+        self.history: deque[Snapshot] = deque(maxlen=history)
+        self.detectors = [d() for d in DETECTORS]
+
+    def observe(self, snapshot: Snapshot) -> list[Event]:
+        self.history.append(snapshot)
+        return [e for d in self.detectors if (e := d.observe(self.history)) is not None]
+
+
+def divergence_event(step: int, what: str) -> Event:
+    """Divergence: a non-finite loss (checked every step) or weight (checked every frame)."""
+    return Event(step, "divergence", f"diverged at step {step:,}: non-finite {what}")
