@@ -1,4 +1,4 @@
-"""The one config tree of a run: every knob with its range, default, one-line doc and live/restart tag.
+"""The one config tree of a run: every knob with its range, default, doc and live/restart tag.
 
 Validated once at the edge (form, CLI, URL, file); everything downstream takes a `RunConfig`.
 Live fields apply between two training steps; restart fields rebuild the run.
@@ -46,15 +46,18 @@ class TargetConfig(_Strict):
     radius: float = _f(2.0, "ring/circle radius", True, gt=0.0, le=100.0)
     std: float = _f(0.02, "standard deviation of each mode", True, gt=0.0, le=10.0)
     spacing: float = _f(2.0, "distance between neighbouring grid modes", True, gt=0.0, le=100.0)
-    switch_every: int = _f(500, "sequential modes: steps before the real batch moves to the next mode",
+    switch_every: int = _f(500,
+                           "sequential modes: steps before the real batch moves to the next mode",
                            True, ge=1, le=1_000_000)
     offdiag: float = _f(0.0, "n-D gaussian: correlation inside a covariance block", True,
                         ge=-0.99, le=0.99)
-    block: int = _f(1, "n-D gaussian: size of the correlated blocks on the covariance diagonal", True,
+    block: int = _f(1, "n-D gaussian: size of the correlated blocks on the covariance diagonal",
+                    True,
                     ge=1, le=MAX_DATA_DIM)
     limit: float = _f(1.5, "truncated gaussian / uniform: samples kept within +-limit", True,
                       gt=0.0, le=100.0)
-    mean: float = _f(0.0, "1-D and n-D gaussian: mean of every coordinate", True, ge=-100.0, le=100.0)
+    mean: float = _f(0.0, "1-D and n-D gaussian: mean of every coordinate", True,
+                     ge=-100.0, le=100.0)
     positions: list[float] | None = _f(None, "1-D mixture: mode positions (default: evenly spaced)",
                                        True)
     widths: list[float] | None = _f(None, "1-D mixture: mode widths (default: std for all)", True)
@@ -281,7 +284,8 @@ class RunConfig(_Strict):
 
 
 def data_dim(cfg: RunConfig) -> int:
-    """The data dimension a config trains on (targets with a fixed dimension override target.dim)."""
+    """The data dimension a config trains on (a target with a fixed dimension overrides
+    target.dim)."""
     from gancore.distributions import TARGETS
 
     spec = TARGETS[cfg.target.name]
@@ -356,7 +360,8 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 
 
 def describe_validation_error(e: ValidationError) -> str:
-    """One line naming each bad field and what it allows, e.g. 'latent.dim: ... <= 256 (got 300)'."""
+    """One line naming each bad field and what it allows, e.g.
+    'latent.dim: Input should be less than or equal to 256 (got 300)'."""
     parts = []
     for err in e.errors():
         loc = ".".join(str(x) for x in err["loc"] if not isinstance(x, int))

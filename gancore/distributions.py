@@ -228,7 +228,11 @@ class Curve(Target):
 
 
 def _circle(radius: float) -> Callable[[torch.Tensor], torch.Tensor]:
-    return lambda t: radius * torch.stack([torch.cos(2 * math.pi * t), torch.sin(2 * math.pi * t)], 1)
+    def fn(t: torch.Tensor) -> torch.Tensor:
+        a = 2 * math.pi * t
+        return radius * torch.stack([torch.cos(a), torch.sin(a)], 1)
+
+    return fn
 
 
 def _moons(t: torch.Tensor) -> torch.Tensor:
@@ -253,7 +257,8 @@ def _swiss_roll(t: torch.Tensor) -> torch.Tensor:
 
 class Bimodal6D(Target):
     """6-D correlated data, conditional: coordinates 0-1 are bimodal (a hidden sign), 2-5 unimodal
-    and driven by a 4-D condition vector. A WGAN-GP tends to learn 2-5 and blur 0-1 into one mode."""
+    and driven by a 4-D condition vector. A WGAN-GP tends to learn 2-5 and blur 0-1 into one
+    mode."""
 
     dim, cond_dim = 6, 4
 
@@ -348,7 +353,8 @@ TARGETS: dict[str, TargetSpec] = {
     # 1-D
     "gaussian_1d": TargetSpec(lambda t: Mixture([[t.mean]], [t.std]), 1,
                               "1-D gaussian N(mean, std^2)", "1-D", {"mean": 2.0, "std": 0.5}),
-    "mixture_1d": TargetSpec(_mixture_1d, 1, "1-D mixture of gaussians (positions, widths, weights)",
+    "mixture_1d": TargetSpec(_mixture_1d, 1,
+                             "1-D mixture of gaussians (positions, widths, weights)",
                              "1-D", {"modes": 2, "spacing": 4.0, "std": 0.5}),
     "uniform_1d": TargetSpec(lambda t: Uniform(1, t.limit), 1, "1-D uniform on [-limit, limit]",
                              "1-D", {"limit": 1.0}),

@@ -1,4 +1,4 @@
-"""The generator and discriminator MLPs built from a config; D returns logits, never probabilities."""
+"""The generator, discriminator (and VAE encoder) MLPs built from a config; D returns logits."""
 
 from __future__ import annotations
 

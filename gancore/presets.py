@@ -88,7 +88,8 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            "Each real batch shows only one of four modes for 500 steps: D forgets the modes it "
            "is not shown and G follows the data around the ring.",
            {"target.name": "sequential", "target.modes": 4, "target.radius": 2.0,
-            "target.std": 0.05, "target.switch_every": 500, **_TOY_NETS}, "catastrophic forgetting"),
+            "target.std": 0.05, "target.switch_every": 500, **_TOY_NETS},
+           "catastrophic forgetting"),
     Preset("gaussgan-100d",
            "A 100-D standard gaussian from 100-D noise of width 0.01: judge it by the per-"
            "dimension KS statistics, the correlations and the norm distribution.",

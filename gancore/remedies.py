@@ -59,7 +59,8 @@ def unrolled_g_loss(D: nn.Module, d_loss: Callable[[Tensor, Tensor], Tensor],
                              st.get("exp_avg_sq", torch.zeros_like(p)),
                              float(st.get("step", 0)))
     for real, fake_k, c in batches:
-        loss = d_loss(functional_call(D, params, (real, c)), functional_call(D, params, (fake_k, c)))
+        loss = d_loss(functional_call(D, params, (real, c)),
+                      functional_call(D, params, (fake_k, c)))
         grads = torch.autograd.grad(loss, list(params.values()), create_graph=True)
         new = {}
         for (name, p), g in zip(params.items(), grads, strict=True):

@@ -2,7 +2,8 @@
 
 `WorkerHandle` (in the caller) spawns `worker_main` (in a fresh process: never fork after torch is
 imported) and talks to it over one duplex pipe:
-    caller -> worker  {"id": n, "op": "pause"|"resume"|"step"|"update"|"restart"|"frame"|"stop", ...}
+    caller -> worker  {"id": n, "op": "pause"|"resume"|"step"|"update"|"restart"|"frame"|"stop",
+                       ...}
     worker -> caller  ("ack", id, ok, error, result) | ("frame", bytes, rows) |
                       ("status", state, message, step) | ("heartbeat", step, steps_per_s)
 Frames land in a `Mailbox` that keeps only the newest picture but every scalar row, so a slow

@@ -6,8 +6,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
+
 from gancore.config import RunConfig
 from gancore.frames import Frame, decode, encode, quantize
 from gancore.presets import get_preset

@@ -1,4 +1,5 @@
-"""The training step: every loss and remedy trains, live edits keep optimiser state, seeds repeat."""
+"""The training step: every loss and remedy trains, live edits keep optimiser state, seeds
+repeat."""
 
 import math
 
@@ -33,7 +34,8 @@ def test_every_loss_trains_with_finite_values(loss):
 @pytest.mark.parametrize("remedy", [
     {"remedies.unrolled_steps": 3}, {"remedies.minibatch_discrimination": True},
     {"remedies.feature_matching": True}, {"remedies.packing": 4}, {"loss.r1_gamma": 1.0},
-    {"discriminator.spectral_norm": True}, {"generator.norm": "batch", "discriminator.norm": "layer"},
+    {"discriminator.spectral_norm": True},
+    {"generator.norm": "batch", "discriminator.norm": "layer"},
     {"opt_d.name": "sgd", "opt_d.momentum": 0.9, "opt_g.name": "rmsprop"},
     {"target.name": "bimodal_6d", "train.conditional": True},
 ])

@@ -1,0 +1,161 @@
+/* ganscope frame stream: one WebSocket per tab, client-pull flow control, reconnect by itself.
+ * Protocol and envelope: app/stream.py. The tab sends "next" when it starts drawing, so at most
+ * one envelope waits while a frame is drawn and a slow tab sees fewer frames, never older ones. */
+(function (root) {
+  "use strict";
+  const GS = root.GS = root.GS || {};
+  const S = GS.stream = {
+    ws: null, runs: [], open: false, retries: 0, frames: 0, fps: 0, fpsAt: 0, fpsCount: 0,
+    last: {}, handlers: [], bytes: 0, messages: 0,
+  };
+
+  function $(id) { return document.getElementById(id); }
+
+  function banner(text, level) {
+    const el = $("banner");
+    if (!el) return;
+    el.textContent = text || "";
+    el.className = "banner" + (text ? " show " + (level || "info") : "");
+  }
+  GS.banner = banner;
+
+  function sendWatch() {
+    if (S.open) S.ws.send(JSON.stringify({ op: "watch", runs: S.runs }));
+  }
+
+  /** Watch these runs (replaces the list). */
+  GS.watch = function (runs) {
+    S.runs = runs.slice();
+    sendWatch();
+    if (!S.ws) connect();
+  };
+
+  /** Called by the play page (clientside callback) whenever its run store changes. */
+  GS.setRun = function (run) {
+    if (!run || !run.run) {
+      if (run && run.error) banner(run.error, "error");
+      return "";
+    }
+    if (GS.view && GS.view.run !== run.run) GS.resetView(run);
+    else if (GS.view && GS.view.config && GS.view.config !== run.config && GS.view.frame) {
+      GS.addEvent(GS.view.frame.step, "edit", "live change applied");
+      GS.view.config = run.config;
+    }
+    document.body.dataset.kind = run.kind;
+    document.body.dataset.owner = run.owner ? "yes" : "no";
+    const query = run.owner ? run.url : "?run=" + encodeURIComponent(run.run);
+    if (root.history && location.search !== query) history.replaceState(null, "", location.pathname + query);
+    GS.watch([run.run]);
+    return "";
+  };
+
+  function connect() {
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = S.ws = new WebSocket(proto + "//" + location.host + "/ws");
+    ws.binaryType = "arraybuffer";
+    ws.onopen = function () {
+      S.open = true;
+      if (S.retries > 0) banner("");
+      S.retries = 0;
+      sendWatch();
+      ws.send("next");
+    };
+    ws.onmessage = function (ev) {
+      if (ws !== S.ws) return;
+      S.messages += 1;
+      S.bytes += ev.data.byteLength;
+      let items;
+      try {
+        items = GS.decodeEnvelope(ev.data);
+      } catch (e) {
+        console.warn("ganscope: undecodable stream message", e);
+        ws.send("next");
+        return;
+      }
+      ws.send("next");  // ask for the next one as this one starts drawing
+      items.forEach(handle);
+    };
+    ws.onclose = function () {
+      if (ws !== S.ws) return;
+      S.open = false;
+      S.retries += 1;
+      banner("Connection to the server lost: reconnecting…", "warn");
+      setTimeout(connect, Math.min(3000, 250 * Math.pow(2, Math.min(S.retries, 4))));
+    };
+    ws.onerror = function () { /* onclose follows and reconnects */ };
+  }
+
+  function countFps() {
+    const now = performance.now();
+    S.fpsCount += 1;
+    if (!S.fpsAt) S.fpsAt = now;
+    if (now - S.fpsAt >= 1000) {
+      S.fps = S.fpsCount * 1000 / (now - S.fpsAt);
+      S.fpsAt = now; S.fpsCount = 0;
+    }
+  }
+
+  function handle(item) {
+    const e = item.entry;
+    S.last[e.run] = e;
+    S.handlers.forEach(function (h) { h(item); });
+    if (GS.view === undefined || e.run !== GS.view.run) return;
+    if (item.rows) GS.addRows(item.rows, e.columns);
+    if (item.frame) {
+      countFps();
+      GS.addFrameScalars(item.frame);
+      GS.drawFrame(item.frame);
+    }
+    GS.drawCharts(!item.frame);
+    status(e, item.frame);
+  }
+
+  function fmt(n) { return Math.round(n).toLocaleString(); }
+
+  function status(e, f) {
+    const state = e.state;
+    document.body.dataset.state = state;
+    const el = $("status");
+    if (el) {
+      const step = f ? Math.max(f.step, e.step) : e.step;
+      const stateText = state === "diverged" || state === "failed" || state === "done"
+        ? (e.message || state) : state;
+      el.innerHTML = "";
+      [["step", fmt(step)], ["steps/s", fmt(e.steps_per_s)],
+       ["frames/s", S.fps.toFixed(0)], ["", stateText]].forEach(function (p) {
+        const s = document.createElement("span");
+        s.className = p[0] ? "stat" : "stat state state-" + state;
+        if (p[0]) s.setAttribute("data-stat", p[0]);
+        s.innerHTML = p[0] ? "<b>" + p[1] + "</b> " + p[0] : p[1];
+        el.appendChild(s);
+      });
+    }
+    if (!S.open) return;
+    if (state === "diverged") {
+      banner("Run diverged: " + (e.message || "") + ". Its recording is kept; reset or change a " +
+             "setting to try again.", "error");
+    } else if (state === "failed") {
+      banner("Run failed: " + (e.message || "the worker stopped") + ". Its recording is kept up " +
+             "to its last frame; reset to start again.", "error");
+    } else if (state === "stopped" || state === "unknown") {
+      banner("This run has stopped: " + (e.message || "") + ".", "warn");
+    } else {
+      const b = $("banner");
+      if (b && b.className.indexOf("show") >= 0) banner("");
+    }
+  }
+
+  // Space bar plays and pauses, unless the user is typing in a field.
+  document.addEventListener("keydown", function (ev) {
+    if (ev.code !== "Space" && ev.key !== " ") return;
+    const t = ev.target, tag = t && t.tagName;
+    if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (t && t.isContentEditable)) return;
+    const btn = $("play");
+    if (!btn) return;
+    ev.preventDefault();
+    btn.click();
+  });
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", connect);
+  else connect();
+})(window);
