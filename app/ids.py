@@ -47,5 +47,16 @@ CHART_METRICS = "chart-metrics"
 TIMELINE = "timeline"
 
 
+def key(path: str) -> str:
+    """A config path as an id value: Dash reads '.' in ids as the property separator."""
+    return path.replace(".", "__")
+
+
+def path_of(id_value: dict | str) -> str:
+    """The config path back from a pattern id (or its 'path' value)."""
+    value = id_value["path"] if isinstance(id_value, dict) else id_value
+    return value.replace("__", ".")
+
+
 def field(path: str) -> dict:
-    return {"type": FIELD, "path": path}
+    return {"type": FIELD, "path": key(path)}

@@ -37,14 +37,15 @@ class Limits:
 
     per_session: int = 2
     total: int = 4
-    idle_stop_s: float = 120.0  # a run nobody has watched for this long is stopped
+    idle_pause_s: float = 15.0  # a running run nobody watches is paused after this long...
+    idle_stop_s: float = 120.0  # ...and stopped after this long (its recording stays)
     upload_bytes: int = 50 * 1024 * 1024
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Limits:
         lim = cls()
         env = {"per_session": "GANSCOPE_MAX_RUNS_PER_SESSION", "total": "GANSCOPE_MAX_RUNS",
-               "idle_stop_s": "GANSCOPE_IDLE_STOP_S"}
+               "idle_pause_s": "GANSCOPE_IDLE_PAUSE_S", "idle_stop_s": "GANSCOPE_IDLE_STOP_S"}
         for name, var in env.items():
             if os.environ.get(var):
                 setattr(lim, name, type(getattr(lim, name))(os.environ[var]))
@@ -280,7 +281,13 @@ class RunRegistry:
     def _check_limits(self, owner: str) -> None:
         mine = self.active(owner)
         if len(mine) >= self.limits.per_session:
-            self._reap(mine, grace=3.0)  # tabs that were closed or reloaded free their runs
+            # Tabs that were closed or reloaded free their runs (a run younger than a few
+            # seconds may belong to a tab whose socket is still connecting).
+            now = time.monotonic()
+            for r in mine:
+                if r.watchers == 0 and now - r.created > 5.0 and now - r.last_watched > 0.5:
+                    r.ended = r.ended or "stopped: its page was closed"
+                    self.backend.stop(r.run_id)
             mine = self.active(owner)
         if len(mine) >= self.limits.per_session:
             raise LimitError(f"limit reached: this browser session already runs {len(mine)} "
@@ -302,7 +309,6 @@ class RunRegistry:
         new = Run(self._new_id(), owner, cfg, "", parent=parent, fork_step=fork_step,
                   preset=preset)
         new.record_path = str(self.runs_dir / f"{new.run_id}.h5")
-        new.watchers, new.last_watched = old.watchers, time.monotonic()
         with self._lock:
             self._runs[new.run_id] = new
         try:
@@ -373,8 +379,18 @@ class RunRegistry:
                 self.backend.stop(r.run_id)
 
     def _reap_loop(self) -> None:
-        while not self._closed.wait(5.0):
-            self._reap(self.active(), self.limits.idle_stop_s)
+        while not self._closed.wait(2.0):
+            active = self.active()
+            self._reap(active, self.limits.idle_stop_s)
+            now = time.monotonic()
+            for r in active:
+                if r.watchers == 0 and now - max(r.last_watched, r.created) > \
+                        self.limits.idle_pause_s and self.backend.alive(r.run_id):
+                    try:
+                        if self.backend.status(r.run_id)["state"] == "running":
+                            self.backend.command(r.run_id, "pause")
+                    except (CommandError, UnknownRun, TimeoutError, RuntimeError):
+                        pass
 
     # ---- uploads ---------------------------------------------------------------------------
     def save_upload(self, data: bytes, filename: str) -> tuple[str, int, int]:

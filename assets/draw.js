@@ -94,7 +94,7 @@
       type: "heatmap", z: gridRows(g, shape), x0: ext[0][0], dx: (ext[0][1] - ext[0][0]) / (shape[1] - 1),
       y0: ext[1][0], dy: (ext[1][1] - ext[1][0]) / (shape[0] - 1), zmin: zmin, zmax: zmax,
       colorscale: D_SCALE, showscale: !!showScale, hoverinfo: "skip", xaxis: xaxis || "x",
-      yaxis: yaxis || "y", zsmooth: "best",
+      yaxis: yaxis || "y", zsmooth: "fast",
       colorbar: { title: { text: prob ? "D(x)" : "critic", side: "right" }, thickness: 12,
                   len: 0.6, x: 1.0, outlinewidth: 0 },
     };
@@ -440,7 +440,9 @@
     if (f.kind !== view.kind) { view.kind = f.kind; document.body.dataset.kind = f.kind; }
     const now = performance.now();
     if (f.kind === "2d") {
-      if (mode2d() === "surface") {
+      const m = mode2d();
+      if (document.body.dataset.mode2d !== m) document.body.dataset.mode2d = m;
+      if (m === "surface") {
         if (force || now - view.lastSurface > SURFACE_MS) { view.lastSurface = now; drawSurface($("plot-surface"), f, rid); }
       } else {
         draw2d($("plot-2d"), f, layers(), rid);

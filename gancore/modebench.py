@@ -20,8 +20,8 @@ TARGETS = {
     "ring": {"target.name": "ring", "target.modes": 8, "target.radius": 1.0, "target.std": 0.01},
     "grid": {"target.name": "grid", "target.spacing": 2.0, "target.std": 0.05},
 }
-BASE = {"generator.hidden": [128, 128], "discriminator.hidden": [128, 128], "latent.dim": 2,
-        "train.batch_size": 256, "loss.name": "non_saturating", "opt_g.lr": 1e-3,
+BASE = {"generator.hidden": [64, 64], "discriminator.hidden": [64, 64], "latent.dim": 2,
+        "train.batch_size": 128, "loss.name": "non_saturating", "opt_g.lr": 1e-3,
         "opt_d.lr": 1e-3, "frames.samples": EVAL_SAMPLES}
 METHODS = {
     "GAN": {},

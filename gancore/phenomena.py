@@ -3,7 +3,9 @@
 A `Snapshot` is taken every `frames.metrics_every` steps from the run's fixed probes (so the same
 seed gives the same events). Each detector states its definition and thresholds in its
 docstring (the README repeats them), fires once when its condition starts, and re-arms only
-after the condition has cleared for a while, so one episode gives one event.
+after the condition has cleared for 10 snapshots, so one episode gives one event. Detectors
+judge from step 1,000 (the first steps of any GAN look like every pathology at once), except
+swaying and stuck, which are early-training phenomena and are judged from step 200.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-WARMUP_STEPS = 500  # the first steps of any GAN look like everything; judge after them
+WARMUP_STEPS = 1000  # the first steps of any GAN look like everything; judge after them
 
 
 @dataclass
@@ -35,6 +37,7 @@ class Snapshot:
     high_quality: float | None = None
     d_at_modes: np.ndarray | None = None  # D output (probability) at each mode centre
     d_off_data: float | None = None  # mean D output on view cells far from the data
+    shown_mode: int | None = None  # the mode real batches come from (sequential targets)
     metrics: dict = field(default_factory=dict)
 
     def captured(self, share: float = 0.1) -> int | None:
@@ -65,6 +68,7 @@ class Detector:
     kind = "phenomenon"
     patience = 4
     rearm = 10
+    warmup = WARMUP_STEPS
 
     def __init__(self) -> None:
         self.armed = True
@@ -79,7 +83,7 @@ class Detector:
 
     def observe(self, history: deque[Snapshot]) -> Event | None:
         now = history[-1]
-        if now.step < WARMUP_STEPS:
+        if now.step < self.warmup:
             return None
         if self.condition(history):
             self._true_run += 1
@@ -131,8 +135,8 @@ class ModeCollapse(Detector):
 
 
 class ModeHopping(Detector):
-    """Mode hopping: the generator's main mode (the one holding at least twice its fair share
-    and 30% of the high-quality samples, with at least 30% of all samples high quality) changes
+    """Mode hopping: the generator's main mode (the one holding a majority of the high-quality
+    samples, with at least 30% of all samples high quality) changes
     at least 3 times within the last 12 snapshots while fewer than all modes are covered.
     Snapshots without a main mode do not count."""
 
@@ -146,7 +150,7 @@ class ModeHopping(Detector):
             if s.mode_counts is None or s.high_quality < 0.3:
                 continue  # a main mode only counts when the samples are on the data
             share = s.mode_counts / s.mode_counts.sum()
-            if share.max() >= max(2 / len(share), 0.3):
+            if share.max() > 0.5:
                 out.append(int(np.argmax(share)))
         return out
 
@@ -167,10 +171,10 @@ class ModeHopping(Detector):
 
 class NonConvergence(Detector):
     """Non-convergence: the samples of the fixed noise batch keep moving by more than 10% of the
-    data's scale between snapshots, for 10 snapshots in a row (a settled GAN moves by ~1%)."""
+    data's scale between snapshots, for 20 snapshots in a row (a settled GAN moves by 2-5%)."""
 
     kind = "non_convergence"
-    patience = 10
+    patience = 20
     threshold = 0.1
 
     def condition(self, history):
@@ -184,10 +188,12 @@ class NonConvergence(Detector):
 
 class Swaying(Detector):
     """Swaying: the distance between the fake and the real centroid grows for 4 snapshots in a
-    row, by more than 5% of the data scale each time, with most fakes off the data."""
+    row, by more than 5% of the data scale each time, with most fakes off the data. Swaying
+    happens early in training, so this detector starts judging at step 200."""
 
     kind = "swaying"
     patience = 1
+    warmup = 200
 
     def condition(self, history):
         recent = list(history)[-5:]
@@ -205,10 +211,12 @@ class Swaying(Detector):
 class Stuck(Detector):
     """Stuck: at least 90% of the fakes are off the data, D rejects them with near certainty
     (mean D(fake) < 0.02) and G's gradient has all but vanished (norm < 1e-3), for 6 snapshots
-    in a row. Only for log losses, whose saturation is what leaves G without a gradient."""
+    in a row. Only for log losses, whose saturation is what leaves G without a gradient.
+    Judged from step 200."""
 
     kind = "stuck"
     patience = 6
+    warmup = 200
 
     def condition(self, history):
         s = history[-1]
@@ -221,27 +229,31 @@ class Stuck(Detector):
 
 
 class Forgetting(Detector):
-    """Catastrophic forgetting of D: at a mode the generator has left (no fake within a quarter
-    of the data scale of its centre), D's output falls from >= 0.6 to <= 0.3 within the last 10
-    snapshots (nothing pushed it down there: D lost what it had learnt), or
-    D's mean output on data-free regions rises back from <= 0.2 to >= 0.5. Log losses only."""
+    """Catastrophic forgetting of D, in one of three forms (log losses only):
+    - at a mode the generator has left (no fake within a quarter of the data scale of its
+      centre for the last 3 snapshots), D's output rises back from <= 0.25 to >= 0.5 within the
+      last 10 snapshots: D no longer remembers the fakes it pushed away from there;
+    - D's mean output on data-free regions rises back from <= 0.2 to >= 0.5 within the last 10
+      snapshots, with no data and no fakes there to teach it otherwise;
+    - with data shown one mode at a time, D's output on a mode it was shown within the last 20
+      snapshots falls from >= 0.4 to <= 0.15 once the data has moved on: D forgot real data."""
 
     kind = "catastrophic_forgetting"
     patience = 1
     window = 10
 
-    def _forgotten_mode(self, history):
-        s = history[-1]
-        if s.d_at_modes is None or s.mode_near is None:
+    def _risen_mode(self, history):
+        recent = [h for h in list(history)[-self.window:] if h.d_at_modes is not None
+                  and h.mode_near is not None]
+        if len(recent) < 4:
             return None
-        recent = [h for h in list(history)[-self.window:] if h.d_at_modes is not None]
-        if len(recent) < 2:
+        low = np.min([h.d_at_modes for h in recent[:-1]], axis=0)
+        left = np.all([h.mode_near == 0 for h in recent[-3:]], axis=0)
+        hits = np.flatnonzero(left & (low <= 0.25) & (recent[-1].d_at_modes >= 0.5))
+        if not len(hits):
             return None
-        peak = np.max([h.d_at_modes for h in recent], axis=0)
-        left = np.all([h.mode_near == 0 for h in recent], axis=0)  # empty the whole window
-        hits = np.flatnonzero(left & (peak >= 0.6) & (s.d_at_modes <= 0.3))
-        return (int(hits[0]), float(peak[hits[0]]), float(s.d_at_modes[hits[0]])) if len(hits) \
-            else None
+        k = int(hits[0])
+        return k, float(low[k]), float(recent[-1].d_at_modes[k])
 
     def _rising_gaps(self, history):
         vals = [h.d_off_data for h in list(history)[-self.window:] if h.d_off_data is not None]
@@ -249,18 +261,36 @@ class Forgetting(Detector):
             return None
         return min(vals[:-1]), vals[-1]
 
+    def _forgotten_real_mode(self, history):
+        recent = [h for h in list(history)[-20:] if h.d_at_modes is not None
+                  and h.shown_mode is not None]
+        if len(recent) < 2:
+            return None
+        now = recent[-1]
+        for k in sorted({h.shown_mode for h in recent} - {now.shown_mode}):
+            peak = max(h.d_at_modes[k] for h in recent if h.shown_mode == k)
+            if peak >= 0.4 and now.d_at_modes[k] <= 0.15:
+                return k, float(peak), float(now.d_at_modes[k])
+        return None
+
     def condition(self, history):
         if not history[-1].probabilistic:
             return False
-        return self._forgotten_mode(history) is not None or self._rising_gaps(history) is not None
+        return (self._risen_mode(history) is not None or self._rising_gaps(history) is not None
+                or self._forgotten_real_mode(history) is not None)
 
     def message(self, history):
         step = history[-1].step
-        mode = self._forgotten_mode(history)
+        real = self._forgotten_real_mode(history)
+        if real is not None:
+            k, before, after = real
+            return (f"catastrophic forgetting at step {step:,}: D forgot that mode {k + 1} is "
+                    f"real once the data moved on (D {before:.2f} -> {after:.2f})")
+        mode = self._risen_mode(history)
         if mode is not None:
             k, before, after = mode
-            return (f"catastrophic forgetting at step {step:,}: D forgot mode {k + 1} "
-                    f"(D {before:.2f} -> {after:.2f}) after the generator left it")
+            return (f"catastrophic forgetting at step {step:,}: D's output on mode {k + 1}, which "
+                    f"the generator left, rose back from {before:.2f} to {after:.2f}")
         lo, hi = self._rising_gaps(history)
         return (f"catastrophic forgetting at step {step:,}: D's output between the modes rose "
                 f"back from {lo:.2f} to {hi:.2f}")

@@ -114,6 +114,9 @@ class Probes:
         self.z_grid = torch.tensor(zs, dtype=torch.float32)
         self.cond_grid = (torch.zeros(len(zs), self.target.cond_dim)
                           if self.cond is not None else None)
+        # One generator pass serves the sample batch and the latent grid.
+        self._z_all = torch.cat([self.z, self.z_grid])
+        self._cond_all = None if self.cond is None else torch.cat([self.cond, self.cond_grid])
 
     def _build_data_geometry(self) -> None:
         """Where the data is: its scale, a KD-tree of real points (<= 3-D), the view cells far
@@ -175,7 +178,9 @@ class Probes:
             d_real=float(means[2]), d_fake=float(means[3]), g_grad_norm=float(means[5]),
             probabilistic=prob, moved=moved, off_data=off,
             centroid_gap=float(np.linalg.norm(fake.mean(0) - self.data_mean) / self.data_scale),
-            d_at_modes=d_modes, d_off_data=d_off)
+            d_at_modes=d_modes, d_off_data=d_off,
+            shown_mode=self.target.active_mode(trainer.step_count)
+            if hasattr(self.target, "active_mode") else None)
         modes = self.target.modes()
         if modes is not None:
             cov = metrics.mode_coverage(fake, modes.centres, modes.stds, modes.weights)
@@ -235,11 +240,10 @@ class Probes:
             D.eval()
         try:
             with torch.inference_mode():
-                fake_t = G(self.z, self.cond)
+                both = G(self._z_all, self._cond_all).numpy()
                 d_view = None if D is None else \
                     self.d_values(D, self.d_inputs, trainer.loss.probabilistic)
-                mapped = G(self.z_grid, self.cond_grid).numpy()
-            fake = fake_t.numpy()
+            fake, mapped = both[: len(self.z)], both[len(self.z):]
             step = trainer.step_count
             real = self.real(step)
             f = Frame(self.kind, step)

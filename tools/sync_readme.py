@@ -25,8 +25,19 @@ def recording_layout() -> str:
     return "```\n" + doc[start:].strip() + "\n```"
 
 
+def detectors() -> str:
+    from inspect import cleandoc
+
+    from gancore.phenomena import DETECTORS, divergence_event
+
+    lines = [f"- **{d.kind.replace('_', ' ')}**: {' '.join(cleandoc(d.__doc__).split())}"
+             for d in DETECTORS]
+    lines.append(f"- **divergence**: {' '.join(cleandoc(divergence_event.__doc__).split())}")
+    return "\n".join(lines)
+
+
 SECTIONS = {"config-reference": config_reference, "presets": presets_table,
-            "recording-layout": recording_layout}
+            "recording-layout": recording_layout, "detectors": detectors}
 
 
 def replace_section(text: str, name: str, body: str) -> str:

@@ -37,8 +37,8 @@ def field_row(spec: forms.FieldSpec, cfg: RunConfig):
     return html.Div([
         html.Label([html.Span(spec.label, className="name"), tag], title=hint),
         _widget(spec, forms.widget_value(spec, cfg)),
-        html.Div(id={"type": ids.FIELD_ERROR, "path": spec.path}, className="field-error"),
-    ], id={"type": ids.FIELD_ROW, "path": spec.path}, className="field", title=hint)
+        html.Div(id={"type": ids.FIELD_ERROR, "path": ids.key(spec.path)}, className="field-error"),
+    ], id={"type": ids.FIELD_ROW, "path": ids.key(spec.path)}, className="field", title=hint)
 
 
 def panel(cfg: RunConfig):

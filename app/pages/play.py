@@ -100,7 +100,7 @@ def _current(run_data: dict | None) -> tuple[str, RunConfig] | None:
 
 
 def _field_paths() -> list[str]:
-    return [o["id"]["path"] for o in ctx.outputs_list[1]] if ctx.outputs_list else []
+    return [ids.path_of(o["id"]) for o in ctx.outputs_list[1]] if ctx.outputs_list else []
 
 
 # ---- opening the run ---------------------------------------------------------------------------
@@ -156,8 +156,8 @@ def run_label(run_data: dict | None):
 def apply_form(values: list, run_data: dict | None):
     """Validate the whole form; live changes go to the run, restart changes fork a child run.
     An invalid field is marked with its reason and nothing is sent."""
-    paths = [o["id"]["path"] for o in ctx.outputs_list[1]]
-    err_paths = [o["id"]["path"] for o in ctx.outputs_list[2]]
+    paths = [ids.path_of(o["id"]) for o in ctx.outputs_list[1]]
+    err_paths = [ids.path_of(o["id"]) for o in ctx.outputs_list[2]]
     current = _current(run_data)
     if current is None:
         return no_update, [no_update] * len(paths), [""] * len(err_paths), \
@@ -166,7 +166,7 @@ def apply_form(values: list, run_data: dict | None):
     form = dict(zip(paths, values, strict=True))
     new_values: list = [no_update] * len(paths)
     trigger = ctx.triggered_id
-    if isinstance(trigger, dict) and trigger.get("path") == "target.name" \
+    if isinstance(trigger, dict) and ids.path_of(trigger) == "target.name" \
             and form.get("target.name") != base.target.name and form["target.name"] != "file":
         # Switching target brings the target's own parameter values along.
         for path, value in forms.target_defaults(form["target.name"]).items():
@@ -212,7 +212,7 @@ def target_rows(name: str, show_all: list):
     shown = forms.relevant_target_fields(name)
     out = []
     for o in ctx.outputs_list:
-        path = o["id"]["path"]
+        path = ids.path_of(o["id"])
         hide = path.startswith("target.") and path != "target.name" and not show_all \
             and path not in shown
         out.append({"display": "none"} if hide else {})

@@ -1,0 +1,58 @@
+"""Each phenomenon preset shows its story under its seed; the healthy presets show none.
+
+The presets train in two real processes side by side (a 2-core machine), once per test session.
+"""
+
+import multiprocessing as mp
+
+import pytest
+
+# preset -> (steps, detector kinds that must fire); an empty tuple means none may fire.
+EXPECTED = {
+    "ring8-vanilla-collapse": (2000, ("mode_collapse",)),
+    "four-points-oscillation": (2500, ("mode_hopping",)),
+    "sway-1d": (2000, ("swaying",)),
+    "forgetting-sequential": (1500, ("catastrophic_forgetting",)),
+    "goodfellow-1d": (2000, ("non_convergence",)),
+    "bimodal-6d-wgan-gp": (1500, ("mode_collapse",)),
+    "gaussgan-100d": (1400, ("mode_collapse",)),
+    "ring8-reference": (2500, ()),
+    "two-points": (2500, ()),
+    "circle": (2500, ()),
+}
+
+
+def train_preset(job: tuple[str, int]) -> tuple[str, list[dict], str]:
+    import torch
+
+    torch.set_num_threads(1)
+    from gancore.presets import get_preset
+    from gancore.session import Session
+
+    name, steps = job
+    session = Session(get_preset(name).config())
+    session.state = "running"
+    session.train(steps)
+    return name, [e for e in session.events if e["kind"] != "edit"], session.state
+
+
+@pytest.fixture(scope="module")
+def outcomes():
+    jobs = sorted(((n, s) for n, (s, _) in EXPECTED.items()), key=lambda j: -j[1])
+    with mp.get_context("spawn").Pool(2) as pool:
+        return {name: (events, state) for name, events, state in pool.map(train_preset, jobs)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_preset_shows_its_phenomenon(outcomes, name):
+    events, state = outcomes[name]
+    wanted = EXPECTED[name][1]
+    kinds = {e["kind"] for e in events}
+    assert state != "diverged", events
+    if wanted:
+        assert set(wanted) <= kinds, f"{name}: expected {wanted}, got {events}"
+        for e in events:
+            assert f"at step {e['step']:,}" in e["message"]
+    else:
+        assert events == [], f"{name} should stay healthy, got {events}"
