@@ -38,17 +38,26 @@ class Snapshot:
     d_at_modes: np.ndarray | None = None  # D output (probability) at each mode centre
     d_off_data: float | None = None  # mean D output on view cells far from the data
     shown_mode: int | None = None  # the mode real batches come from (sequential targets)
+    n_samples: int = 0
     metrics: dict = field(default_factory=dict)
 
     def captured(self, share: float = 0.1) -> int | None:
-        """Modes holding at least `share` of their fair share of the high-quality samples."""
-        if self.mode_counts is None:
+        """Modes holding at least `share` of their fair share of the samples near a mode (within
+        a quarter of the data scale of its centre; high-quality counts where that is unknown)."""
+        counts = self.mode_near if self.mode_near is not None else self.mode_counts
+        if counts is None:
             return None
-        total = self.mode_counts.sum()
+        total = counts.sum()
         if total == 0:
             return 0
-        fair = total / len(self.mode_counts)
-        return int((self.mode_counts >= share * fair).sum())
+        return int((counts >= share * total / len(counts)).sum())
+
+    @property
+    def near_share(self) -> float | None:
+        """Share of the samples near some mode (the high-quality share where unknown)."""
+        if self.mode_near is None:
+            return self.high_quality
+        return float(self.mode_near.sum() / max(self.n_samples, 1))
 
 
 @dataclass(frozen=True)
@@ -103,8 +112,8 @@ class Detector:
 class ModeCollapse(Detector):
     """Mode collapse, for 4 snapshots in a row, in one of three forms:
     - modes: at most half of the target's modes hold at least 10% of their fair share of the
-      high-quality samples, while at least half of all samples are high quality (the generator
-      is on the data, just not all of it);
+      samples near a mode (within a quarter of the data scale of its centre), while at least
+      half of all samples are near one (the generator is on the data, just not all of it);
     - bimodal coordinates (n-D): a coordinate whose real marginal is bimodal (Sarle's
       coefficient > 5/9) comes out unimodal in the samples;
     - spread (n-D): the samples' total variance is under a quarter of the data's."""
@@ -115,7 +124,7 @@ class ModeCollapse(Detector):
         if s.mode_counts is not None and s.mode_counts.shape[0] >= 2 and \
                 s.metrics.get("bimodal_dims_real") is None:
             k = len(s.mode_counts)
-            if s.high_quality >= 0.5 and s.captured() <= max(1, k // 2):
+            if s.near_share >= 0.5 and s.captured() <= max(1, k // 2):
                 return f"{s.captured()} of {k} modes"
             return None
         real_b, fake_b = s.metrics.get("bimodal_dims_real"), s.metrics.get("bimodal_dims_fake")
@@ -135,8 +144,8 @@ class ModeCollapse(Detector):
 
 
 class ModeHopping(Detector):
-    """Mode hopping: the generator's main mode (the one holding a majority of the high-quality
-    samples, with at least 30% of all samples high quality) changes
+    """Mode hopping: the generator's main mode (the one holding a majority of the samples near
+    a mode, with at least 30% of all samples near one) changes
     at least 3 times within the last 12 snapshots while fewer than all modes are covered.
     Snapshots without a main mode do not count."""
 
@@ -147,9 +156,10 @@ class ModeHopping(Detector):
     def _dominant(self, history):
         out = []
         for s in list(history)[-self.window:]:
-            if s.mode_counts is None or s.high_quality < 0.3:
+            counts = s.mode_near if s.mode_near is not None else s.mode_counts
+            if counts is None or s.near_share < 0.3:
                 continue  # a main mode only counts when the samples are on the data
-            share = s.mode_counts / s.mode_counts.sum()
+            share = counts / counts.sum()
             if share.max() > 0.5:
                 out.append(int(np.argmax(share)))
         return out
@@ -187,24 +197,26 @@ class NonConvergence(Detector):
 
 
 class Swaying(Detector):
-    """Swaying: the distance between the fake and the real centroid grows for 4 snapshots in a
-    row, by more than 5% of the data scale each time, with most fakes off the data. Swaying
-    happens early in training, so this detector starts judging at step 200."""
+    """Swaying: the fake centroid moves away from the data: its distance from the real centroid
+    is at least 1 data scale larger than the smallest it was over the previous 4 snapshots,
+    with most fakes (>= 50%) off the data. Swaying happens at the very start of training, when
+    D's first slopes can point away from the data, so this detector judges from the first
+    snapshot on (the run's step-0 snapshot is the baseline)."""
 
     kind = "swaying"
     patience = 1
-    warmup = 200
+    warmup = 0
 
     def condition(self, history):
         recent = list(history)[-5:]
-        if len(recent) < 5 or recent[-1].off_data is None or recent[-1].off_data < 0.5:
+        now = recent[-1]
+        if len(recent) < 2 or now.off_data is None or now.off_data < 0.5:
             return False
-        gaps = [s.centroid_gap for s in recent]
-        return all(b - a > 0.05 for a, b in zip(gaps, gaps[1:], strict=False))
+        return now.centroid_gap - min(s.centroid_gap for s in recent[:-1]) >= 1.0
 
     def message(self, history):
         s = history[-1]
-        return (f"swaying at step {s.step:,}: the samples drift away from the data "
+        return (f"swaying at step {s.step:,}: the samples moved away from the data "
                 f"({s.centroid_gap:.1f} data scales off)")
 
 

@@ -178,7 +178,7 @@ class Probes:
             d_real=float(means[2]), d_fake=float(means[3]), g_grad_norm=float(means[5]),
             probabilistic=prob, moved=moved, off_data=off,
             centroid_gap=float(np.linalg.norm(fake.mean(0) - self.data_mean) / self.data_scale),
-            d_at_modes=d_modes, d_off_data=d_off,
+            d_at_modes=d_modes, d_off_data=d_off, n_samples=len(fake),
             shown_mode=self.target.active_mode(trainer.step_count)
             if hasattr(self.target, "active_mode") else None)
         modes = self.target.modes()

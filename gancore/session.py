@@ -51,6 +51,7 @@ class Session:
         self.monitor = Monitor()
         self.metrics: dict[str, float] = {}  # latest snapshot metrics, carried by every frame
         self.recorder = None
+        self.check()  # step 0: the baseline the detectors compare the first moves against
         if record_path is not None:
             self.recorder = Recorder(record_path, cfg.to_json(), STAT_COLUMNS, parent=parent,
                                      fork_step=fork_step, run_id=run_id)

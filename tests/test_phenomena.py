@@ -19,7 +19,7 @@ def snap(i: int, **kw) -> Snapshot:
     base = dict(step=WARMUP_STEPS + 50 * i, d_loss=1.3, g_loss=0.7, d_real=0.5, d_fake=0.5,
                 g_grad_norm=1.0, probabilistic=True, moved=0.02, off_data=0.0,
                 centroid_gap=0.05, mode_counts=np.full(8, 200), high_quality=0.9,
-                mode_near=np.full(8, 200), d_at_modes=np.full(8, 0.5), d_off_data=0.05)
+                mode_near=None, d_at_modes=np.full(8, 0.5), d_off_data=0.05, n_samples=1600)
     base.update(kw)
     return Snapshot(**base)
 
