@@ -206,3 +206,28 @@ def test_train_preset_with_recording_prints_one_json_line(recorded_run) -> None:
     assert 0 <= metrics["modes"] <= 8
     assert record.is_file()
     assert record.read_bytes()[:8] == b"\x89HDF\r\n\x1a\n"  # an HDF5 file
+
+
+def test_train_and_eval_carry_metrics_and_detector_events(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """sway-1d swings away from the data within its first 100 steps: the event reaches both the
+    train line and the recording's eval."""
+    record = tmp_path / "sway.h5"
+    assert main(["train", "--preset", "sway-1d", "--steps", "150", "--record", str(record)]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert "swaying" in [e["kind"] for e in line["events"]]
+    assert {"wasserstein", "kl", "js", "modes"} <= set(line["metrics"])
+    assert main(["eval", str(record)]) == 0
+    ev = json.loads(capsys.readouterr().out)
+    assert ev["steps"] == 150 and ev["frames"] >= 2
+    assert "swaying" in [e["kind"] for e in ev["events"]]
+    assert {"wasserstein", "d_loss", "modes"} <= set(ev["metrics"])
+
+
+def test_eval_refuses_a_file_that_is_not_a_recording(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "notes.h5"
+    bad.write_text("hello")
+    assert main(["eval", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not an HDF5 file" in err[0]
