@@ -27,7 +27,7 @@ METHODS = {
     "GAN": {},
     "Unrolled GAN (5)": {"remedies.unrolled_steps": 5},
     "PacGAN4": {"remedies.packing": 4},
-    "WGAN-GP": {"loss.name": "wgan_gp", "train.k_d": 5, "opt_g.lr": 1e-4, "opt_d.lr": 1e-4,
+    "WGAN-GP": {"loss.name": "wgan_gp", "train.k_d": 5, "opt_g.lr": 1e-3, "opt_d.lr": 1e-3,
                 "opt_g.beta2": 0.9, "opt_d.beta2": 0.9},
     "Minibatch discrimination": {"remedies.minibatch_discrimination": True},
 }

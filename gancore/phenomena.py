@@ -180,25 +180,31 @@ class ModeHopping(Detector):
 
 
 class NonConvergence(Detector):
-    """Non-convergence: the samples of the fixed noise batch keep moving by more than 10% of the
-    data's scale between snapshots, for 20 snapshots in a row (a settled GAN moves by 2-5%)."""
+    """Non-convergence: the samples of the fixed noise batch keep moving: over the last 20
+    snapshots, the median distance they moved between two snapshots exceeds 10% of the data's
+    scale (a settled GAN moves by 2-5%)."""
 
     kind = "non_convergence"
-    patience = 20
+    patience = 1
+    window = 20
     threshold = 0.1
 
+    def _median_move(self, history) -> float | None:
+        recent = [s.moved for s in list(history)[-self.window:] if s.step >= self.warmup]
+        return float(np.median(recent)) if len(recent) >= self.window else None
+
     def condition(self, history):
-        return history[-1].moved > self.threshold
+        moved = self._median_move(history)
+        return moved is not None and moved > self.threshold
 
     def message(self, history):
-        moved = np.mean([s.moved for s in list(history)[-self.patience:]])
         return (f"non-convergence at step {history[-1].step:,}: samples keep moving "
-                f"({moved:.0%} of the data scale per check)")
+                f"({self._median_move(history):.0%} of the data scale per check)")
 
 
 class Swaying(Detector):
     """Swaying: the fake centroid moves away from the data: its distance from the real centroid
-    is at least 1 data scale larger than the smallest it was over the previous 4 snapshots,
+    is at least 2 data scales larger than the smallest it was over the previous 4 snapshots,
     with most fakes (>= 50%) off the data. Swaying happens at the very start of training, when
     D's first slopes can point away from the data, so this detector judges from the first
     snapshot on (the run's step-0 snapshot is the baseline)."""
@@ -212,7 +218,7 @@ class Swaying(Detector):
         now = recent[-1]
         if len(recent) < 2 or now.off_data is None or now.off_data < 0.5:
             return False
-        return now.centroid_gap - min(s.centroid_gap for s in recent[:-1]) >= 1.0
+        return now.centroid_gap - min(s.centroid_gap for s in recent[:-1]) >= 2.0
 
     def message(self, history):
         s = history[-1]

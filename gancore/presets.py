@@ -50,8 +50,8 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("ring8-wgan-gp",
            "The same ring with a WGAN-GP critic: no probability surface, smooth critic slopes, "
            "and samples that reach every mode (with some spill between them).",
-           {**_RING_PROTOCOL, "loss.name": "wgan_gp", "train.k_d": 5, "opt_g.lr": 1e-4,
-            "opt_d.lr": 1e-4, "opt_g.beta2": 0.9, "opt_d.beta2": 0.9, "train.seed": 3},
+           {**_RING_PROTOCOL, "loss.name": "wgan_gp", "train.k_d": 5, "opt_g.beta2": 0.9,
+            "opt_d.beta2": 0.9, "train.seed": 3},
            "mode collapse"),
     Preset("grid25-vanilla",
            "A plain GAN on the 5x5 grid: some of the 25 modes never get samples.",
@@ -61,11 +61,11 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            "pushes G onto more of the grid.",
            {**_GRID, "remedies.packing": 4, "train.seed": 1}, "mode collapse"),
     Preset("four-points-oscillation",
-           "The two-points networks on four points with twice the learning rate: they never "
-           "settle, and the samples hop from point to point as D keeps lowering the score where "
-           "they sit.",
+           "Four points, a one-layer G and plain SGD: the samples pile onto one point, D pushes "
+           "them off, they wander, and D's score on the point they left grows back: no rest.",
            {"target.name": "four_points", "target.std": 0.01, **_DOC003,
-            "opt_g.lr": 2e-3, "opt_d.lr": 2e-3, "train.seed": 2}, "non-convergence"),
+            "generator.hidden": [16], "opt_g.name": "sgd", "opt_d.name": "sgd",
+            "opt_g.lr": 0.05, "opt_d.lr": 0.05, "train.seed": 2}, "non-convergence"),
     Preset("two-points",
            "Two points: the samples split evenly onto both points and stay there.",
            {"target.name": "two_points", "target.std": 0.01, **_DOC003}, "convergence"),

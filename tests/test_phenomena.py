@@ -79,13 +79,16 @@ def test_mode_hopping_needs_the_main_mode_to_change_three_times():
 
 def test_non_convergence_needs_twenty_checks_of_movement():
     assert [e.kind for e in events_of([snap(i, moved=0.3) for i in range(19)])] == []
-    events = events_of([snap(i, moved=0.3) for i in range(20)])
+    jerky = [snap(i, moved=0.3 if i % 3 else 0.02) for i in range(20)]  # a pause does not reset
+    events = events_of(jerky)
     assert [e.kind for e in events] == ["non_convergence"]
     assert "30% of the data scale" in events[0].message
+    calm = [snap(i, moved=0.3 if i % 3 == 0 else 0.02) for i in range(40)]  # mostly at rest
+    assert events_of(calm) == []
 
 
 def test_swaying_and_then_stuck():
-    sway = [snap(i, off_data=0.9, centroid_gap=0.5 + 0.2 * i, mode_counts=np.zeros(8, int),
+    sway = [snap(i, off_data=0.9, centroid_gap=0.5 + 0.6 * i, mode_counts=np.zeros(8, int),
                  high_quality=0.0) for i in range(6)]
     stuck = [snap(i, off_data=1.0, centroid_gap=2.0, d_fake=0.001, g_grad_norm=1e-5,
                   mode_counts=np.zeros(8, int), high_quality=0.0) for i in range(6, 14)]
