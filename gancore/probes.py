@@ -5,9 +5,6 @@ The probes never touch the trainer's random generator, so watching a run does no
 
 from __future__ import annotations
 
-import os
-from contextlib import contextmanager
-
 import numpy as np
 import torch
 
@@ -25,21 +22,6 @@ HIST_BINS = 80
 MARGINAL_BINS = 30
 MAPPING_LINES = 120
 PROBE_SEED_OFFSET = 7919  # probes draw from their own generator, never the trainer's
-# A run trains on one core; its frames are short bursts (about 8 ms, 25 times a second) that may
-# borrow a second core for the big matrix products. Results are identical either way.
-FRAME_THREADS = min(2, os.cpu_count() or 1)
-
-
-@contextmanager
-def _threads(n: int):
-    before = torch.get_num_threads()
-    if n != before:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        if n != before:
-            torch.set_num_threads(before)
 
 
 class Probes:
@@ -249,11 +231,9 @@ class Probes:
         return (torch.sigmoid(out) if probabilistic else out).numpy()
 
     def frame(self, trainer: Trainer, stats: StepStats | None) -> Frame:
-        """A picture of the networks now. Networks are put in eval mode and restored."""
-        with _threads(FRAME_THREADS):
-            return self._frame(trainer, stats)
-
-    def _frame(self, trainer: Trainer, stats: StepStats | None) -> Frame:
+        """A picture of the networks now. One thread, like the training: a second OpenMP thread
+        looked faster on an idle box (7 ms) but stalled frames to 400 ms when the other core was
+        busy, which on a 2-core machine running a browser is the usual case."""
         G, D = trainer.G, trainer.D
         # Only batch norm behaves differently in eval mode; toggling costs ~0.6 ms, so skip it.
         toggle = self.cfg.generator.norm == "batch" or self.cfg.discriminator.norm == "batch"

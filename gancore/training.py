@@ -66,6 +66,14 @@ def set_live_hyperparameters(optimizer: torch.optim.Optimizer, opt: OptimConfig)
             group["momentum"] = opt.momentum
 
 
+_NAN = torch.tensor(float("nan"))  # a value a step did not compute (never written to)
+
+
+def _set_requires_grad(params: list[Tensor], flag: bool) -> None:
+    for p in params:
+        p.requires_grad_(flag)
+
+
 def _clear_grads(params: list[Tensor]) -> None:
     """zero_grad(set_to_none=True) without the optimiser's hook and profiler overhead, which is
     a fifth of a step for GAN Lab-sized networks."""
@@ -136,25 +144,24 @@ class Trainer:
         for teaching in slow motion). Every call counts as one step."""
         cfg = self.cfg
         B = cfg.train.batch_size
-        nan = torch.tensor(float("nan"))
-        d_loss = d_real = d_fake = d_grad = g_loss = g_grad = nan
+        d_loss = d_real = d_fake = d_grad = g_loss = g_grad = _NAN
         if which in ("both", "d"):
-            for _ in range(cfg.train.k_d):
-                d_loss, d_real, d_fake = self._d_step(B)
+            for i in range(cfg.train.k_d):
+                d_loss, d_real, d_fake = self._d_step(B, want_stats=i == cfg.train.k_d - 1)
             d_grad = _grad_norm(self.d_params)
         if which in ("both", "g"):
-            self.D.requires_grad_(False)  # G's step needs gradients through D, not D's weights
+            _set_requires_grad(self.d_params, False)  # G's step needs gradients through D only
             try:
                 for _ in range(cfg.train.k_g):
                     g_loss = self._g_step(B)
             finally:
-                self.D.requires_grad_(True)
+                _set_requires_grad(self.d_params, True)
             g_grad = _grad_norm(self.g_params)
         self.step_count += 1
         return StepStats(self.step_count, d_loss.detach(), g_loss.detach(), d_real, d_fake,
                          d_grad, g_grad, which)
 
-    def _d_step(self, B: int) -> tuple[Tensor, Tensor, Tensor]:
+    def _d_step(self, B: int, want_stats: bool = True) -> tuple[Tensor, Tensor, Tensor]:
         cfg = self.cfg
         real, c = self.real_batch(B)
         with torch.no_grad():
@@ -178,6 +185,8 @@ class Trainer:
             with torch.no_grad():
                 torch._foreach_clamp_min_(self.d_params, -cfg.loss.clip)
                 torch._foreach_clamp_max_(self.d_params, cfg.loss.clip)
+        if not want_stats:  # only the last of k_D steps is reported
+            return loss, _NAN, _NAN
         with torch.no_grad():
             if self.loss.probabilistic:
                 return loss, torch.sigmoid(out_real).mean(), torch.sigmoid(out_fake).mean()
