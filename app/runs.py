@@ -55,7 +55,7 @@ class Limits:
         return lim
 
 
-# ---- backends ------------------------------------------------------------------------------------
+# ---- backends ------------------------------------------------
 
 class Backend(Protocol):
     """What a run placement needs to offer; a distributed backend implements the same calls."""
@@ -122,7 +122,7 @@ class LocalBackend:
             self._refill_spare()
 
     def restart(self, old_id: str, spec: RunSpec, play: bool) -> None:
-        """The new run takes over the old run's process (no spawn); the old run's recording stays."""
+        """The new run takes over the old run's process (no spawn); the old recording stays."""
         handle = self._handle(old_id)
         handle.call("restart", config=spec.config_json, run_id=spec.run_id,
                     record_path=spec.record_path, parent=spec.parent, fork_step=spec.fork_step,
@@ -187,7 +187,7 @@ class LocalBackend:
             h.stop(timeout=2)
 
 
-# ---- the registry ----------------------------------------------------------------------------------
+# ---- the registry ------------------------------------------------
 
 @dataclass
 class Run:
@@ -242,12 +242,14 @@ class RunRegistry:
     def list(self, owner: str | None = None) -> list[dict[str, Any]]:
         return [{"run_id": r.run_id, "owner_is_you": r.owner == owner, "parent": r.parent,
                  "fork_step": r.fork_step, "preset": r.preset, "kind": r.kind,
+                 "watchers": r.watchers,
                  **self.status(r.run_id)} for r in list(self._runs.values())]
 
     def status(self, run_id: str) -> dict[str, Any]:
         run = self.get(run_id)
         if not self.backend.has(run_id):
-            return {"state": "stopped", "message": run.ended or "stopped", "step": 0,
+            return {"state": "stopped" if run.ended else "starting",
+                    "message": run.ended or "", "step": 0,
                     "steps_per_s": 0.0, "alive": False, "pid": None}
         return self.backend.status(run_id)
 

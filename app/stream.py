@@ -41,6 +41,7 @@ ENVELOPE_VERSION = 1
 WAIT_S = 1.0  # longest wait for a new frame before a status-only answer
 POLL_S = 0.004  # per-run wait slice when a tab watches several runs
 MAX_WATCH = 8
+SILENT_S = 20.0  # no message from the tab for this long: the socket is closed
 
 
 def _pad8(n: int) -> int:
@@ -159,9 +160,11 @@ def register(server, registry_getter=runs.registry) -> Sock:
         tab = TabStream(registry_getter())
         try:
             while True:
-                msg = ws.receive()
+                # A tab answers every envelope at once; silence means it was frozen or closed
+                # without a close frame, and a silent socket must not keep its runs watched.
+                msg = ws.receive(timeout=SILENT_S)
                 if msg is None:
-                    continue
+                    break
                 if isinstance(msg, bytes):
                     msg = msg.decode("utf-8", "replace")
                 if msg == "next":

@@ -11,8 +11,8 @@
                  color: "#1f2430" };
   // Diverging D surface: pale pink where D calls points fake, pale green where it calls them
   // real, white at indifference; pale so the saturated sample colours stay readable on top.
-  const D_SCALE = [[0, "#e7a1bf"], [0.25, "#f6d3e2"], [0.5, "#fbfbfb"], [0.75, "#cfeadc"],
-                   [1, "#8fd0ae"]];
+  const D_SCALE = [[0, "#f2c2d5"], [0.25, "#f9e2eb"], [0.5, "#fcfcfc"], [0.75, "#d9efe3"],
+                   [1, "#a3d9bd"]];
   const CORR_SCALE = [[0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "#f4a582"],
                       [1, "#b2182b"]];
   const CONFIG = { displayModeBar: false, responsive: true, displaylogo: false };
@@ -20,7 +20,7 @@
   const MAX_POINTS = 4000;
 
   function hasWebGL() {
-    if (/[?&]gl=0\b/.test(root.location ? root.location.search : "")) return false;
+    if (root.GS_NO_GL || /[?&]gl=0\b/.test(root.location ? root.location.search : "")) return false;
     try {
       const c = document.createElement("canvas");
       return !!(c.getContext("webgl") || c.getContext("experimental-webgl"));
@@ -106,7 +106,7 @@
              marker: { color: color, size: size, opacity: opacity } };
   }
 
-  function segments(ax, ay, bx, by, color, width, name, heads) {
+  function segments(ax, ay, bx, by, color, width, name, heads, gl) {
     // Line segments a->b as one trace with null gaps (plus short arrow heads when asked).
     const n = ax.length, per = heads ? 9 : 3;
     const x = new Array(n * per), y = new Array(n * per);
@@ -124,8 +124,10 @@
         x[k + 8] = null; y[k + 8] = null;
       }
     }
-    return { type: "scatter", mode: "lines", x: x, y: y, name: name, hoverinfo: "skip",
-             line: { color: color, width: width } };
+    // WebGL lines (NaN gaps break them) when the plot is WebGL anyway: SVG paths of a
+    // thousand segments cost more than the whole sample layer.
+    return { type: gl ? SCATTER : "scatter", mode: "lines", x: x, y: y, name: name,
+             hoverinfo: "skip", line: { color: color, width: width }, connectgaps: false };
   }
 
   function latentGrid(f) {
@@ -138,7 +140,7 @@
       for (let j = 0; j < g; j++) { x.push(m[(j * g + i) * 2]); y.push(m[(j * g + i) * 2 + 1]); }
       x.push(null); y.push(null);
     }
-    return { type: "scatter", mode: "lines", x: x, y: y, hoverinfo: "skip", name: "latent grid",
+    return { type: SCATTER, mode: "lines", x: x, y: y, hoverinfo: "skip", name: "latent grid",
              line: { color: GRID, width: 1 }, opacity: 0.75 };
   }
 
@@ -153,7 +155,7 @@
         ax.push(ticks[j]); ay.push(ticks[i]); bx.push(m[k * 2]); by.push(m[k * 2 + 1]);
       }
     }
-    return segments(ax, ay, bx, by, MAP, 1, "latent → data", false);
+    return segments(ax, ay, bx, by, MAP, 1, "latent → data", false, true);
   }
 
   function gradArrows(f) {
@@ -164,7 +166,7 @@
       ax.push(fake[2 * i]); ay.push(fake[2 * i + 1]);
       bx.push(fake[2 * i] + v[2 * i]); by.push(fake[2 * i + 1] + v[2 * i + 1]);
     }
-    return segments(ax, ay, bx, by, ARROW, 1.4, "G's gradient", true);
+    return segments(ax, ay, bx, by, ARROW, 1.4, "G's gradient", true, true);
   }
 
   function draw2d(div, f, layers, runId, compact) {
@@ -225,7 +227,7 @@
       bx.push(mx[i]); by.push(1);
     }
     const lines = segments(ax, ay, bx, by, MAP, 1, "z → x", false);
-    lines.xaxis = "x"; lines.yaxis = "y3"; lines.opacity = 0.55;
+    lines.xaxis = "x"; lines.yaxis = "y3"; lines.opacity = 0.55; lines.showlegend = false;
     const data = [
       { type: "scatter", mode: "lines", x: xs, y: dens, name: "real density", fill: "tozeroy",
         line: { color: REAL, width: 2.5 }, fillcolor: "rgba(11,138,95,0.18)", hoverinfo: "skip" },
@@ -236,24 +238,24 @@
       lines,
       { type: "scatter", mode: "markers", x: bx, y: by, xaxis: "x", yaxis: "y3", hoverinfo: "skip",
         marker: { size: 6, color: Array.from(mz), colorscale: "Viridis", opacity: 0.9 },
-        name: "G(z)" },
+        name: "G(z)", showlegend: false },
       { type: "scatter", mode: "markers", x: ax, y: ay, xaxis: "x", yaxis: "y3", hoverinfo: "skip",
         marker: { size: 6, color: Array.from(mz), colorscale: "Viridis", opacity: 0.9 },
-        name: "z" },
+        name: "z", showlegend: false },
     ];
     const layout = baseLayout({
       uirevision: runId, showlegend: true, barmode: "overlay",
-      legend: { orientation: "h", x: 0, y: 1.1, font: { size: 14 } },
+      legend: { orientation: "h", x: 1, xanchor: "right", y: 1.0, yanchor: "bottom", font: { size: 14 } },
       title: title("1-D · step " + f.step.toLocaleString()),
-      margin: { l: 56, r: 56, t: 70, b: 40 },
-      xaxis: { range: xr, zeroline: false, title: { text: "x" } },
+      margin: { l: 56, r: 56, t: 40, b: 30 },
+      xaxis: { range: xr, zeroline: false },
       yaxis: { domain: [0.4, 1], range: [0, Math.max(top * 1.6, 1e-3)], title: { text: "density" },
                zeroline: false },
       yaxis2: { overlaying: "y", side: "right", range: prob ? [0, 1.02] : undefined,
                 title: { text: prob ? "D(x)" : "critic" }, showgrid: false, zeroline: false },
       yaxis3: { domain: [0, 0.3], range: [-0.15, 1.15], showgrid: false, zeroline: false,
                 tickvals: [0, 1], ticktext: ["z", "x = G(z)"] },
-      annotations: [{ xref: "paper", yref: "paper", x: 0, y: 0.33, showarrow: false,
+      annotations: [{ xref: "paper", yref: "paper", x: 0, y: 0.315, showarrow: false,
                       xanchor: "left", text: "mapping z → x (crossing lines: G folds the noise)",
                       font: { size: 13, color: "#555" } }],
     });
@@ -303,8 +305,8 @@
       layout["yaxis" + ax] = { domain: [y0, y1], anchor: "x" + ax, showticklabels: false,
                                zeroline: false, rangemode: "tozero" };
       annotations.push({ xref: "paper", yref: "paper", x: (x0 + x1) / 2, y: y1 + 0.01,
-                         yanchor: "bottom", showarrow: false, font: { size: 12 },
-                         text: "dim " + j + (ks ? " · KS " + ks[j].toFixed(2) : "") });
+                         yanchor: "bottom", showarrow: false, font: { size: 11 },
+                         text: "d" + j + (ks ? " KS " + ks[j].toFixed(2) : "") });
     });
     layout.annotations = annotations;
     return react(div, data, layout, false);
@@ -381,6 +383,7 @@
   };
 
   const STATS_SKIP = { step: 1, steps_per_s: 1, modes_total: 1 };
+  const COUNTS = { modes: 1, high_quality: 1 };
 
   function chart(div, series, keys, labels, colors, ttl, runId, extra) {
     if (!div || !visible(div)) return;
@@ -388,15 +391,20 @@
     keys.forEach(function (k, i) {
       if (!series.y[k]) return;
       data.push({ type: "scatter", mode: "lines", x: series.x, y: series.y[k], name: labels[i] || k,
+                  yaxis: extra && extra.right && extra.right[k] ? "y2" : "y",
                   line: { color: colors[i], width: 2 }, connectgaps: true,
                   hovertemplate: "%{y:.4g}<extra>" + (labels[i] || k) + "</extra>" });
     });
+    series.rev = (series.rev || 0) + 1;
+    const more = Object.assign({}, extra || {});
+    delete more.right;
     const layout = baseLayout(Object.assign({
-      uirevision: runId, showlegend: true, hovermode: "x unified", title: title(ttl),
+      uirevision: runId, datarevision: series.rev, showlegend: true, hovermode: "x unified",
+      title: title(ttl),
       margin: { l: 52, r: 10, t: 32, b: 28 },
       legend: { orientation: "h", x: 1, xanchor: "right", y: 1.18, font: { size: 13 } },
       xaxis: { zeroline: false, tickfont: { size: 12 } }, yaxis: { zeroline: false, tickfont: { size: 12 } },
-    }, extra || {}));
+    }, more));
     react(div, data, layout, false);
   }
 
@@ -499,8 +507,15 @@
     const keys = Object.keys(M.y);
     const f = view.frame, tot = f && f.scalars.modes_total;
     const mtitle = "metrics" + (tot && f.scalars.modes !== undefined ? " · modes " + f.scalars.modes + "/" + tot : "");
+    // Counts (modes, high-quality samples) on the left axis, divergences and the rest on the right.
+    const right = {};
+    keys.forEach(function (k) { if (!COUNTS[k]) right[k] = true; });
     chart($("chart-metrics"), M, keys, keys.map(function (k) { return k.replace(/_/g, " "); }),
-          keys.map(function (_, i) { return PALETTE[i % PALETTE.length]; }), mtitle, rid);
+          keys.map(function (_, i) { return PALETTE[i % PALETTE.length]; }), mtitle, rid,
+          { right: right, margin: { l: 52, r: 40, t: 56, b: 28 },
+            legend: { orientation: "h", x: 1, xanchor: "right", y: 1.32, font: { size: 11 } },
+            yaxis: { zeroline: false, rangemode: "tozero", title: { text: "count" } },
+            yaxis2: { overlaying: "y", side: "right", zeroline: false, showgrid: false } });
     drawTimeline($("timeline"), rid);
   };
 
@@ -520,8 +535,9 @@
     });
     data.push({ type: "scatter", mode: "lines", x: [x1, x1], y: [0, 1], yaxis: "y2", hoverinfo: "skip",
                 line: { color: "#1f2430", width: 1.5, dash: "dot" } });
+    view.rows.rev = (view.rows.rev || 0) + 1;
     const layout = baseLayout({
-      uirevision: rid, hovermode: "closest", title: title("timeline · events" + (ev.length ? "" : " (none yet)")),
+      uirevision: rid, datarevision: view.rows.rev, hovermode: "closest", title: title("timeline · events" + (ev.length ? "" : " (none yet)")),
       margin: { l: 90, r: 10, t: 30, b: 26 },
       xaxis: { range: [x0, Math.max(x1, x0 + 1)], zeroline: false, tickfont: { size: 12 } },
       yaxis: { type: "category", tickfont: { size: 12 }, showgrid: true },

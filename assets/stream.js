@@ -62,8 +62,10 @@
     };
     ws.onmessage = function (ev) {
       if (ws !== S.ws) return;
+      S.lastMessage = performance.now();
       S.messages += 1;
       S.bytes += ev.data.byteLength;
+      if (S.capture && S.capture.length < S.captureMax) S.capture.push(ev.data);
       let items;
       try {
         items = GS.decodeEnvelope(ev.data);
@@ -95,19 +97,38 @@
     }
   }
 
+  /** The compare page: each run drawn small into its own div (compare-0, compare-1, ...). */
+  GS.compare = {};
+  GS.setCompare = function (runs) {
+    GS.compare = {};
+    runs.forEach(function (r, i) { GS.compare[r] = "compare-" + i; });
+    GS.watch(runs);
+    return "";
+  };
+
   function handle(item) {
     const e = item.entry;
     S.last[e.run] = e;
     S.handlers.forEach(function (h) { h(item); });
-    if (GS.view === undefined || e.run !== GS.view.run) return;
-    if (item.rows) GS.addRows(item.rows, e.columns);
-    if (item.frame) {
-      countFps();
-      GS.addFrameScalars(item.frame);
-      GS.drawFrame(item.frame);
+    if (GS.compare[e.run]) {
+      if (item.frame && item.frame.kind === "2d") {
+        GS.draw2d($(GS.compare[e.run]), item.frame, null, e.run, true);
+      }
+      return;
     }
-    GS.drawCharts(!item.frame);
+    if (GS.view === undefined || e.run !== GS.view.run) return;
     status(e, item.frame);
+    try {
+      if (item.rows) GS.addRows(item.rows, e.columns);
+      if (item.frame) {
+        countFps();
+        GS.addFrameScalars(item.frame);
+        GS.drawFrame(item.frame);
+      }
+      GS.drawCharts(!item.frame);
+    } catch (err) {
+      console.error("ganscope: drawing failed", err);  // the next frame tries again
+    }
   }
 
   function fmt(n) { return Math.round(n).toLocaleString(); }
@@ -155,6 +176,24 @@
     ev.preventDefault();
     btn.click();
   });
+
+  // Watchdog: the server answers every "next" within about a second (status only when nothing
+  // is new). Silence means a lost request or a stuck connection: ask again, then reconnect.
+  setInterval(function () {
+    if (!S.open || !S.ws || !S.lastMessage) return;
+    const quiet = performance.now() - S.lastMessage;
+    if (quiet > 12000) S.ws.close();
+    else if (quiet > 5000) S.ws.send("next");
+  }, 2000);
+
+  // Leaving the page (or entering the back/forward cache) closes the socket at once, so the
+  // server knows nobody watches; coming back from the cache connects again.
+  root.addEventListener("pagehide", function () {
+    const ws = S.ws;
+    S.ws = null; S.open = false;
+    if (ws) { ws.onclose = null; ws.close(); }
+  });
+  root.addEventListener("pageshow", function (ev) { if (ev.persisted && !S.ws) connect(); });
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", connect);
   else connect();

@@ -73,8 +73,9 @@ def _choices(values, current, label):
 def transport(cfg: RunConfig):
     spf, fps = cfg.frames.steps_per_frame, cfg.frames.fps
     return html.Div([
-        html.Button([html.Span("▶ Play", className="when-stopped"),
-                     html.Span("⏸ Pause", className="when-running")],
+        html.Button([html.Span([html.I(className="icon-play"), "Play"], className="when-stopped"),
+                     html.Span([html.I(className="icon-pause"), "Pause"],
+                               className="when-running")],
                     id=ids.PLAY, className="btn primary", title="play / pause (space bar)"),
         html.Button("Step D", id=ids.STEP_D, className="btn", title="one discriminator step"),
         html.Button("Step G", id=ids.STEP_G, className="btn", title="one generator step"),

@@ -87,7 +87,7 @@ def layout(preset: str | None = None, play: str | None = None, cfg: str | None =
     ], className="play")
 
 
-# ---- helpers ------------------------------------------------------------------------------------
+# ---- helpers ------------------------------------------------
 
 def _notice(text: str, level: str = "info"):
     return html.Div(text, className=f"notice {level}")
@@ -103,7 +103,7 @@ def _field_paths() -> list[str]:
     return [ids.path_of(o["id"]) for o in ctx.outputs_list[1]] if ctx.outputs_list else []
 
 
-# ---- opening the run ---------------------------------------------------------------------------
+# ---- opening the run ------------------------------------------------
 
 @callback(Output(ids.RUN, "data"), Output(ids.NOTICE, "children"),
           Input(ids.BOOT, "data"))
@@ -143,7 +143,7 @@ def run_label(run_data: dict | None):
     return parts
 
 
-# ---- the form ------------------------------------------------------------------------------------
+# ---- the form ------------------------------------------------
 
 @callback(Output(ids.RUN, "data", allow_duplicate=True),
           Output(FIELD_ALL, "value"),
@@ -229,7 +229,7 @@ def projection_options(run_data: dict | None):
     return forms.projection_choices(max(3, data_dim(current[1])))
 
 
-# ---- presets, transport, upload --------------------------------------------------------------------
+# ---- presets, transport, upload ------------------------------------------------
 
 @callback(Output(ids.RUN, "data", allow_duplicate=True),
           Output(FIELD_ALL, "value", allow_duplicate=True),
@@ -356,7 +356,7 @@ def upload(contents: str | None, filename: str | None, run_data: dict | None):
             html.Span(info, className="good"), _notice(f"Training on {info} ({how}).", "ok"))
 
 
-# ---- the browser side: stream subscription and URL -------------------------------------------------
+# ---- the browser side: stream subscription and URL ----------------------------
 
 clientside_callback(
     """function(run) { return window.GS ? window.GS.setRun(run) : ""; }""",

@@ -155,6 +155,7 @@ def test_br006_bad_upload_shows_error_while_run_continues(browser, server, tmp_p
                      f"return b && parseInt(b.textContent.replace(/,/g, '')) > {step_before}",
             30, "the run to go on")
     assert run_of(browser) == run
+    assert severe_errors(browser) == []
 
 
 @pytest.mark.parametrize("preset, plot, name", [

@@ -1,0 +1,102 @@
+"""The run registry with real worker processes: ownership, limits, live edits, child runs,
+dead workers and uploads."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from app.runs import LimitError, Limits, LocalBackend, RunRegistry
+from gancore.config import RunConfig
+from gancore.datasets import DataFileError
+
+SMALL = RunConfig().with_changes({"generator.hidden": [16], "discriminator.hidden": [16],
+                                  "train.batch_size": 32, "frames.samples": 100,
+                                  "frames.d_grid": 16})
+
+
+@pytest.fixture
+def registry(tmp_path):
+    reg = RunRegistry(tmp_path / "runs", Limits(per_session=2, total=3), LocalBackend(spare=False))
+    yield reg
+    reg.close()
+
+
+def wait_for(cond, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_ra001_owner_controls_others_cannot(registry):
+    run = registry.start("alice", SMALL, autoplay=True)
+    wait_for(lambda: registry.status(run.run_id)["step"] > 0)
+    with pytest.raises(PermissionError, match="another browser session"):
+        registry.command("bob", run.run_id, "pause")
+    with pytest.raises(PermissionError):
+        registry.apply("bob", run.run_id, SMALL.with_changes({"opt_d.lr": 1e-4}))
+    with pytest.raises(PermissionError):
+        registry.stop("bob", run.run_id)
+    assert registry.status(run.run_id)["state"] == "running"
+    registry.command("alice", run.run_id, "pause")
+    wait_for(lambda: registry.status(run.run_id)["state"] == "paused")
+
+
+def test_ra002_limits_per_session_and_overall(registry):
+    registry.start("alice", SMALL)
+    registry.start("alice", SMALL)
+    with pytest.raises(LimitError, match="at most 2"):
+        registry.start("alice", SMALL)
+    registry.start("bob", SMALL)
+    with pytest.raises(LimitError, match="server is full"):
+        registry.start("carol", SMALL)
+
+
+def test_ra003_live_change_keeps_step_restart_field_forks_child(registry):
+    run = registry.start("alice", SMALL, autoplay=True)
+    wait_for(lambda: registry.status(run.run_id)["step"] > 20)
+    lr = SMALL.with_changes({"opt_d.lr": 2e-4})
+    same, live, restart = registry.apply("alice", run.run_id, lr)
+    assert same.run_id == run.run_id and live == ["opt_d.lr"] and restart == []
+    assert registry.status(run.run_id)["step"] > 20  # not reset
+    child, live, restart = registry.apply(
+        "alice", run.run_id, same.config.with_changes({"generator.hidden": [24]}))
+    assert restart == ["generator.hidden"]
+    assert child.parent == run.run_id and child.fork_step > 20
+    assert registry.status(run.run_id)["state"] == "stopped"  # the parent keeps its record
+    assert os.path.exists(run.record_path)
+    wait_for(lambda: registry.status(child.run_id)["state"] == "running")
+
+
+def test_ra004_killed_worker_is_reported_failed(registry):
+    run = registry.start("alice", SMALL, autoplay=True)
+    wait_for(lambda: registry.status(run.run_id)["step"] > 0)
+    os.kill(registry.status(run.run_id)["pid"], signal.SIGKILL)
+    wait_for(lambda: registry.status(run.run_id)["state"] == "failed", 10)
+    assert "worker process died" in registry.status(run.run_id)["message"]
+    assert registry.active("alice") == []  # a dead run no longer counts against the limit
+
+
+def test_ra005_upload_checked_and_saved_as_npy(registry):
+    with pytest.raises(DataFileError, match="line 3"):
+        registry.save_upload(b"1,2\n3,4\n5\n", "bad.csv")
+    path, rows, cols = registry.save_upload(b"1,2,3\n4,5,6\n7,8,9\n", "good.csv")
+    assert path.endswith(".npy") and (rows, cols) == (3, 3)
+    run = registry.start("alice", SMALL.with_changes(
+        {"target.name": "file", "target.data_path": path, "target.dim": 3}))
+    wait_for(lambda: registry.newest(run.run_id) is not None)
+
+
+def test_ra006_unwatched_runs_are_freed_for_a_new_page(registry):
+    a = registry.start("alice", SMALL)
+    registry.start("alice", SMALL)
+    for r in registry.active("alice"):
+        r.created -= 10  # both pages were opened a while ago and then closed
+        r.last_watched -= 10
+    c = registry.start("alice", SMALL)
+    assert registry.status(a.run_id)["state"] == "stopped"
+    assert c.run_id in [r.run_id for r in registry.active("alice")]
