@@ -114,6 +114,9 @@ def test_br003_live_loss_change_keeps_the_step(browser, server):
 
 def test_br004_invalid_field_is_marked_and_nothing_sent(browser, server):
     run = run_of(browser)
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.SPACE)  # paused: a busy 2-core box types slowly while it draws
+    wait_js(browser, "return document.querySelector('#status .state-paused')", 30, "paused")
     type_into(browser, "train.batch_size", "0")
     wait_js(browser, "return document.querySelector('.field.invalid')", 20, "invalid mark")
     text = browser.execute_script("return document.querySelector('.field.invalid').textContent")
@@ -121,6 +124,8 @@ def test_br004_invalid_field_is_marked_and_nothing_sent(browser, server):
     assert run_of(browser) == run
     type_into(browser, "train.batch_size", "256")
     wait_js(browser, "return !document.querySelector('.field.invalid')", 20, "mark cleared")
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.SPACE)
+    wait_js(browser, "return document.querySelector('#status .state-running')", 30, "running")
 
 
 def test_br005_architecture_change_restarts_as_child_run(browser, server):
