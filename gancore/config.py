@@ -179,7 +179,7 @@ class FrameConfig(_Strict):
     latent_grid: int = _f(20, "latent grid points per side (mapping arrows)", False, ge=2, le=64)
     steps_per_frame: int = _f(0, "training steps between frames (0 = by wall clock)", True,
                               ge=0, le=100_000)
-    fps: float = _f(25.0, "target frames per second when steps_per_frame is 0", True,
+    fps: float = _f(25.0, "frame-rate cap in frames per second (also paces slow motion)", True,
                     gt=0.0, le=120.0)
     record_every: int = _f(100, "training steps between recorded frames", True, ge=1,
                            le=1_000_000)
