@@ -123,7 +123,7 @@ class Probes:
         from it, and the mode centres; what the detectors measure distances against."""
         from scipy.spatial import cKDTree
 
-        real = self._real_all_modes()
+        real = self._real_all = self._real_all_modes()
         self.data_mean = real.mean(0)
         self.data_scale = float(np.sqrt(((real - self.data_mean) ** 2).sum(1).mean())) or 1.0
         self._tree = cKDTree(real) if self.dim <= 3 else None
@@ -159,7 +159,7 @@ class Probes:
                 d_modes = self.d_values(D, self._mode_inputs, True)
             if self._off_cells is not None and prob:
                 d_off = float(self.d_values(D, self._off_cells, True).mean())
-        real = self._real_all_modes()
+        real = self._real_all  # drawn once: a time-varying target would otherwise re-sample it
         moved = 0.0 if self._prev_fake is None else float(
             np.sqrt(((fake - self._prev_fake) ** 2).sum(1)).mean() / self.data_scale)
         self._prev_fake = fake

@@ -18,7 +18,6 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -356,7 +355,4 @@ class WorkerHandle:
 class CommandError(RuntimeError):
     """A command the worker refused; the message says why."""
 
-
-def default_record_path(runs_dir: str | Path, run_id: str) -> str:
-    return str(Path(runs_dir) / f"{run_id}.h5")
 
