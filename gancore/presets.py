@@ -112,6 +112,48 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
             "opt_g.name": "sgd", "opt_d.name": "sgd", "opt_g.lr": 0.03, "opt_d.lr": 0.1,
             "loss.name": "non_saturating", "train.k_d": 3, "train.batch_size": 150,
             "latent.dim": 2, "latent.distribution": "uniform"}, "GAN Lab"),
+    # ---- the other half of each classroom lesson (gancore.lessons): remedies and contrasts ----
+    Preset("four-points-settled",
+           "The four points again, with a deeper G and Adam at a gentle rate: the samples split "
+           "over all four points and come to rest.",
+           {"target.name": "four_points", "target.std": 0.01, **_DOC003, "opt_g.lr": 2e-4,
+            "opt_d.lr": 2e-4, "train.seed": 2}, "convergence"),
+    Preset("sway-1d-balanced",
+           "The swaying setup with D learning as fast as G and the non-saturating loss: D's "
+           "first slope leads to the data and the fakes walk straight onto it.",
+           {**_ONE_D, "target.name": "gaussian_1d", "target.mean": 2.0, "target.std": 0.5,
+            "loss.name": "non_saturating", "opt_g.lr": 1e-3, "opt_d.lr": 1e-3,
+            "train.seed": 2}, "swaying"),
+    Preset("forgetting-interleaved",
+           "The four clusters take turns every 25 steps instead of 500: each comes back before "
+           "D forgets it, so D keeps all four and the samples cover them.",
+           {"target.name": "sequential", "target.modes": 4, "target.radius": 2.0,
+            "target.std": 0.05, "target.switch_every": 25, **_TOY_NETS},
+           "catastrophic forgetting"),
+    Preset("goodfellow-1d-settled",
+           "The 1-D picture with the non-saturating loss and a slower pair: the fake histogram "
+           "settles under the data and D(x) flattens towards one half.",
+           {**_ONE_D, "target.name": "gaussian_1d", "target.mean": 2.0, "target.std": 0.5,
+            "latent.distribution": "uniform", "loss.name": "non_saturating",
+            "opt_g.lr": 2e-4, "opt_d.lr": 2e-4}, "convergence"),
+    Preset("ring8-vae",
+           "The VAE baseline on the ring of 8 with the GAN's network sizes: every mode is "
+           "covered, but the samples smear into a blurred ring between them.",
+           {**_RING_PROTOCOL, "model": "vae", "vae_sigma": 0.1}, "GAN vs VAE"),
+    Preset("bimodal-6d-gan",
+           "The bimodal 6-D case with a non-saturating GAN at a faster rate: the bimodal "
+           "coordinates split into their two humps.",
+           {"target.name": "bimodal_6d", "train.conditional": True, "latent.dim": 6,
+            "generator.hidden": [64, 64, 128], "discriminator.hidden": [64, 64, 128],
+            "loss.name": "non_saturating", "opt_g.lr": 1e-3, "opt_d.lr": 1e-3,
+            "frames.samples": 1000}, "n-D"),
+    Preset("gaussgan-100d-wide-noise",
+           "The 100-D gaussian fed unit-width noise: the norm histogram and the KS statistics "
+           "reach the data's far sooner than with noise of width 0.01.",
+           {"target.name": "gaussian_nd", "target.dim": 100, "target.std": 1.0,
+            "target.mean": 0.0, "latent.dim": 100, "latent.scale": 1.0,
+            "generator.hidden": [256, 256], "discriminator.hidden": [256, 256],
+            "frames.samples": 1000, "train.batch_size": 256}, "n-D"),
 ]}
 
 
