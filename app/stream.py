@@ -9,6 +9,11 @@ paused run costs one small message a second, never a busy loop.
 Client -> server (text):
     {"op": "watch", "runs": ["<run id>", ...]}   which runs this tab shows (replaces the list)
     next                                          send me the next envelope
+    {"op": "next", "frames": ["<run id>", ...]}   the same, with new frames of these runs only:
+                                                  the others get status alone and keep their
+                                                  newest frame and rows for a later answer (the
+                                                  compare page's focus draws one run at full
+                                                  rate and the rest less often)
 
 Server -> client (binary), the envelope; all integers little-endian:
     uint32 H                 byte length of the JSON header (padded with spaces so 4+H is a
@@ -26,6 +31,7 @@ Server -> client (binary), the envelope; all integers little-endian:
 from __future__ import annotations
 
 import json
+import os
 import struct
 import time
 from typing import Any
@@ -42,6 +48,17 @@ WAIT_S = 1.0  # longest wait for a new frame before a status-only answer
 POLL_S = 0.004  # per-run wait slice when a tab watches several runs
 MAX_WATCH = 8
 SILENT_S = 20.0  # no message from the tab for this long: the socket is closed
+
+
+def max_tab_fps() -> float:
+    """Frames per second one tab may receive at most (0 = no cap beyond each run's frames.fps).
+
+    GANSCOPE_MAX_TAB_FPS lets whoever serves a class (or a test suite) keep a small box
+    responsive: a tab draws at most this often, whatever its runs produce."""
+    try:
+        return max(0.0, float(os.environ.get("GANSCOPE_MAX_TAB_FPS", "0") or 0))
+    except ValueError:
+        return 0.0
 
 
 def _pad8(n: int) -> int:
@@ -97,9 +114,11 @@ def decode_envelope(buf: bytes) -> list[tuple[dict[str, Any], bytes | None, np.n
 class TabStream:
     """What one tab watches and what it was last told; builds each answer to ``next``."""
 
-    def __init__(self, registry: runs.RunRegistry):
+    def __init__(self, registry: runs.RunRegistry, max_fps: float = 0.0):
         self.registry = registry
         self.watching: list[str] = []
+        self.min_interval = 1.0 / max_fps if max_fps > 0 else 0.0
+        self.last_frame_at = 0.0
 
     def watch(self, run_ids: list[str]) -> None:
         run_ids = [str(r) for r in run_ids[:MAX_WATCH]]
@@ -114,9 +133,8 @@ class TabStream:
     def close(self) -> None:
         self.watch([])
 
-    def _wait_for_frames(self, wait_s: float) -> None:
+    def _wait_for_frames(self, wait_s: float, ids: list[str]) -> None:
         deadline = time.monotonic() + wait_s
-        ids = list(self.watching)
         if not ids:
             time.sleep(min(wait_s, 0.25))
             return
@@ -129,9 +147,14 @@ class TabStream:
                 if self.registry.wait(r, POLL_S):
                     return
 
-    def next_message(self, wait_s: float = WAIT_S) -> bytes:
-        """Newest frame and rows of every watched run; waits (bounded) while nothing is new."""
-        self._wait_for_frames(wait_s)
+    def next_message(self, wait_s: float = WAIT_S, frames: set[str] | None = None) -> bytes:
+        """Newest frame and rows of every watched run (of the runs in `frames`, when given);
+        waits (bounded) while nothing is new."""
+        wanted = [r for r in self.watching if frames is None or r in frames]
+        early = self.last_frame_at + self.min_interval - time.monotonic()
+        if early > 0:
+            time.sleep(min(early, wait_s))
+        self._wait_for_frames(wait_s, wanted)
         entries = []
         for r in list(self.watching):
             try:
@@ -141,12 +164,14 @@ class TabStream:
                 entries.append(({"run": r, "state": "unknown", "message": str(e), "step": 0,
                                  "steps_per_s": 0.0, "error": str(e)}, None, None))
                 continue
-            got = self.registry.newest(r)
+            got = self.registry.newest(r) if r in wanted else None
             frame, rows = got if got is not None else (None, None)
             entries.append(({"run": r, "state": status["state"], "message": status["message"],
                              "step": status["step"], "steps_per_s": status["steps_per_s"],
                              "attempt": run.attempt, "parent": run.parent,
                              "fork_step": run.fork_step}, frame, rows))
+        if any(frame is not None for _, frame, _ in entries):
+            self.last_frame_at = time.monotonic()
         return encode_envelope(entries)
 
 
@@ -157,7 +182,7 @@ def register(server, registry_getter=runs.registry) -> Sock:
     @sock.route("/ws")
     def frames_socket(ws):  # noqa: ANN001 - flask-sock's WebSocket
         session_id()  # the handshake carries the cookie; watching needs no ownership
-        tab = TabStream(registry_getter())
+        tab = TabStream(registry_getter(), max_tab_fps())
         try:
             while True:
                 # A tab answers every envelope at once; silence means it was frozen or closed
@@ -176,6 +201,10 @@ def register(server, registry_getter=runs.registry) -> Sock:
                         continue
                     if data.get("op") == "watch" and isinstance(data.get("runs"), list):
                         tab.watch(data["runs"])
+                    elif data.get("op") == "next":
+                        frames = data.get("frames")
+                        ws.send(tab.next_message(
+                            frames=set(map(str, frames)) if isinstance(frames, list) else None))
         finally:
             tab.close()
 

@@ -135,7 +135,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=15.0)
     args = ap.parse_args()
     runs_dir = Path(tempfile.mkdtemp(prefix="gs-bench-")) / "runs"
-    server = AppServer(runs_dir, "--max-runs-per-session", "4", "--max-runs", "5")
+    server = AppServer(runs_dir, "--max-runs-per-session", "4", "--max-runs", "5", tab_fps=0)
     driver = make_driver()
     try:
         driver.get(f"{server.url}/?preset={PRESET}&play=1")

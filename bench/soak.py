@@ -36,7 +36,7 @@ def main() -> int:
     ap.add_argument("--preset", default="ring8-reference")
     ap.add_argument("--every", type=float, default=30.0, help="seconds between samples")
     args = ap.parse_args()
-    server = AppServer(Path(tempfile.mkdtemp(prefix="gs-soak-")) / "runs")
+    server = AppServer(Path(tempfile.mkdtemp(prefix="gs-soak-")) / "runs", tab_fps=0)
     driver = make_driver()
     samples = []
     try:

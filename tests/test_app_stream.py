@@ -72,3 +72,24 @@ def test_st003_paused_run_answer_waits_briefly_then_status_only(registry):
     (entry, frame, _), = decode_envelope(tab.next_message(0.3))
     assert frame is None and entry["state"] == "paused"
     assert 0.25 <= time.monotonic() - t < 2.0  # waited, bounded, no busy loop
+
+
+def test_st004_tab_frame_cap_spaces_frames_and_keeps_every_row(registry):
+    """GANSCOPE_MAX_TAB_FPS: a capped tab gets frames no closer than 1/cap apart, and the rows
+    in between still all arrive (the cap thins pictures, never data)."""
+    run = registry.start("alice", SMALL, autoplay=True)
+    tab = TabStream(registry, max_fps=4.0)
+    tab.watch([run.run_id])
+    times, steps = [], []
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline and len(times) < 5:
+        (_, frame, rows), = decode_envelope(tab.next_message())
+        if rows is not None:
+            steps.extend(rows[:, 0].astype(int).tolist())
+        if frame is not None:
+            times.append(time.monotonic())
+    tab.close()
+    assert len(times) == 5
+    gaps = np.diff(times)
+    assert gaps.min() >= 0.24, gaps  # 4 fps: at least 250 ms apart (timer slack 10 ms)
+    assert steps == list(range(steps[0], steps[0] + len(steps)))
