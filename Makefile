@@ -6,7 +6,7 @@ PRESET ?= ring8-reference
 HOST ?= 127.0.0.1
 PORT ?= 8050
 
-.PHONY: install install-dev run train test test-browser lint bench browser clean
+.PHONY: install install-dev run train test test-engine test-browser lint bench browser clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,16 +33,19 @@ train: install
 browser:
 	bash tools/ensure_chromium.sh
 
-## make test: install everything and run lint + the suite. The real-browser tests of the
-## dashboard (work in progress) run with `make test-browser` until they are proven on a clean
-## checkout within CI's time budget.
-test: install-dev
+## make test: install everything (Debian's chromium + chromium-driver too, when missing), then
+## lint and the whole suite, real-browser tests included.
+test: install-dev browser
 	$(PY) -m ruff check gancore app bench tests
+	GANSCOPE_REQUIRE_BROWSER=1 $(PY) -m pytest
+
+## make test-engine: the suite without the real-browser tests (no chromium needed)
+test-engine: install-dev
 	$(PY) -m pytest -m "not browser"
 
-## make test-browser: install Debian's chromium + chromium-driver when missing, run the browser tests
+## make test-browser: only the real-browser tests
 test-browser: install-dev browser
-	$(PY) -m pytest -m browser
+	GANSCOPE_REQUIRE_BROWSER=1 $(PY) -m pytest -m browser
 
 lint: install-dev
 	$(PY) -m ruff check gancore app bench tests
