@@ -6,7 +6,8 @@ PRESET ?= ring8-reference
 HOST ?= 127.0.0.1
 PORT ?= 8050
 
-.PHONY: install install-dev run train test test-engine test-browser lint bench browser clean
+.PHONY: install install-dev run train test test-engine test-browser lint bench browser clean \
+	lessons
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +50,11 @@ test-browser: install-dev browser
 
 lint: install-dev
 	$(PY) -m ruff check gancore app bench tests
+
+## make lessons: train each classroom lesson's problem and remedy presets (2 processes) and write
+## one side-by-side GIF per lesson into docs/lessons/ (about 5-10 minutes)
+lessons: install
+	$(PY) -m gancore lessons-gifs docs/lessons
 
 bench: install-dev
 	$(PY) bench/train_throughput.py

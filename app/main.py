@@ -12,7 +12,7 @@ import dash
 from dash import Dash, dcc, html
 from flask import Response
 
-from app import runs, session, stream
+from app import exports, runs, session, stream
 
 APP_DIR = Path(__file__).resolve().parent
 ROOT = APP_DIR.parent
@@ -41,6 +41,7 @@ def create_app(runs_dir: str | Path = "runs", *, per_session: int | None = None,
     server.config["MAX_CONTENT_LENGTH"] = int(limits.upload_bytes * 1.4) + 1_000_000  # base64
     session.install(server)
     stream.register(server)
+    exports.register(server)  # /export/...: GIF, MP4, config, CSV downloads
 
     @server.get("/api/runs")
     def api_runs():

@@ -44,6 +44,22 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--seeds", type=int, default=5)
     bm.add_argument("--steps", type=int, default=2000)
     bm.add_argument("--jobs", type=int, default=2, help="parallel training processes")
+    ex = sub.add_parser("export", help="animated GIF or MP4 of 1-4 recordings side by side")
+    ex.add_argument("paths", nargs="+", metavar="PATH.h5", help="ganscope HDF5 recordings")
+    fmt = ex.add_mutually_exclusive_group(required=True)
+    fmt.add_argument("--gif", metavar="OUT.gif", help="write an animated GIF here")
+    fmt.add_argument("--mp4", metavar="OUT.mp4", help="write an MP4 (H.264) here")
+    ex.add_argument("--every", type=int, default=1, help="draw every k-th recorded frame")
+    ex.add_argument("--fps", type=int, default=10, help="frames per second of the animation")
+    ex.add_argument("--max-frames", type=int, help="at most this many frames, spread evenly")
+    ex.add_argument("--size", metavar="WxH", help="picture size in pixels, e.g. 1120x660")
+    ex.add_argument("--label", action="append", metavar="TEXT",
+                    help="title of each recording's panel, in order (repeatable)")
+    ls = sub.add_parser("lessons-gifs", help="train every classroom lesson's problem and remedy "
+                        "presets and write one side-by-side GIF per lesson")
+    ls.add_argument("out_dir", metavar="OUT_DIR", help="folder for <slug>.gif files")
+    ls.add_argument("--only", action="append", metavar="SLUG", help="just these lessons")
+    ls.add_argument("--jobs", type=int, default=2, help="parallel training processes")
     sub.add_parser("presets", help="list presets with what to watch")
     sub.add_parser("targets", help="list target distributions")
     sub.add_parser("config-reference", help="print the config reference as a Markdown table")
@@ -129,6 +145,50 @@ def cmd_bench_modes(args: argparse.Namespace) -> str:
     return modebench.table(modebench.summarise(results), args.seeds, args.steps)
 
 
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    """'1120x660' -> (1120, 660)."""
+    if text is None:
+        return None
+    w, sep, h = text.lower().partition("x")
+    if not (sep and w.isdigit() and h.isdigit()):
+        raise UsageError(f"--size must look like 1120x660, got {text!r}")
+    return int(w), int(h)
+
+
+def cmd_export(args: argparse.Namespace) -> dict:
+    from gancore.export import ExportError, export_animation
+
+    out = args.gif or args.mp4
+    want = ".gif" if args.gif else ".mp4"
+    if Path(out).suffix.lower() != want:
+        raise UsageError(f"{out}: --{want[1:]} needs a file name ending in {want}")
+    if args.every < 1:
+        raise UsageError("--every must be 1 or more")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise UsageError("--max-frames must be 1 or more")
+    start = time.perf_counter()
+    try:
+        n = export_animation(args.paths, out, every=args.every, fps=args.fps,
+                             max_frames=args.max_frames, labels=args.label,
+                             size=parse_size(args.size))
+    except ExportError as e:
+        raise UsageError(str(e)) from None
+    return {"out": out, "frames": n, "bytes": Path(out).stat().st_size,
+            "seconds": round(time.perf_counter() - start, 1)}
+
+
+def cmd_lessons_gifs(args: argparse.Namespace) -> dict:
+    from gancore import lessongifs
+
+    if args.jobs < 1:
+        raise UsageError("--jobs must be 1 or more")
+    try:
+        return lessongifs.make_all(args.out_dir, only=args.only, jobs=args.jobs,
+                                   progress=lambda m: print(m, file=sys.stderr, flush=True))
+    except KeyError as e:
+        raise UsageError(str(e.args[0])) from None
+
+
 def cmd_presets() -> str:
     return "\n".join(f"{p.name:26s} {p.watch}" for p in PRESETS.values())
 
@@ -163,6 +223,10 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(cmd_train(args), default=_json_default))
         elif args.command == "eval":
             print(json.dumps(cmd_eval(args), default=_json_default))
+        elif args.command == "export":
+            print(json.dumps(cmd_export(args)))
+        elif args.command == "lessons-gifs":
+            print(json.dumps(cmd_lessons_gifs(args)))
         elif args.command == "bench-modes":
             print(cmd_bench_modes(args))
         elif args.command == "presets":
