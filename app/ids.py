@@ -46,6 +46,23 @@ CHART_GRAD = "chart-grad"
 CHART_METRICS = "chart-metrics"
 TIMELINE = "timeline"
 
+# classroom: presenter mode, lesson bar and event feed (assets/classroom.js), lessons, drawing
+PRESENT = "present-toggle"  # enters/leaves presenter mode (body.present)
+LESSON_BAR = "lesson-bar"
+LESSON = "lesson"  # store: the slug of the lesson the play page was opened with
+LESSON_SWITCH = "lesson-switch"  # shows the remedy, or the problem again
+LESSON_SHOWING = "lesson-showing"
+EVENT_FEED = "event-feed"  # readable detector events of the page's run, newest first
+LESSON_LIST = "lesson-list"
+DRAW_CANVAS = "draw-canvas"  # owned by assets/drawtarget.js
+DRAW_COUNT = "draw-count"
+DRAW_UNDO = "draw-undo"
+DRAW_CLEAR = "draw-clear"
+DRAW_TRAIN = "draw-train"
+DRAW_POINTS = "draw-points"  # store: the points read from the canvas when "train" is clicked
+DRAW_NOTICE = "draw-notice"
+DRAW_GO = "draw-go"  # location: the play page of the new run
+
 
 def key(path: str) -> str:
     """A config path as an id value: Dash reads '.' in ids as the property separator."""

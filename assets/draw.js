@@ -47,13 +47,20 @@
     return rows;
   }
 
+  // Presenter mode (classroom.js) reads from the back of a room: larger default type.
+  const BIG_FONT = Object.assign({}, FONT, { size: 19 });
+  function presenting() { return typeof document !== "undefined" && !!document.body &&
+                                 document.body.classList.contains("present"); }
+
   function baseLayout(extra) {
     return Object.assign({
-      font: FONT, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "#ffffff",
+      font: presenting() ? BIG_FONT : FONT, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "#ffffff",
       margin: { l: 48, r: 16, t: 34, b: 40 }, showlegend: false, hovermode: false,
     }, extra || {});
   }
-  function title(text) { return { text: text, x: 0.01, xanchor: "left", font: { size: 15 } }; }
+  function title(text) {
+    return { text: text, x: 0.01, xanchor: "left", font: { size: presenting() ? 21 : 15 } };
+  }
 
   // Plotly.react with a paint counter per div (plotly_afterplot), used by the status line and
   // by bench/browser_fps.py. Latency is step-to-paint: the worker's send time to the paint.

@@ -43,7 +43,8 @@
     }
     document.body.dataset.kind = run.kind;
     document.body.dataset.owner = run.owner ? "yes" : "no";
-    const query = run.owner ? run.url : "?run=" + encodeURIComponent(run.run);
+    const query = (run.owner ? run.url : "?run=" + encodeURIComponent(run.run)) +
+      (GS.stickyQuery ? GS.stickyQuery() : "");  // presenter mode and lesson (classroom.js)
     if (root.history && location.search !== query) history.replaceState(null, "", location.pathname + query);
     GS.watch([run.run]);
     return "";

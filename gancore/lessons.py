@@ -52,29 +52,34 @@ LESSONS: dict[str, Lesson] = {lesson.slug: lesson for lesson in [
         "Real batches show only one of four clusters at a time, moving on every 500 steps. A "
         "network learns what it is shown now and overwrites the rest: D's score on the cluster "
         "it saw a moment ago falls, as if that data had never been real, and the generator "
-        "follows the data around the ring instead of covering it. On the right the clusters "
-        "take turns every 25 steps, so each comes back before D has forgotten it (the idea of "
-        "rehearsal) and the samples cover all four.",
-        "forgetting-sequential", "forgetting-interleaved", ("catastrophic_forgetting",)),
+        "follows the data around the ring instead of covering it. The same drift happens "
+        "without any trick in the data wherever D sees no samples for a while, such as a "
+        "cluster the generator has abandoned. On the right every batch holds all four clusters "
+        "(rehearsal: nothing goes unseen long enough to be forgotten) and an R1 penalty keeps "
+        "D's surface smooth around the real data, so the samples settle on all four.",
+        "forgetting-sequential", "forgetting-rehearsal-r1", ("catastrophic_forgetting",)),
     Lesson(
         "goodfellow-1d", "The 1-D picture from the original GAN paper",
         "One gaussian on a line, drawn as in Goodfellow's figure: the data's density, the "
         "generator's histogram, D(x), and lines from each noise value z to the x it is mapped "
-        "to. With the minimax loss and equal learning rates the fake histogram slides under the "
-        "data while D(x) keeps chasing it, and the z-to-x lines show how G stretches and folds "
-        "the uniform noise. Theory says D should end flat at one half; with finite networks and "
-        "batches it keeps rocking. On the right a slower, non-saturating pair settles far "
-        "closer to that picture.",
+        "to. With the minimax loss and Adam the fake histogram slides under the data while D(x) "
+        "keeps chasing it, and the z-to-x lines keep shifting. Theory says D should end flat at "
+        "one half and G should stop; but Adam takes steps of about the same size even when the "
+        "gradients are only batch noise, so the pair never comes to rest. On the right plain "
+        "SGD, whose steps shrink with the gradient, and the non-saturating loss: the histogram "
+        "settles under the data, D(x) flattens at one half and the lines stop moving.",
         "goodfellow-1d", "goodfellow-1d-settled", ("non_convergence",)),
     Lesson(
         "gan-vs-vae", "GAN versus VAE",
         "The same ring of eight clusters and the same network sizes, learnt two ways. On the "
         "left a GAN: the discriminator punishes any sample that does not look like data, so "
         "the samples sit sharply on the clusters. On the right the VAE baseline: it is trained "
-        "to reconstruct every point through a noisy code, which covers every cluster but "
-        "smears them into a blurred ring, because the decoder's averaging over nearby codes "
-        "puts samples between the clusters too.",
-        "ring8-reference", "ring8-vae", ("mode_collapse",)),
+        "to reconstruct every point through a noisy code and its decoder averages over nearby "
+        "codes, so it reaches around the ring but smears the clusters into a blurred band, with "
+        "most samples between them. No detector fires on either; compare the metrics: modes "
+        "reached, and the high-quality share (samples near a cluster), which stays low for "
+        "the VAE.",
+        "ring8-reference", "ring8-vae", ()),
     Lesson(
         "bimodal-6d", "The bimodal 6-D conditional case",
         "Six correlated coordinates given a 4-D condition; coordinates 0 and 1 have two humps "

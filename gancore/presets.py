@@ -124,18 +124,19 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            {**_ONE_D, "target.name": "gaussian_1d", "target.mean": 2.0, "target.std": 0.5,
             "loss.name": "non_saturating", "opt_g.lr": 1e-3, "opt_d.lr": 1e-3,
             "train.seed": 2}, "swaying"),
-    Preset("forgetting-interleaved",
-           "The four clusters take turns every 25 steps instead of 500: each comes back before "
-           "D forgets it, so D keeps all four and the samples cover them.",
-           {"target.name": "sequential", "target.modes": 4, "target.radius": 2.0,
-            "target.std": 0.05, "target.switch_every": 25, **_TOY_NETS},
+    Preset("forgetting-rehearsal-r1",
+           "All four clusters in every batch and an R1 penalty on D: nothing is left out to be "
+           "forgotten, D stays smooth, and the samples settle on all four clusters.",
+           {"target.name": "ring", "target.modes": 4, "target.radius": 2.0,
+            "target.std": 0.05, "loss.r1_gamma": 1.0, **_TOY_NETS},
            "catastrophic forgetting"),
     Preset("goodfellow-1d-settled",
-           "The 1-D picture with the non-saturating loss and a slower pair: the fake histogram "
-           "settles under the data and D(x) flattens towards one half.",
+           "The 1-D picture with the non-saturating loss and plain SGD: the fake histogram "
+           "settles under the data, D(x) flattens at one half and the z-to-x lines stop moving.",
            {**_ONE_D, "target.name": "gaussian_1d", "target.mean": 2.0, "target.std": 0.5,
             "latent.distribution": "uniform", "loss.name": "non_saturating",
-            "opt_g.lr": 2e-4, "opt_d.lr": 2e-4}, "convergence"),
+            "opt_g.name": "sgd", "opt_d.name": "sgd", "opt_g.lr": 0.05, "opt_d.lr": 0.05},
+           "convergence"),
     Preset("ring8-vae",
            "The VAE baseline on the ring of 8 with the GAN's network sizes: every mode is "
            "covered, but the samples smear into a blurred ring between them.",

@@ -36,8 +36,24 @@ def detectors() -> str:
     return "\n".join(lines)
 
 
+def lessons() -> str:
+    """Each lesson's title, text and presets, beside its GIF (written by `make lessons`)."""
+    from gancore.lessons import LESSONS
+
+    out = []
+    for lesson in LESSONS.values():
+        out.append(f"### {lesson.title}\n\n"
+                   f'<img src="docs/lessons/{lesson.slug}.gif" width="480" align="right" '
+                   f'alt="{lesson.title}: {lesson.problem} beside {lesson.remedy}">\n\n'
+                   f"{lesson.text}\n\n"
+                   f"Problem `{lesson.problem}`, remedy `{lesson.remedy}`; in the app: "
+                   f"`/?preset={lesson.problem}&play=1&lesson={lesson.slug}`"
+                   f'<br clear="right">')
+    return "\n\n".join(out)
+
+
 SECTIONS = {"config-reference": config_reference, "presets": presets_table,
-            "recording-layout": recording_layout, "detectors": detectors}
+            "recording-layout": recording_layout, "detectors": detectors, "lessons": lessons}
 
 
 def replace_section(text: str, name: str, body: str) -> str:

@@ -92,6 +92,11 @@ def transport(cfg: RunConfig):
         dcc.Dropdown(id=ids.field("frames.fps"), clearable=False, searchable=False,
                      className="dd fps", value=fps,
                      options=_choices(FPS_CAPS, fps, lambda v: f"{v:g} fps")),
+        html.Button([html.Span("Presenter", className="when-normal"),
+                     html.Span("Leave presenter", className="when-present")],
+                    id=ids.PRESENT, className="btn present-btn",
+                    title="presenter mode: large type, controls hidden; keys: space play/pause, "
+                          "→ step, R reset, F full screen, Esc leave (P toggles)"),
         html.Div(id=ids.STATUS, className="status"),
     ], className="transport")
 

@@ -1,7 +1,8 @@
 """The play page: one live run with its controls, views and charts; the URL carries its config.
 
 `/?preset=NAME&play=1` opens and starts a preset, `/?cfg=TEXT` a config (RunConfig.to_url),
-`/?run=ID` watches a run (only its owner's browser session can control it).
+`/?run=ID` watches a run (only its owner's browser session can control it). `&lesson=SLUG` adds
+the lesson bar (app/components/classroom.py), `&present=1` presenter mode (assets/classroom.js).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import dash
 from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from app import forms, ids
-from app.components import controls, views
+from app.components import classroom, controls, views
 from app.runs import LimitError, Run, UnknownRun, registry
 from app.session import session_id
 from gancore.config import ConfigError, RunConfig
@@ -68,7 +69,7 @@ def run_payload(run: Run, owner: str) -> dict[str, Any]:
 
 
 def layout(preset: str | None = None, play: str | None = None, cfg: str | None = None,
-           run: str | None = None, **_: Any):
+           run: str | None = None, lesson: str | None = None, **_: Any):
     boot = resolve_boot(preset, play, cfg, run)
     config = RunConfig.from_json(boot["config"])
     return html.Div([
@@ -80,6 +81,7 @@ def layout(preset: str | None = None, play: str | None = None, cfg: str | None =
         html.Div(id=ids.BANNER, className="banner"),
         html.Div(boot["error"], id=ids.NOTICE, className="notice error" if boot["error"] else
                  "notice"),
+        classroom.lesson_bar(lesson, boot["preset"]),
         html.Div([
             controls.panel(config),
             html.Div([views.views(config), views.charts()], className="stage"),
