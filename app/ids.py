@@ -63,6 +63,43 @@ DRAW_POINTS = "draw-points"  # store: the points read from the canvas when "trai
 DRAW_NOTICE = "draw-notice"
 DRAW_GO = "draw-go"  # location: the play page of the new run
 
+# recordings library (app/pages/library.py; files and routes in app/recordings.py)
+NAV_LIBRARY = "nav-library"  # the link to the library in the play and compare headers
+LIB_NOTICE = "lib-notice"
+LIB_UPLOAD = "lib-upload"
+LIB_TABLE = "lib-table"  # one row per recording: tr[data-rec=NAME]
+LIB_PICK = "lib-pick"  # {"type": LIB_PICK, "rec": rec_key(name)}: pick two to compare
+LIB_DELETE = "lib-delete"  # {"type": LIB_DELETE, "rec": rec_key(name)}: asks to confirm
+LIB_PENDING = "lib-pending"  # store: the name waiting for its delete confirmation
+LIB_CONFIRM = "lib-confirm"  # the confirmation bar
+LIB_CONFIRM_YES = "lib-confirm-yes"
+LIB_CONFIRM_NO = "lib-confirm-no"
+LIB_COMPARE = "lib-compare"  # link to the replay of the two picked recordings
+
+# replay (app/pages/replay.py; assets/replay.js builds the controls and draws)
+REPLAY_SPEC = "replay-spec"  # store: {"recs": [name, ...], "labels": [...]}
+REPLAY_SYNC = "replay-sync"
+REPLAY_NOTICE = "replay-notice"  # page errors (unknown recording); replay.js adds its own
+REPLAY_CONTROLS = "replay-controls"  # replay.js fills it: play, speed, prev/next, scrubber, step
+REPLAY_PLAY = "replay-play"
+REPLAY_SPEED = "replay-speed"
+REPLAY_SCRUB = "replay-scrub"
+REPLAY_STEP = "replay-step"  # "step N / last": the step the panels show
+REPLAY_TIMELINE = "replay-timeline"
+REPLAY_EVENTS = "replay-events"  # the events as a list of buttons[data-step]
+REPLAY_PANEL = "replay-panel"  # f"{REPLAY_PANEL}-{i}" per recording, with data-step drawn;
+# inside it f"replay-{part}-{i}" for part in frame, marg, corr, ks, norm, loss, metrics
+
+
+def rec_key(name: str) -> str:
+    """A recording's file name as a pattern-id value ('.' escaped, as for `key`); reversible."""
+    return name.replace("%", "%25").replace(".", "%2E")
+
+
+def rec_name(value: dict | str) -> str:
+    value = value["rec"] if isinstance(value, dict) else value
+    return value.replace("%2E", ".").replace("%25", "%")
+
 
 def key(path: str) -> str:
     """A config path as an id value: Dash reads '.' in ids as the property separator."""

@@ -12,7 +12,7 @@ import dash
 from dash import Dash, dcc, html
 from flask import Response
 
-from app import exports, runs, session, stream
+from app import exports, recordings, runs, session, stream
 
 APP_DIR = Path(__file__).resolve().parent
 ROOT = APP_DIR.parent
@@ -42,6 +42,7 @@ def create_app(runs_dir: str | Path = "runs", *, per_session: int | None = None,
     session.install(server)
     stream.register(server)
     exports.register(server)  # /export/...: GIF, MP4, config, CSV downloads
+    recordings.register(server)  # /api/recordings/<name>, /api/replay/<name>/...
 
     @server.get("/api/runs")
     def api_runs():

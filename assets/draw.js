@@ -569,4 +569,12 @@
   GS.draw1d = draw1d;
   GS.drawProj = drawProj;
   GS.SCATTER = SCATTER;
+  // The replay page (assets/replay.js) draws recorded frames and curves with these same renderers.
+  GS.drawMarginals = drawMarginals;
+  GS.drawCorr = drawCorr;
+  GS.drawKs = drawKs;
+  GS.drawNorm = drawNorm;
+  GS.chart = chart;
+  GS.PALETTE = PALETTE;
+  GS.COLORS = { real: REAL, fake: FAKE };
 })(typeof window !== "undefined" ? window : globalThis);

@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--record", metavar="PATH", help="write an HDF5 recording here")
     ev = sub.add_parser("eval", help="print a recording's metrics and events as JSON")
     ev.add_argument("path", help="a ganscope HDF5 recording")
+    va = sub.add_parser("validate", help="check that a file is a complete, replayable recording")
+    va.add_argument("path", help="a file that should be a ganscope HDF5 recording")
     bm = sub.add_parser("bench-modes", help="mode-coverage table: GAN against its remedies")
     bm.add_argument("--seeds", type=int, default=5)
     bm.add_argument("--steps", type=int, default=2000)
@@ -128,6 +130,19 @@ def cmd_eval(args: argparse.Namespace) -> dict:
                 "last_frame_step": last.step, "state": last.meta.get("state"),
                 "metrics": last.scalars, "events": reader.events(),
                 "config": json.loads(reader.config_json)}
+
+
+def cmd_validate(args: argparse.Namespace) -> dict:
+    """The library's upload check (it runs this in a child process): exit 2 naming the problem."""
+    from gancore.recording import RecordingError, open_recording, validate_recording
+
+    try:
+        validate_recording(args.path)
+        with open_recording(args.path) as reader:
+            return {"valid": True, "path": args.path, "run": reader.run_id,
+                    "frames": len(reader), "last_frame_step": int(reader.steps[-1])}
+    except RecordingError as e:
+        raise UsageError(str(e)) from None
 
 
 def cmd_bench_modes(args: argparse.Namespace) -> str:
@@ -223,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(cmd_train(args), default=_json_default))
         elif args.command == "eval":
             print(json.dumps(cmd_eval(args), default=_json_default))
+        elif args.command == "validate":
+            print(json.dumps(cmd_validate(args)))
         elif args.command == "export":
             print(json.dumps(cmd_export(args)))
         elif args.command == "lessons-gifs":

@@ -322,7 +322,7 @@ class Recorder:
 class RunReader:
     """Reads a recording, finished, still being written, or left behind by a killed writer."""
 
-    def __init__(self, path):
+    def __init__(self, path, swmr: bool = True):
         self.path = Path(path)
         name = self.path.name
         if not self.path.is_file():
@@ -330,9 +330,11 @@ class RunReader:
         if not h5py.is_hdf5(self.path):
             raise RecordingError(f"{name}: not an HDF5 file")
         try:
-            # Always SWMR: a file whose writer died keeps its SWMR-write flag, which plain 'r'
-            # refuses; SWMR reading is also what lets refresh() see new frames.
-            self._f = h5py.File(self.path, "r", swmr=True)
+            # SWMR by default: a file whose writer died keeps its SWMR-write flag, which plain
+            # 'r' refuses; SWMR reading is also what lets refresh() see new frames. swmr=False
+            # is for a closed file from elsewhere: SWMR reading retries a damaged read for
+            # minutes, plain reading fails at once (validate_recording).
+            self._f = h5py.File(self.path, "r", swmr=swmr)
         except OSError as e:
             raise RecordingError(f"{name}: HDF5 file cannot be opened ({e})") from None
         try:
@@ -406,7 +408,7 @@ class RunReader:
         if not -self._n <= i < self._n:
             raise IndexError(f"{self.path.name}: frame {i} out of range ({self._n} frames)")
         i %= self._n
-        header = json.loads(bytes(self._header[i]).rstrip(b"\0"))
+        header = self.header(i)
         scalars = {k: math.nan if v is None else v for k, v in header["scalars"].items()}
         arrays, ranges = {}, {}
         for name, row in header["arrays"].items():
@@ -417,6 +419,10 @@ class RunReader:
                 if np.isfinite(lo) and np.isfinite(hi):
                     ranges[name] = (float(lo), float(hi))
         return Frame(header["kind"], int(self.steps[i]), scalars, header["meta"], arrays, ranges)
+
+    def header(self, i: int) -> dict:
+        """Frame i's header row (kind, scalars, meta, array rows) without reading its arrays."""
+        return json.loads(bytes(self._header[i]).rstrip(b"\0"))
 
     def frame_at_step(self, step: int) -> Frame:
         """The last frame whose step is <= `step` (what the run looked like at that step);
@@ -454,3 +460,83 @@ class RunReader:
 def _text(value: Any) -> str:
     """h5py hands back str or bytes depending on how a string was stored; always str."""
     return value.decode(errors="replace") if isinstance(value, bytes | np.bytes_) else str(value)
+
+
+# ---- validation of a file from elsewhere --------------------------------------------------------
+
+
+def _stored_eof(path: Path) -> int | None:
+    """The end-of-file address a version 2/3 superblock (what `Recorder` writes) stores, or None
+    for other superblocks. Read by hand because SWMR reading skips HDF5's own truncation check
+    and then retries reads past the end for minutes instead of failing."""
+    with open(path, "rb") as fh:
+        head = fh.read(48)
+    if len(head) < 36 or head[:8] != b"\x89HDF\r\n\x1a\n" or head[8] not in (2, 3) \
+            or head[9] != 8:  # signature at 0 (no user block), version, size of offsets
+        return None
+    return int.from_bytes(head[28:36], "little")  # after signature, 4 bytes, base, extension
+
+
+def _writer_flagged(path: Path) -> bool:
+    """True when the superblock says a writer has the file open (or died with it open): such a
+    file opens only in SWMR mode."""
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+    return len(head) == 12 and head[8] in (2, 3) and head[11] != 0
+
+
+def open_recording(path) -> RunReader:
+    """A RunReader that fails fast on a damaged file instead of hanging: refuses an empty,
+    non-HDF5 or truncated file by name, and reads in SWMR mode only when a writer holds the file
+    (SWMR reading retries a failed read for minutes)."""
+    p = Path(path)
+    name = p.name
+    if not p.is_file():
+        raise RecordingError(f"{name}: no such file")
+    size = p.stat().st_size
+    if size == 0:
+        raise RecordingError(f"{name}: empty file")
+    if not h5py.is_hdf5(p):
+        raise RecordingError(f"{name}: not an HDF5 file")
+    stored = _stored_eof(p)
+    if stored is None and size < 48:  # a signature and less than the smallest superblock
+        stored = 48
+    flagged = _writer_flagged(p)
+    if stored is not None and stored > size:
+        if flagged:
+            raise RecordingError(f"{name}: incomplete file ({size:,} of {stored:,} bytes; its "
+                                 "writer may still be creating it)")
+        raise RecordingError(f"{name}: truncated file ({size:,} of {stored:,} bytes)")
+    try:
+        return RunReader(p, swmr=flagged)
+    except RuntimeError as e:  # h5py's answer to some damaged superblocks
+        raise RecordingError(f"{name}: damaged HDF5 file ({e})") from None
+
+
+def validate_recording(path) -> None:
+    """Raise RecordingError naming the first problem unless `path` is a complete, replayable
+    format-1 recording: an HDF5 file, not truncated, with the layout above, at least one frame,
+    and every frame readable and encodable as a wire frame (gancore.frames.encode).
+
+    It reads every frame once, so it belongs at the edge (an upload, `python -m gancore
+    validate`), not in a request path. Run it in a child process with a timeout when the file
+    comes from a stranger: a crafted HDF5 file can make the C library hang or crash."""
+    from gancore.frames import encode
+
+    name = Path(path).name
+    try:
+        with open_recording(path) as reader:
+            if len(reader) == 0:
+                raise RecordingError(f"{name}: the recording holds no complete frame")
+            json.loads(reader.config_json)
+            for i in range(len(reader)):
+                frame = reader.frame(i)
+                if frame.kind not in ("1d", "2d", "nd"):
+                    raise RecordingError(f"{name}: frame {i} has unknown kind {frame.kind!r}")
+                encode(frame)
+            reader.scalars()
+            reader.events()
+    except RecordingError:
+        raise
+    except (OSError, RuntimeError, KeyError, IndexError, TypeError, ValueError) as e:  # + JSON
+        raise RecordingError(f"{name}: damaged recording ({type(e).__name__}: {e})") from None

@@ -112,4 +112,6 @@ def header(preset: str | None):
         html.Div(PRESETS[preset].watch if preset in PRESETS else "", id=ids.PRESET_WATCH,
                  className="watch"),
         html.Div(id=ids.RUN_LABEL, className="run-label"),
+        html.A("Library", id=ids.NAV_LIBRARY, href="/library", className="nav-link",
+               title="recordings: replay, compare, download, upload"),
     ], className="header")

@@ -1,0 +1,316 @@
+"""The recordings in the app's runs directory: list, download, delete (never a training run's),
+upload (validated), and the replay routes.
+
+    GET    /api/recordings/<name>                 the .h5 file, as a download
+    GET    /api/replay/<name>/index               JSON: frame steps, curves, metrics, events
+    GET    /api/replay/<name>/frame?step=N        one binary frame: the recording's last frame
+                                                  at or before step N (X-Frame-Step says which)
+
+Replay frames travel over plain HTTP rather than the tab's WebSocket (app/stream.py). A replay is
+random access driven by the page: scrub, jump to an event, play at a chosen speed. Each request
+names the frame it wants, is independent of the others and can be cached by the browser; the
+socket's protocol is "the newest frame the server has", made for frames a worker produces on its
+own clock, and a replay source inside it would need its own seek and pacing commands. The bytes
+are the same: `gancore.frames.encode` of the recorded Frame, decoded by assets/frame.js and drawn
+by assets/draw.js exactly as a live frame.
+
+Only names matching NAME_RE inside the runs directory are ever opened, so a path never comes from
+the URL. Uploaded files are checked by `python -m gancore validate` in a child process with a
+timeout: HDF5 is a C library, and a crafted file must not hang or crash the web server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, request, send_file
+
+from app import runs
+from gancore.frames import encode
+from gancore.library import replay_index, summarize
+from gancore.recording import RecordingError, RunReader, open_recording
+
+ROOT = Path(__file__).resolve().parents[1]
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}\.h5$")
+VALIDATE_TIMEOUT_S = 60.0
+MAX_OPEN_READERS = 8
+INCOMING = ".incoming"  # uploads wait here until validated; the listing never looks inside
+
+
+class RecordingRefused(ValueError):
+    """An action on a recording that cannot be done; the message says why, in one line."""
+
+
+class NoRecording(LookupError):
+    """No recording of this name in the runs directory."""
+
+
+def sanitise(filename: str) -> str:
+    """A safe file name for an upload: its base name, letters, digits, '-' and '_' only, .h5."""
+    base = re.split(r"[\\/]", filename or "")[-1]
+    stem = re.sub(r"\.(h5|hdf5|hdf|he5)$", "", base, flags=re.IGNORECASE)
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_-")[:60] or "upload"
+    return f"{stem}.h5"
+
+
+def state_words(state: str) -> str:
+    """A live run's state for a sentence: "running", "paused", or "open (failed)"."""
+    return state if state in ("starting", "running", "paused") else f"open ({state})"
+
+
+def _validate_in_child(path: Path) -> None:
+    """`python -m gancore validate PATH` with a timeout; RecordingRefused with its message."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+    try:
+        done = subprocess.run([sys.executable, "-m", "gancore", "validate", str(path)], env=env,
+                              capture_output=True, text=True, timeout=VALIDATE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise RecordingRefused(f"could not be read within {VALIDATE_TIMEOUT_S:.0f} s (a damaged "
+                               "HDF5 file?)") from None
+    if done.returncode != 0:
+        lines = (done.stderr or "").strip().splitlines() or [f"exit status {done.returncode}"]
+        message = lines[-1].removeprefix("error: ")
+        # The child names its temporary file; the user knows the file by its own name.
+        raise RecordingRefused(message.removeprefix(f"{path.name}: "))
+
+
+class Recordings:
+    """The runs directory of a registry as a library of recordings."""
+
+    def __init__(self, registry: runs.RunRegistry):
+        self.registry = registry
+        self.folder = Path(registry.runs_dir)
+        self._lock = threading.Lock()
+        self._summaries: dict[str, tuple[tuple, dict]] = {}
+        self._readers: OrderedDict[str, tuple[tuple, RunReader]] = OrderedDict()
+        self._indexes: dict[str, tuple[tuple, dict]] = {}
+
+    # ---- names and state ---------------------------------------------------------------------
+    def path(self, name: str) -> Path:
+        """The file of a recording name; NoRecording for anything else (paths, odd names)."""
+        if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
+            raise NoRecording(f"no recording named {name!r}")
+        path = self.folder / name
+        if not path.is_file():
+            raise NoRecording(f"no recording named {name!r}")
+        return path
+
+    def live(self, name: str) -> dict[str, str] | None:
+        """{"run", "state"} while a worker process still holds this recording open, else None.
+        Any state counts: a paused or finished run can be resumed by a live edit, and a worker
+        slow to start is reported "failed" by its heartbeat before it writes its first frame."""
+        target = (self.folder / name).resolve()
+        for run in self.registry.active():  # runs whose worker process is alive
+            if run.record_path and Path(run.record_path).resolve() == target:
+                try:
+                    state = self.registry.status(run.run_id)["state"]
+                except runs.UnknownRun:
+                    continue
+                return {"run": run.run_id, "state": state}
+        return None
+
+    @staticmethod
+    def _stamp(path: Path) -> tuple:
+        st = path.stat()
+        return (st.st_mtime_ns, st.st_size)
+
+    # ---- the listing -------------------------------------------------------------------------
+    def entries(self) -> list[dict[str, Any]]:
+        """Every .h5 file, newest first: {"name", "summary" | None, "error", "live", "named"}.
+        A file that cannot be read (or has a name the routes refuse) still gets a row, with the
+        reason."""
+        files = [p for p in self.folder.glob("*.h5") if p.is_file()]
+        files.sort(key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
+        out = []
+        for p in files:
+            if not NAME_RE.match(p.name) or ".." in p.name:
+                out.append({"name": p.name, "summary": None, "live": None, "named": False,
+                            "error": "its file name is not one the app serves (letters, digits, "
+                                     "'.', '-', '_'); rename the file to replay it"})
+                continue
+            live = self.live(p.name)
+            summary, error = None, ""
+            try:
+                summary = self.summary(p.name)
+            except (RecordingError, OSError) as e:
+                error = str(e)
+                if live:  # its worker has the file open and has not written a frame yet
+                    error = f"run {live['run']} is starting its recording"
+            out.append({"name": p.name, "summary": summary, "error": error, "live": live,
+                        "named": True})
+        return out
+
+    def summary(self, name: str) -> dict[str, Any]:
+        path = self.path(name)
+        stamp = self._stamp(path)
+        cached = self._summaries.get(name)
+        if cached and cached[0] == stamp:
+            return cached[1]
+        summary = summarize(path).as_dict()
+        self._summaries[name] = (stamp, summary)
+        return summary
+
+    # ---- delete and upload -------------------------------------------------------------------
+    def delete(self, name: str) -> None:
+        """Remove a recording; refused while its run still trains (its worker writes to it)."""
+        path = self.path(name)
+        live = self.live(name)
+        if live:
+            raise RecordingRefused(
+                f"{name} is the recording of run {live['run']}, which is still "
+                f"{state_words(live['state'])}: a training run's recording cannot be deleted. "
+                "Close its play page (the run stops when nobody watches it) and delete it then.")
+        self._forget(name)
+        path.unlink()
+
+    def save_upload(self, data: bytes, filename: str) -> str:
+        """Store an uploaded recording under a new, safe name (never over an existing file) once
+        `validate_recording` accepts it; returns the name. RecordingRefused says why not."""
+        limit = self.registry.limits.upload_bytes
+        shown = sanitise(filename)
+        if not data:
+            raise RecordingRefused("empty file")
+        if len(data) > limit:
+            raise RecordingRefused(f"{len(data) / 1e6:.1f} MB is over the upload limit of "
+                                   f"{limit / 1e6:.0f} MB")
+        incoming = self.folder / INCOMING
+        incoming.mkdir(exist_ok=True)
+        tmp = incoming / f"{secrets.token_hex(8)}.h5"
+        try:
+            with open(tmp, "xb") as fh:
+                fh.write(data)
+            _validate_in_child(tmp)
+            stem = shown[:-3]
+            for n in range(1, 1000):
+                name = shown if n == 1 else f"{stem}-{n}.h5"
+                try:
+                    os.link(tmp, self.folder / name)  # fails if the name exists: no overwrite
+                    return name
+                except FileExistsError:
+                    continue
+            raise RecordingRefused(f"too many recordings named {stem}")
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    # ---- replay ------------------------------------------------------------------------------
+    def _reader_locked(self, name: str) -> RunReader:
+        """An open reader (the caller holds the lock), kept between requests and reopened when
+        the file changed (a live recording grows)."""
+        path = self.path(name)
+        stamp = self._stamp(path)
+        cached = self._readers.get(name)
+        if cached and cached[0] == stamp:
+            self._readers.move_to_end(name)
+            return cached[1]
+        if cached:
+            self._readers.pop(name)[1].close()
+        reader = open_recording(path)
+        self._readers[name] = (stamp, reader)
+        while len(self._readers) > MAX_OPEN_READERS:
+            self._readers.popitem(last=False)[1][1].close()
+        return reader
+
+    def index(self, name: str) -> dict[str, Any]:
+        """The replay index of a recording (gancore.library.replay_index), cached per version."""
+        stamp = self._stamp(self.path(name))
+        cached = self._indexes.get(name)
+        if cached and cached[0] == stamp:
+            return cached[1]
+        with self._lock:
+            index = replay_index(self._reader_locked(name))
+        index["name"] = name
+        self._indexes[name] = (stamp, index)
+        return index
+
+    def frame_bytes(self, name: str, step: int) -> tuple[bytes, int]:
+        """The wire frame of the last recorded frame at or before `step`, and its step."""
+        with self._lock:
+            reader = self._reader_locked(name)
+            frame = reader.frame_at_step(step)  # KeyError when every frame is later
+            run_id = reader.run_id
+        frame.meta["run_id"] = run_id
+        frame.meta.setdefault("message", "")
+        # As the worker sends it: n-D frames leave the raw samples out (the page draws the
+        # projection and the marginals, never the raw n-D points).
+        return encode(frame, ("fake",) if frame.kind == "nd" else ()), frame.step
+
+    def _forget(self, name: str) -> None:
+        with self._lock:
+            cached = self._readers.pop(name, None)
+            if cached:
+                cached[1].close()
+        self._summaries.pop(name, None)
+        self._indexes.pop(name, None)
+
+    def close(self) -> None:
+        with self._lock:
+            for _, reader in self._readers.values():
+                reader.close()
+            self._readers.clear()
+
+
+_library: Recordings | None = None
+
+
+def library() -> Recordings:
+    """The library of the app's registry (made on first use)."""
+    global _library
+    reg = runs.registry()
+    if _library is None or _library.registry is not reg:
+        _library = Recordings(reg)
+    return _library
+
+
+def _text(message: str, status: int) -> Response:
+    return Response(message, status=status, mimetype="text/plain")
+
+
+def register(server: Flask) -> None:
+    """Add the download and replay routes to Dash's Flask server."""
+
+    @server.get("/api/recordings/<name>")
+    def recording_download(name: str):
+        try:
+            path = library().path(name)
+        except NoRecording as e:
+            return _text(str(e), 404)
+        return send_file(path, mimetype="application/x-hdf5", as_attachment=True,
+                         download_name=name, max_age=0)
+
+    @server.get("/api/replay/<name>/index")
+    def replay_index_route(name: str):
+        try:
+            index = library().index(name)
+        except NoRecording as e:
+            return _text(str(e), 404)
+        except (RecordingError, OSError, RuntimeError, ValueError) as e:
+            return _text(f"{name} cannot be replayed: {e}", 422)
+        return Response(json.dumps(index, allow_nan=False, separators=(",", ":")),
+                        mimetype="application/json", headers={"Cache-Control": "no-store"})
+
+    @server.get("/api/replay/<name>/frame")
+    def replay_frame_route(name: str):
+        try:
+            step = int(request.args.get("step", "0"))
+        except ValueError:
+            return _text("step must be an integer", 400)
+        try:
+            data, at = library().frame_bytes(name, step)
+        except NoRecording as e:
+            return _text(str(e), 404)
+        except KeyError:
+            return _text(f"{name} has no frame at or before step {step:,}", 404)
+        except (RecordingError, OSError, RuntimeError, ValueError) as e:
+            return _text(f"{name} cannot be replayed: {e}", 422)
+        return Response(data, mimetype="application/octet-stream",
+                        headers={"X-Frame-Step": str(at), "Cache-Control": "no-cache"})
