@@ -63,6 +63,15 @@ DRAW_POINTS = "draw-points"  # store: the points read from the canvas when "trai
 DRAW_NOTICE = "draw-notice"
 DRAW_GO = "draw-go"  # location: the play page of the new run
 
+# exports (play page; app/components/exports.py, assets/exports.js, routes in app/exports.py)
+EXPORT_BAR = "export-bar"
+EXPORT_GIF = "export-gif"
+EXPORT_MP4 = "export-mp4"
+EXPORT_PNG = "export-png"  # client side: Plotly.downloadImage of the visible view
+EXPORT_CONFIG = "export-config"
+EXPORT_CSV = "export-csv"
+EXPORT_STATUS = "export-status"  # owned by assets/exports.js: rendering…, done, or the error
+
 # recordings library (app/pages/library.py; files and routes in app/recordings.py)
 NAV_LIBRARY = "nav-library"  # the link to the library in the play and compare headers
 LIB_NOTICE = "lib-notice"

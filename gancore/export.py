@@ -599,10 +599,6 @@ class Animation:
         for i, step in enumerate(steps):
             yield self.draw(step, i)
 
-    def close(self) -> None:
-        for s in self.sources:
-            s.reader.close()
-
 
 def _fit_pixels(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Crop or pad (white) to exactly (width, height): figure sizes in inches round to a pixel."""
