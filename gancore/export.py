@@ -31,6 +31,7 @@ INK, MUTED, ALERT = "#1f2430", "#5f6b7a", "#c0392b"
 D_SCALE = [(0.0, "#f2c2d5"), (0.25, "#f9e2eb"), (0.5, "#fcfcfc"), (0.75, "#d9efe3"),
            (1.0, "#a3d9bd")]
 FONT = {"title": 15, "sub": 12.5, "label": 11.5, "tick": 10, "caption": 11.5}
+GIF_COLOURS = 96  # a 7-bit palette: smaller LZW codes; the pale D surface still reads
 FRESH_FRAMES = 4  # an event caption stays highlighted this many frames after it fires
 SKIP_EVENTS = ("recording",)  # storage notes, not something a viewer needs to see
 
@@ -202,7 +203,7 @@ class _Body2D(_Body):
         ax.set_ylim(y0, y1)
         self.grid = None
         if "latent_mapped" in first.arrays and len(first.meta.get("latent_shape", [])) == 2:
-            self.grid = self._anim(ax.plot([], [], color=GRID, lw=0.6, alpha=0.45, zorder=1)[0])
+            self.grid = self._anim(ax.plot([], [], color=GRID, lw=0.5, alpha=0.3, zorder=1)[0])
         self.real = self._anim(ax.scatter([], [], s=9, c=REAL, alpha=0.55, lw=0, zorder=2,
                                           label="real"))
         self.fake = self._anim(ax.scatter([], [], s=9, c=FAKE, alpha=0.85, lw=0, zorder=3,
@@ -545,7 +546,7 @@ def _open(paths: Sequence[Path | str], labels: Sequence[str] | None) -> list[_So
 class Animation:
     """The figure of one export: build once, then `render(steps)` yields RGB frames (H, W, 3)."""
 
-    def __init__(self, sources: list[_Source], size: tuple[int, int] | None = None):
+    def __init__(self, sources: list[_Source], size: tuple[int, int] | float | None = None):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
@@ -554,6 +555,10 @@ class Animation:
         height = max(BODIES[s.kind].size[1] for s in sources)
         width = sum(widths)
         dpi = DPI
+        if isinstance(size, int | float):  # the native layout scaled, e.g. 0.8
+            if not 0.2 <= size <= 4:
+                raise ExportError(f"scale {size} out of range (0.2 to 4)")
+            size = (round(width * DPI * size / 2) * 2, round(height * DPI * size / 2) * 2)
         if size is not None:  # same layout, scaled: type grows with the picture
             w_px, h_px = size
             if w_px < 160 or h_px < 120 or w_px > 4096 or h_px > 4096:
@@ -613,22 +618,29 @@ def _fit_pixels(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def _palette_from(first: np.ndarray):
-    """One 256-colour palette for the whole GIF, from the first frame plus swatches of every
-    colour the style uses (so colours that appear later, like an event caption, still map)."""
+    """One palette for the whole GIF: the style's own colours exactly (white, ink, real, fake,
+    the alert red of an event caption, ...), so text and samples keep their colour even when
+    they first appear later, plus median-cut colours of the first frame and of the D and
+    viridis ramps for the rest (antialiasing, the D surface)."""
     from matplotlib import colormaps
     from PIL import Image
 
-    swatch = [REAL, FAKE, GRID, ARROW, MAP, INK, MUTED, ALERT, "#ffffff", "#9aa0a6"]
-    rgb = [tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in swatch]
-    ramp = (_d_cmap()(np.linspace(0, 1, 32))[:, :3] * 255).astype(np.uint8)
-    vir = (colormaps["viridis"](np.linspace(0, 1, 16))[:, :3] * 255).astype(np.uint8)
-    colours = np.concatenate([np.array(rgb, np.uint8), ramp, vir])
-    strip = np.repeat(np.repeat(colours[None], 8, axis=0), 8, axis=1)  # (8, 8 * n, 3)
+    named = ["#ffffff", INK, MUTED, ALERT, REAL, FAKE, GRID, ARROW, MAP, "#9aa0a6", "#c9ccd3"]
+    exact = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in named], np.uint8)
+    ramps = np.concatenate([_d_cmap()(np.linspace(0, 1, 32))[:, :3],
+                            colormaps["viridis"](np.linspace(0, 1, 16))[:, :3]])
+    ramps = (ramps * 255).astype(np.uint8)
+    strip = np.repeat(np.repeat(ramps[None], 8, axis=0), 8, axis=1)  # (8, 8 * n, 3)
     w = first.shape[1]
     pad = np.full((8, w, 3), 255, np.uint8)
     pad[:, : min(w, strip.shape[1])] = strip[:, :w]
     sheet = Image.fromarray(np.concatenate([first, pad]))
-    return sheet.quantize(colors=255, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    rest = GIF_COLOURS - len(exact)
+    fitted = sheet.quantize(colors=rest, method=Image.Quantize.MEDIANCUT,
+                            dither=Image.Dither.NONE).getpalette()[: 3 * rest]
+    pal = Image.new("P", (1, 1))
+    pal.putpalette(exact.ravel().tolist() + fitted)
+    return pal
 
 
 def _write_gif(frames: Iterator[np.ndarray], out: Path, fps: float) -> int:
@@ -684,9 +696,10 @@ WRITERS: dict[str, Callable[[Iterator[np.ndarray], Path, float], int]] = {
 def export_animation(paths: list[Path | str] | Path | str, out: Path | str, every: int = 1,
                      fps: int = 10, max_frames: int | None = None,
                      labels: list[str] | None = None,
-                     size: tuple[int, int] | None = None) -> int:
+                     size: tuple[int, int] | float | None = None) -> int:
     """Write an animated GIF or an MP4 (by `out`'s suffix) of one recording, or of 2-4 side by
-    side with their frames aligned by training step. Returns the number of frames written.
+    side with their frames aligned by training step. `size` is (width, height) in pixels or a
+    scale of the native layout (560x660 per 2-D panel at 1.0). Returns the number of frames written.
     Raises ExportError (a ValueError) naming a bad path, suffix or empty recording."""
     out = Path(out)
     suffix = out.suffix.lower()
@@ -715,7 +728,7 @@ def export_animation(paths: list[Path | str] | Path | str, out: Path | str, ever
 
 
 def render_png(path: Path | str, out: Path | str, step: int | None = None,
-               size: tuple[int, int] | None = None) -> int:
+               size: tuple[int, int] | float | None = None) -> int:
     """One frame of a recording as a PNG: the last one, or the run as it was at `step`.
     Returns the step drawn."""
     from PIL import Image

@@ -15,15 +15,16 @@ from pathlib import Path
 
 from gancore.lessons import LESSONS, get_lesson
 
-FRAMES = 30  # recorded frames per run: enough to see the story, small enough for a README
-FPS = 6
+FRAMES = 30  # recorded frames per run
+GIF_FRAMES = 24  # drawn frames per GIF (evenly spread, the last kept): the story, under 1.5 MB
+FPS = 5
 # Steps per lesson: past the point where its detector events fire (tests/test_presets_phenomena
 # has the steps each phenomenon needs) and no further, to keep `make lessons` within minutes.
 # A lesson may carry its own `steps`; this table is the fallback.
 STEPS = {"mode-collapse": 1500, "mode-hopping": 2400, "swaying": 600, "forgetting": 2000,
          "goodfellow-1d": 2000, "gan-vs-vae": 2000, "bimodal-6d": 1200, "gaussian-100d": 1200}
 DEFAULT_STEPS = 1500
-SIZE = None  # the export's own layout size (1120x660 for two 2-D panels)
+SCALE = 0.8  # of the export's own layout: 896x528 for two 2-D panels
 
 
 def lesson_steps(slug: str) -> int:
@@ -54,7 +55,8 @@ def _export(job: tuple[str, str, str, str, str, str]) -> tuple[str, int, int, fl
 
     slug, problem_path, remedy_path, problem, remedy, out = job
     start = time.perf_counter()
-    n = export_animation([problem_path, remedy_path], out, fps=FPS, size=SIZE,
+    n = export_animation([problem_path, remedy_path], out, fps=FPS, size=SCALE,
+                         max_frames=GIF_FRAMES,
                          labels=[f"problem · {problem}", f"remedy · {remedy}"])
     return slug, n, Path(out).stat().st_size, time.perf_counter() - start
 
