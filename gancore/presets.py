@@ -138,8 +138,8 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
             "opt_g.name": "sgd", "opt_d.name": "sgd", "opt_g.lr": 0.05, "opt_d.lr": 0.05},
            "convergence"),
     Preset("ring8-vae",
-           "The VAE baseline on the ring of 8 with the GAN's network sizes: every mode is "
-           "covered, but the samples smear into a blurred ring between them.",
+           "The VAE baseline on the ring of 8 with the GAN's network sizes: it reaches most "
+           "modes, but the samples smear into a blurred band between them.",
            {**_RING_PROTOCOL, "model": "vae", "vae_sigma": 0.1}, "GAN vs VAE"),
     Preset("bimodal-6d-gan",
            "The bimodal 6-D case with a non-saturating GAN at a faster rate: the bimodal "
@@ -148,11 +148,13 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
             "generator.hidden": [64, 64, 128], "discriminator.hidden": [64, 64, 128],
             "loss.name": "non_saturating", "opt_g.lr": 1e-3, "opt_d.lr": 1e-3,
             "frames.samples": 1000}, "n-D"),
-    Preset("gaussgan-100d-wide-noise",
-           "The 100-D gaussian fed unit-width noise: the norm histogram and the KS statistics "
-           "reach the data's far sooner than with noise of width 0.01.",
+    Preset("gaussgan-100d-minibatch",
+           "The 100-D gaussian with unit-width noise and minibatch discrimination in D: the "
+           "samples keep much of the data's spread, the KS statistics and the correlation "
+           "error drop several-fold, and the norm histogram is the last to line up.",
            {"target.name": "gaussian_nd", "target.dim": 100, "target.std": 1.0,
             "target.mean": 0.0, "latent.dim": 100, "latent.scale": 1.0,
+            "remedies.minibatch_discrimination": True,
             "generator.hidden": [256, 256], "discriminator.hidden": [256, 256],
             "frames.samples": 1000, "train.batch_size": 256}, "n-D"),
 ]}

@@ -124,7 +124,7 @@ def test_cls002_presenter_mode_hides_controls_and_keys_drive_the_run(window, ser
     seen = browser.execute_script('return ' + VISIBLE_HEIGHT_JS)
 
     browser.find_element(By.ID, "present-toggle").click()
-    wait_js(browser, "return document.body.classList.contains('present')", 10, "presenter mode")
+    wait_js(browser, "return document.body.classList.contains('present')", 20, "presenter mode")
     assert "present=1" in browser.current_url
     assert not panel.is_displayed()
     for hidden in ("step-d", "step-g"):
@@ -137,7 +137,7 @@ def test_cls002_presenter_mode_hides_controls_and_keys_drive_the_run(window, ser
         "return parseFloat(getComputedStyle(document.querySelector('#status b')).fontSize)") \
         > step_px
     # the main plot is wholly on screen and taller on screen than before
-    wait_js(browser, f"return {VISIBLE_HEIGHT_JS} > {seen * 1.2}", 10,
+    wait_js(browser, f"return {VISIBLE_HEIGHT_JS} > {seen * 1.2}", 20,
             "the plot to take the room of the panel")
     assert browser.execute_script(
         "return document.getElementById('plot-2d').getBoundingClientRect().bottom <= innerHeight")
@@ -149,22 +149,22 @@ def test_cls002_presenter_mode_hides_controls_and_keys_drive_the_run(window, ser
     browser.find_element(By.CLASS_NAME, "watch").click()  # focus on the page, not a button
     start = step_of(browser)
     press(browser, Keys.ARROW_RIGHT)
-    wait_js(browser, step_is(f"> {start}"), 20,
+    wait_js(browser, step_is(f"> {start}"), 45,
             "right arrow to step")
     assert browser.execute_script("return document.body.dataset.state") != "running"
 
     press(browser, Keys.SPACE)
-    wait_js(browser, "return document.body.dataset.state === 'running'", 20, "space to play")
+    wait_js(browser, "return document.body.dataset.state === 'running'", 45, "space to play")
     press(browser, Keys.SPACE)
-    wait_js(browser, "return document.body.dataset.state === 'paused'", 20, "space to pause")
+    wait_js(browser, "return document.body.dataset.state === 'paused'", 45, "space to pause")
 
     run = browser.execute_script("return GS.view.run")
     press(browser, "r")
-    wait_js(browser, f"return GS.view.run && GS.view.run !== '{run}'", 30, "R to reset")
-    wait_js(browser, step_is("=== 0"), 30, "step 0")
+    wait_js(browser, f"return GS.view.run && GS.view.run !== '{run}'", 60, "R to reset")
+    wait_js(browser, step_is("=== 0"), 60, "step 0")
 
     press(browser, Keys.ESCAPE)
-    wait_js(browser, "return !document.body.classList.contains('present')", 10, "Esc to leave")
+    wait_js(browser, "return !document.body.classList.contains('present')", 20, "Esc to leave")
     assert panel.is_displayed()
     assert "present=1" not in browser.current_url
 
