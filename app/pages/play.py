@@ -14,7 +14,7 @@ import dash
 from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from app import forms, ids
-from app.components import classroom, controls, views
+from app.components import classroom, controls, exports, views
 from app.runs import LimitError, Run, UnknownRun, registry
 from app.session import session_id
 from gancore.config import ConfigError, RunConfig
@@ -78,6 +78,7 @@ def layout(preset: str | None = None, play: str | None = None, cfg: str | None =
         html.Div(id=ids.URL_SYNC, hidden=True),
         controls.header(boot["preset"]),
         controls.transport(config),
+        html.Div([exports.bar()], className="toolrow"),
         html.Div(id=ids.BANNER, className="banner"),
         html.Div(boot["error"], id=ids.NOTICE, className="notice error" if boot["error"] else
                  "notice"),
