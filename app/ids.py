@@ -46,6 +46,39 @@ CHART_GRAD = "chart-grad"
 CHART_METRICS = "chart-metrics"
 TIMELINE = "timeline"
 
+# fork beside the parent and share links (play page; app/components/fork_share.py)
+FORK_CHANGE = "fork-change"  # text: the change the child makes, "path=value; path=value"
+FORK = "fork"
+FORK_GO = "fork-go"  # store: the compare page of parent and child, opened from JS
+FORK_NAV = "fork-nav"  # dummy output of the clientside callback that opens it
+SHARE = "share"
+SHARE_LINK = "share-link"  # the link itself, shown selected (and copied when the browser lets us)
+
+# compare page (app/pages/compare.py; assets/compare.js draws into cmp-view-i, cmp-step-i, ...)
+CMP_ASK = "cmp-ask"  # store: what the URL asked for
+CMP_RUNS = "cmp-runs"  # store: {"runs": [payload, ...], "share": query, "same_seed": bool}
+CMP_SYNC = "cmp-sync"
+CMP_NOTICE = "cmp-notice"
+CMP_PLAY = "cmp-play"
+CMP_STEP = "cmp-step-all"
+CMP_STEP_N = "cmp-step-count"
+CMP_SPEED = "cmp-speed"
+CMP_SAME_SEED = "cmp-same-seed"
+CMP_GROUP = "cmp-group"  # "all at step N" / playing
+CMP_DIFF = "cmp-diff"
+CMP_GRID = "cmp-grid"
+CMP_CHART_LOSS = "cmp-chart-loss"
+CMP_CHART_D = "cmp-chart-d"
+CMP_CHART_COVER = "cmp-chart-cover"
+CMP_SHARE = "cmp-share"
+CMP_SHARE_LINK = "cmp-share-link"
+# per run i (0..3): f"{CMP_CELL}-{i}" holds a head (swatch, label, f"{CMP_AT}-{i}" step,
+# f"{CMP_STATE}-{i}" end state, focus button) and the view f"{CMP_VIEW}-{i}"
+CMP_CELL = "cmp-cell"
+CMP_VIEW = "cmp-view"
+CMP_AT = "cmp-at"
+CMP_STATE = "cmp-state"
+
 # classroom: presenter mode, lesson bar and event feed (assets/classroom.js), lessons, drawing
 PRESENT = "present-toggle"  # enters/leaves presenter mode (body.present)
 LESSON_BAR = "lesson-bar"

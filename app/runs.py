@@ -21,6 +21,8 @@ from gancore.config import RunConfig, data_dim, needs_restart
 from gancore.worker import DEAD_AFTER_S, CommandError, RunSpec, WorkerHandle
 
 FINISHED = ("diverged", "done", "failed", "stopped")
+ROOM_WAIT_S = 4.0  # how long a new run waits for the runs of a page that was just left
+STARTUP_S = 120.0  # longest silence of a worker that has not sent its first message
 
 
 class LimitError(RuntimeError):
@@ -36,6 +38,10 @@ class Limits:
     """Safe defaults for a 2-core machine; `from_env` reads GANSCOPE_MAX_RUNS(_PER_SESSION)."""
 
     per_session: int = 2
+    # The compare page may start up to this many runs for one session: they train in lock-step
+    # (none runs ahead of the slowest), and `total` still caps the machine at 4 single-thread
+    # workers, two per core on a 2-core box.
+    per_compare: int = 4
     total: int = 4
     idle_pause_s: float = 15.0  # a running run nobody watches is paused after this long...
     idle_stop_s: float = 120.0  # ...and stopped after this long (its recording stays)
@@ -45,6 +51,7 @@ class Limits:
     def from_env(cls, **overrides: Any) -> Limits:
         lim = cls()
         env = {"per_session": "GANSCOPE_MAX_RUNS_PER_SESSION", "total": "GANSCOPE_MAX_RUNS",
+               "per_compare": "GANSCOPE_MAX_COMPARE_RUNS",
                "idle_pause_s": "GANSCOPE_IDLE_PAUSE_S", "idle_stop_s": "GANSCOPE_IDLE_STOP_S"}
         for name, var in env.items():
             if os.environ.get(var):
@@ -104,7 +111,8 @@ class LocalBackend:
             try:
                 handle.call("restart", config=spec.config_json, run_id=spec.run_id,
                             record_path=spec.record_path, parent=spec.parent,
-                            fork_step=spec.fork_step, play=spec.autoplay)
+                            fork_step=spec.fork_step, play=spec.autoplay,
+                            init_from=spec.init_from)
                 handle.mailbox.take()  # the spare's own picture, sent before the restart
                 handle.state = "running" if spec.autoplay else "paused"
             except (CommandError, TimeoutError, RuntimeError):
@@ -166,8 +174,11 @@ class LocalBackend:
     def status(self, run_id: str) -> dict[str, Any]:
         h = self._handle(run_id)
         state, message = h.state, h.message
-        if h.alive and state not in FINISHED and time.monotonic() - h.last_seen > DEAD_AFTER_S:
-            state, message = "failed", f"worker stopped answering ({DEAD_AFTER_S:.0f} s)"
+        # A process that has not spoken yet is still importing torch and building its run, which
+        # takes many seconds on a busy 2-core box: it gets STARTUP_S before it counts as stuck.
+        quiet_limit = STARTUP_S if state == "starting" else DEAD_AFTER_S
+        if h.alive and state not in FINISHED and time.monotonic() - h.last_seen > quiet_limit:
+            state, message = "failed", f"worker stopped answering ({quiet_limit:.0f} s)"
         return {"state": state, "message": message, "step": int(h.step),
                 "steps_per_s": float(h.steps_per_s), "pid": h.process.pid, "alive": h.alive}
 
@@ -242,7 +253,7 @@ class RunRegistry:
     def list(self, owner: str | None = None) -> list[dict[str, Any]]:
         return [{"run_id": r.run_id, "owner_is_you": r.owner == owner, "parent": r.parent,
                  "fork_step": r.fork_step, "preset": r.preset, "kind": r.kind,
-                 "watchers": r.watchers,
+                 "watchers": r.watchers, "config": r.config.to_json(),
                  **self.status(r.run_id)} for r in list(self._runs.values())]
 
     def status(self, run_id: str) -> dict[str, Any]:
@@ -264,25 +275,50 @@ class RunRegistry:
         return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
     def start(self, owner: str, cfg: RunConfig, *, autoplay: bool = False,
-              preset: str | None = None) -> Run:
-        """A new run in its own process; LimitError when the session or the machine is full."""
+              preset: str | None = None, allowance: int | None = None,
+              parent: str | None = None, fork_step: int | None = None,
+              init_from: str | None = None) -> Run:
+        """A new run in its own process; LimitError when the session or the machine is full.
+        `allowance` replaces the per-session limit (the compare page asks for per_compare)."""
+        self._wait_for_room(owner, allowance)
         with self._lock:
-            self._check_limits(owner)
-            run = Run(self._new_id(), owner, cfg, "", preset=preset)
+            self._check_limits(owner, allowance)
+            run = Run(self._new_id(), owner, cfg, "", parent=parent, fork_step=fork_step,
+                      preset=preset)
             run.record_path = str(self.runs_dir / f"{run.run_id}.h5")
             self._runs[run.run_id] = run
         try:
-            self.backend.start(RunSpec(run.run_id, cfg.to_json(), run.record_path,
-                                       autoplay=autoplay))
+            self.backend.start(RunSpec(run.run_id, cfg.to_json(), run.record_path, parent,
+                                       fork_step, autoplay=autoplay, init_from=init_from))
         except Exception:
             with self._lock:
                 self._runs.pop(run.run_id, None)
             raise
         return run
 
-    def _check_limits(self, owner: str) -> None:
+    def _wait_for_room(self, owner: str, allowance: int | None) -> None:
+        """A page that was just left frees its runs when its socket closes, which can take a
+        moment longer than the next page (in the same tab) takes to ask for a run: while a run
+        that a page watches, or watched a moment ago, holds the room, retry for a few seconds."""
+        deadline = time.monotonic() + ROOM_WAIT_S
+        while True:
+            try:
+                with self._lock:
+                    self._check_limits(owner, allowance)
+                return
+            except LimitError:
+                now = time.monotonic()
+                closing = any(r.last_watched > r.created + 0.05 and
+                              (r.watchers > 0 or now - r.last_watched < 2.5)
+                              for r in self.active())
+                if not closing or now >= deadline:
+                    raise
+            time.sleep(0.2)
+
+    def _check_limits(self, owner: str, allowance: int | None = None) -> None:
+        per_session = self.limits.per_session if allowance is None else allowance
         mine = self.active(owner)
-        if len(mine) >= self.limits.per_session:
+        if len(mine) >= per_session or len(self.active()) >= self.limits.total:
             # Tabs that were closed or reloaded free their runs (a run younger than a few
             # seconds may belong to a tab whose socket is still connecting).
             now = time.monotonic()
@@ -291,10 +327,20 @@ class RunRegistry:
                     r.ended = r.ended or "stopped: its page was closed"
                     self.backend.stop(r.run_id)
             mine = self.active(owner)
-        if len(mine) >= self.limits.per_session:
+        if len(mine) >= per_session:
             raise LimitError(f"limit reached: this browser session already runs {len(mine)} "
-                             f"run(s) (at most {self.limits.per_session}); stop or close one first")
+                             f"run(s) (at most {per_session}); stop or close one first")
         total = self.active()
+        if len(total) >= self.limits.total:
+            # A full machine takes back runs whose page was closed (any session's): the idle
+            # reaper would stop them later anyway, and a reloaded page starts its own runs
+            # again. Runs younger than a few seconds may belong to a page still connecting.
+            now = time.monotonic()
+            for r in total:
+                if r.watchers == 0 and now - r.created > 5.0 and now - r.last_watched > 2.0:
+                    r.ended = r.ended or "stopped: no page was watching it"
+                    self.backend.stop(r.run_id)
+            total = self.active()
         if len(total) >= self.limits.total:
             raise LimitError(f"the server is full: {len(total)} runs are training (at most "
                              f"{self.limits.total} on this machine); try again later")
@@ -328,6 +374,17 @@ class RunRegistry:
         step = self.status(run_id)["step"]
         return self.replace(owner, run_id, cfg, parent=run_id, fork_step=step,
                             preset=self.get(run_id).preset)
+
+    def fork_beside(self, owner: str, run_id: str, cfg: RunConfig) -> Run:
+        """A child of a run in a new process, from the parent's weights at its current step (as
+        far as they fit the child's config); the parent keeps running or stays paused."""
+        parent = self._owned(owner, run_id)
+        with self._lock:
+            self._check_limits(owner)
+        path = self.runs_dir / "forks" / f"{run_id}-{secrets.token_hex(3)}.pt"
+        saved = self.backend.command(run_id, "checkpoint", path=str(path))
+        return self.start(owner, cfg, autoplay=False, preset=parent.preset, parent=run_id,
+                          fork_step=int(saved["step"]), init_from=str(path))
 
     def apply(self, owner: str, run_id: str, cfg: RunConfig) -> tuple[Run, list[str], list[str]]:
         """A changed config: live fields go to the running run; restart fields fork a child.

@@ -16,8 +16,8 @@
   const CORR_SCALE = [[0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "#f4a582"],
                       [1, "#b2182b"]];
   const CONFIG = { displayModeBar: false, responsive: true, displaylogo: false };
-  const CHART_MS = 250, ND_SIDE_MS = 160, SURFACE_MS = 200;
-  const MAX_POINTS = 4000;
+  const CHART_MS = 150, ND_SIDE_MS = 160, SURFACE_MS = 200;
+  const MAX_POINTS = 1500;  // per series; a chart is < 1,000 px wide
 
   function hasWebGL() {
     if (root.GS_NO_GL || /[?&]gl=0\b/.test(root.location ? root.location.search : "")) return false;
@@ -180,7 +180,7 @@
     const L = {};
     (layers || ["real", "fake", "d", "grad"]).forEach(function (k) { L[k] = true; });
     const b = f.meta.bounds, data = [];
-    if (L.d) data.push(heatmap(f, "x", "y", !compact));
+    if (L.d && f.arrays.d_grid) data.push(heatmap(f, "x", "y", !compact));  // a VAE has no D
     if (L.grid) { const t = latentGrid(f); if (t) data.push(t); }
     if (L.map) { const t = latentArrows(f); if (t) data.push(t); }
     if (L.real) data.push(points(f.arrays.real, f.shapes.real[0], REAL, compact ? 3 : 4, 0.55, "real"));
@@ -221,7 +221,7 @@
     const curve = f.arrays.d_curve, mz = f.arrays.map_z, mx = f.arrays.map_x;
     const xs = linspace(xr[0], xr[1], dens.length), nb = hist.length;
     const w = (xr[1] - xr[0]) / nb, hx = linspace(xr[0] + w / 2, xr[1] - w / 2, nb);
-    const cx = linspace(xr[0], xr[1], curve.length);
+    const cx = curve ? linspace(xr[0], xr[1], curve.length) : [];  // a VAE has no D curve
     const prob = !!f.meta.d_probabilistic;
     let top = 0;
     for (let i = 0; i < dens.length; i++) top = Math.max(top, dens[i]);
@@ -240,7 +240,7 @@
         line: { color: REAL, width: 2.5 }, fillcolor: "rgba(11,138,95,0.18)", hoverinfo: "skip" },
       { type: "bar", x: hx, y: hist, name: "fake histogram", marker: { color: FAKE },
         opacity: 0.55, width: w, hoverinfo: "skip" },
-      { type: "scatter", mode: "lines", x: cx, y: curve, name: prob ? "D(x)" : "critic(x)",
+      { type: "scatter", mode: "lines", x: cx, y: curve || [], name: prob ? "D(x)" : "critic(x)",
         yaxis: "y2", line: { color: ARROW, width: 2.5, dash: "dash" }, hoverinfo: "skip" },
       lines,
       { type: "scatter", mode: "markers", x: bx, y: by, xaxis: "x", yaxis: "y3", hoverinfo: "skip",
@@ -271,7 +271,7 @@
 
   // ---- n-D -----------------------------------------------------------------------------------
   function drawProj(div, f, runId) {
-    const pb = f.meta.plane_bounds, data = [heatmap(f, "x", "y", true)];
+    const pb = f.meta.plane_bounds, data = f.arrays.d_grid ? [heatmap(f, "x", "y", true)] : [];
     data.push(points(f.arrays.proj_real, f.shapes.proj_real[0], REAL, 4, 0.5, "real"));
     data.push(points(f.arrays.proj_fake, f.shapes.proj_fake[0], FAKE, 4, 0.75, "fake"));
     const p = f.meta.projection === "pca" ? "PCA plane" : "dims " + f.meta.projection.replace(",", " × ");
@@ -420,7 +420,7 @@
   // ---- the page's run ----------------------------------------------------------------------------
   const view = GS.view = {
     run: null, kind: null, frame: null, rows: new Series(), metrics: new Series(), events: [],
-    eventKeys: {}, lastCharts: 0, lastSide: 0, lastSurface: 0, config: null,
+    eventKeys: {}, lastSide: 0, lastSurface: 0, config: null,
   };
 
   function layers() {
@@ -499,31 +499,67 @@
     (f.meta.events || []).forEach(function (e) { addEvent(e.step, e.kind, e.message); });
   };
 
-  GS.drawCharts = function (force) {
-    const now = performance.now();
-    if (!force && now - view.lastCharts < CHART_MS) return;
-    view.lastCharts = now;
+  // The charts share the main thread with the sample view, which must keep the frame rate. So
+  // they are drawn one chart at a time, round-robin, at most one every CHART_MS, in idle time
+  // when there is any (requestIdleCallback with a deadline, so they never starve). A forced call
+  // (a paused run, a layer switch) queues every chart at once.
+  const CHART_JOBS = ["loss", "d", "grad", "metrics", "timeline"];
+  const charts = { next: 0, pending: 0, scheduled: false, last: 0 };
+
+  function drawChart(name) {
     const rid = view.run, R = view.rows, M = view.metrics;
-    chart($("chart-loss"), R, ["d_loss", "g_loss"], ["D loss", "G loss"], [FAKE, "#3b6fd8"], "losses", rid);
-    const prob = view.frame ? !!view.frame.meta.d_probabilistic : true;
-    chart($("chart-d"), R, ["d_real", "d_fake"], ["D(real)", "D(fake)"], [REAL, FAKE],
-          prob ? "mean D(real) and D(fake)" : "mean critic on real and fake", rid,
-          prob ? { yaxis: { range: [0, 1], zeroline: false } } : undefined);
-    chart($("chart-grad"), R, ["d_grad_norm", "g_grad_norm"], ["‖∇D‖", "‖∇G‖"], [FAKE, "#3b6fd8"],
-          "gradient norms (log)", rid, { yaxis: { type: "log", zeroline: false } });
-    const keys = Object.keys(M.y);
-    const f = view.frame, tot = f && f.scalars.modes_total;
-    const mtitle = "metrics" + (tot && f.scalars.modes !== undefined ? " · modes " + f.scalars.modes + "/" + tot : "");
-    // Counts (modes, high-quality samples) on the left axis, divergences and the rest on the right.
-    const right = {};
-    keys.forEach(function (k) { if (!COUNTS[k]) right[k] = true; });
-    chart($("chart-metrics"), M, keys, keys.map(function (k) { return k.replace(/_/g, " "); }),
-          keys.map(function (_, i) { return PALETTE[i % PALETTE.length]; }), mtitle, rid,
-          { right: right, margin: { l: 52, r: 40, t: 56, b: 28 },
-            legend: { orientation: "h", x: 1, xanchor: "right", y: 1.32, font: { size: 11 } },
-            yaxis: { zeroline: false, rangemode: "tozero", title: { text: "count" } },
-            yaxis2: { overlaying: "y", side: "right", zeroline: false, showgrid: false } });
-    drawTimeline($("timeline"), rid);
+    if (name === "loss") {
+      chart($("chart-loss"), R, ["d_loss", "g_loss"], ["D loss", "G loss"], [FAKE, "#3b6fd8"], "losses", rid);
+    } else if (name === "d") {
+      const prob = view.frame ? !!view.frame.meta.d_probabilistic : true;
+      chart($("chart-d"), R, ["d_real", "d_fake"], ["D(real)", "D(fake)"], [REAL, FAKE],
+            prob ? "mean D(real) and D(fake)" : "mean critic on real and fake", rid,
+            prob ? { yaxis: { range: [0, 1], zeroline: false } } : undefined);
+    } else if (name === "grad") {
+      chart($("chart-grad"), R, ["d_grad_norm", "g_grad_norm"], ["‖∇D‖", "‖∇G‖"], [FAKE, "#3b6fd8"],
+            "gradient norms (log)", rid, { yaxis: { type: "log", zeroline: false } });
+    } else if (name === "metrics") {
+      const keys = Object.keys(M.y);
+      const f = view.frame, tot = f && f.scalars.modes_total;
+      const mtitle = "metrics" + (tot && f.scalars.modes !== undefined ? " · modes " + f.scalars.modes + "/" + tot : "");
+      // Counts (modes, high-quality samples) on the left axis, divergences and the rest on the right.
+      const right = {};
+      keys.forEach(function (k) { if (!COUNTS[k]) right[k] = true; });
+      chart($("chart-metrics"), M, keys, keys.map(function (k) { return k.replace(/_/g, " "); }),
+            keys.map(function (_, i) { return PALETTE[i % PALETTE.length]; }), mtitle, rid,
+            { right: right, margin: { l: 52, r: 40, t: 56, b: 28 },
+              legend: { orientation: "h", x: 1, xanchor: "right", y: 1.32, font: { size: 11 } },
+              yaxis: { zeroline: false, rangemode: "tozero", title: { text: "count" } },
+              yaxis2: { overlaying: "y", side: "right", zeroline: false, showgrid: false } });
+    } else {
+      drawTimeline($("timeline"), rid);
+    }
+  }
+
+  function runChartJobs(deadline) {
+    charts.scheduled = false;
+    do {
+      drawChart(CHART_JOBS[charts.next]);
+      charts.next = (charts.next + 1) % CHART_JOBS.length;
+      charts.pending = Math.max(0, charts.pending - 1);
+    } while (charts.pending > 0 && deadline && deadline.timeRemaining && deadline.timeRemaining() > 40);
+    charts.last = performance.now();
+    if (charts.pending > 0) scheduleCharts(0);
+  }
+
+  function scheduleCharts(delay) {
+    if (charts.scheduled) return;
+    charts.scheduled = true;
+    setTimeout(function () {
+      if (root.requestIdleCallback) root.requestIdleCallback(runChartJobs, { timeout: 400 });
+      else runChartJobs(null);
+    }, delay);
+  }
+
+  GS.drawCharts = function (force) {
+    if (force) charts.pending = CHART_JOBS.length;
+    else charts.pending = Math.max(charts.pending, 1);
+    scheduleCharts(Math.max(0, CHART_MS - (performance.now() - charts.last)));
   };
 
   function drawTimeline(div, rid) {
@@ -566,6 +602,7 @@
   }
 
   GS.draw2d = draw2d;
+  GS.Series = Series;
   GS.draw1d = draw1d;
   GS.drawProj = drawProj;
   GS.SCATTER = SCATTER;

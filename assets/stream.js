@@ -50,6 +50,13 @@
     return "";
   };
 
+  /** Ask for the next envelope. A page that schedules its runs (the compare page's focus) sets
+   * GS.framePlan(): the runs whose new frames it wants now; null means every run. */
+  function askNext(ws) {
+    const plan = GS.framePlan ? GS.framePlan() : null;
+    ws.send(plan ? JSON.stringify({ op: "next", frames: plan }) : "next");
+  }
+
   function connect() {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     const ws = S.ws = new WebSocket(proto + "//" + location.host + "/ws");
@@ -59,7 +66,7 @@
       if (S.retries > 0) banner("");
       S.retries = 0;
       sendWatch();
-      ws.send("next");
+      askNext(ws);
     };
     ws.onmessage = function (ev) {
       if (ws !== S.ws) return;
@@ -72,10 +79,10 @@
         items = GS.decodeEnvelope(ev.data);
       } catch (e) {
         console.warn("ganscope: undecodable stream message", e);
-        ws.send("next");
+        askNext(ws);
         return;
       }
-      ws.send("next");  // ask for the next one as this one starts drawing
+      askNext(ws);  // ask for the next one as this one starts drawing
       items.forEach(handle);
     };
     ws.onclose = function () {
@@ -98,25 +105,11 @@
     }
   }
 
-  /** The compare page: each run drawn small into its own div (compare-0, compare-1, ...). */
-  GS.compare = {};
-  GS.setCompare = function (runs) {
-    GS.compare = {};
-    runs.forEach(function (r, i) { GS.compare[r] = "compare-" + i; });
-    GS.watch(runs);
-    return "";
-  };
-
   function handle(item) {
     const e = item.entry;
     S.last[e.run] = e;
     S.handlers.forEach(function (h) { h(item); });
-    if (GS.compare[e.run]) {
-      if (item.frame && item.frame.kind === "2d") {
-        GS.draw2d($(GS.compare[e.run]), item.frame, null, e.run, true);
-      }
-      return;
-    }
+    if (GS.onCompare && GS.onCompare(item)) return;  // a run of the compare page (compare.js)
     if (GS.view === undefined || e.run !== GS.view.run) return;
     status(e, item.frame);
     try {

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gancore.checkpoint import load_state
 from gancore.config import RunConfig, changed_paths, data_dim, get_path, needs_restart
 from gancore.distributions import build_target
 from gancore.frames import Frame
@@ -36,10 +37,13 @@ class Session:
     """Trains, makes frames, records; stops itself as "diverged at step N" on non-finite values."""
 
     def __init__(self, cfg: RunConfig, run_id: str = "run", record_path: str | Path | None = None,
-                 parent: str | None = None, fork_step: int | None = None):
+                 parent: str | None = None, fork_step: int | None = None,
+                 init_from: str | Path | None = None):
         self.cfg, self.run_id = cfg, run_id
         self.parent, self.fork_step = parent, fork_step
         self.trainer = make_trainer(cfg)
+        # A fork beside its parent starts from the parent's saved state (what still fits).
+        self.inherited = load_state(self.trainer, init_from) if init_from else ""
         self.probes = Probes(cfg, self.trainer.target)
         self.state = "paused"
         self.message = ""
@@ -56,6 +60,8 @@ class Session:
             self.recorder = Recorder(record_path, cfg.to_json(), STAT_COLUMNS, parent=parent,
                                      fork_step=fork_step, run_id=run_id)
             self._record_frame()
+        if self.inherited:
+            self.add_event("fork", f"forked from {parent or 'its parent'}: {self.inherited}")
 
     @property
     def step(self) -> int:

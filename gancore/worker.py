@@ -2,8 +2,8 @@
 
 `WorkerHandle` (in the caller) spawns `worker_main` (in a fresh process: never fork after torch is
 imported) and talks to it over one duplex pipe:
-    caller -> worker  {"id": n, "op": "pause"|"resume"|"step"|"update"|"restart"|"frame"|"stop",
-                       ...}
+    caller -> worker  {"id": n, "op": "pause"|"resume"|"step"|"update"|"restart"|"checkpoint"|
+                       "frame"|"stop", ...}
     worker -> caller  ("ack", id, ok, error, result) | ("frame", bytes, rows) |
                       ("status", state, message, step) | ("heartbeat", step, steps_per_s)
 Frames land in a `Mailbox` that keeps only the newest picture but every scalar row, so a slow
@@ -71,6 +71,7 @@ class RunSpec:
     parent: str | None = None
     fork_step: int | None = None
     autoplay: bool = False
+    init_from: str | None = None  # a fork beside its parent: the parent's saved trainer state
 
 
 # ---- the worker process ------------------------------------------------------------------------
@@ -122,7 +123,8 @@ class _Loop:
 
         if self.session is not None:
             self.session.close()
-        self.session = Session(cfg, spec.run_id, spec.record_path, spec.parent, spec.fork_step)
+        self.session = Session(cfg, spec.run_id, spec.record_path, spec.parent, spec.fork_step,
+                               spec.init_from)
         self.frame_requested = True
 
     def _train_until_frame(self) -> None:
@@ -229,13 +231,20 @@ class _Loop:
 
         cfg = RunConfig.from_json(cmd["config"])
         spec = RunSpec(cmd["run_id"], cmd["config"], cmd.get("record_path"),
-                       cmd.get("parent"), cmd.get("fork_step"))
+                       cmd.get("parent"), cmd.get("fork_step"), init_from=cmd.get("init_from"))
         was_running = self.session.state == "running"
         self._start(cfg, spec)
         self.spec = spec
         if was_running or cmd.get("play"):
             self.session.state = "running"
         return {"run_id": spec.run_id}
+
+    def _op_checkpoint(self, cmd):
+        """Save the trainer's state for a fork beside this run; the run keeps its state."""
+        from gancore.checkpoint import save_state
+
+        return {"step": save_state(self.session.trainer, cmd["path"]),
+                "state": self.session.state}
 
     def _op_frame(self, cmd):
         self.frame_requested = True

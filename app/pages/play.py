@@ -14,7 +14,8 @@ import dash
 from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from app import forms, ids
-from app.components import classroom, controls, exports, views
+from app.comparison import play_share_query
+from app.components import classroom, controls, exports, fork_share, views
 from app.runs import LimitError, Run, UnknownRun, registry
 from app.session import session_id
 from gancore.config import ConfigError, RunConfig
@@ -65,7 +66,8 @@ def run_payload(run: Run, owner: str) -> dict[str, Any]:
     return {"run": run.run_id, "config": run.config.to_json(), "kind": run.kind,
             "owner": run.owner == owner, "parent": run.parent, "fork_step": run.fork_step,
             "preset": run.preset, "record": run.record_path,
-            "url": url_query(run.config, run.preset)}
+            "url": url_query(run.config, run.preset),
+            "share": play_share_query(run.config, run.preset)}
 
 
 def layout(preset: str | None = None, play: str | None = None, cfg: str | None = None,
@@ -78,7 +80,7 @@ def layout(preset: str | None = None, play: str | None = None, cfg: str | None =
         html.Div(id=ids.URL_SYNC, hidden=True),
         controls.header(boot["preset"]),
         controls.transport(config),
-        html.Div([exports.bar()], className="toolrow"),
+        html.Div([fork_share.bar(), exports.bar()], className="toolrow"),
         html.Div(id=ids.BANNER, className="banner"),
         html.Div(boot["error"], id=ids.NOTICE, className="notice error" if boot["error"] else
                  "notice"),
