@@ -18,11 +18,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from gancore.config import RunConfig, data_dim, needs_restart
-from gancore.worker import DEAD_AFTER_S, CommandError, RunSpec, WorkerHandle
+from gancore.worker import DEAD_AFTER_S, STARTUP_S, CommandError, RunSpec, WorkerHandle
 
 FINISHED = ("diverged", "done", "failed", "stopped")
 ROOM_WAIT_S = 4.0  # how long a new run waits for the runs of a page that was just left
-STARTUP_S = 120.0  # longest silence of a worker that has not sent its first message
 
 
 class LimitError(RuntimeError):
@@ -423,6 +422,16 @@ class RunRegistry:
         if run is not None:
             run.watchers += 1
             run.last_watched = time.monotonic()
+            # A new watcher needs a picture now, also of a paused run (whose last frame went
+            # to the page that watched it before: a fork's parent, a shared link). A paused
+            # worker answers within one poll (50 ms); running and starting ones send frames
+            # anyway.
+            if self.backend.has(run_id):
+                try:
+                    if self.backend.status(run_id)["state"] == "paused":
+                        self.backend.command(run_id, "frame")
+                except (CommandError, UnknownRun, TimeoutError, RuntimeError):
+                    pass
 
     def unwatch(self, run_id: str) -> None:
         run = self._runs.get(run_id)

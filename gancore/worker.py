@@ -23,6 +23,9 @@ import numpy as np
 
 HEARTBEAT_S = 0.5
 DEAD_AFTER_S = 10.0  # no heartbeat for this long while the process lives: reported as stuck
+# A new process imports torch and builds its run before it answers anything: on a busy 2-core
+# box that alone can take tens of seconds, so a command sent meanwhile may wait this much longer.
+STARTUP_S = 120.0
 
 
 class Mailbox:
@@ -325,6 +328,8 @@ class WorkerHandle:
     def call(self, op: str, timeout: float = 30.0, **args):
         """Send a command and wait for its acknowledgement; raises with the worker's reason."""
         cmd_id = self.send(op, **args)
+        if self.state == "starting":
+            timeout += STARTUP_S
         deadline = time.monotonic() + timeout
         with self._ack_cv:
             while cmd_id not in self._acks:

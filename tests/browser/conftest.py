@@ -91,7 +91,25 @@ def make_driver():
     opts.add_argument("--user-data-dir=" + tempfile.mkdtemp(prefix="gs-chrome-"))
     opts.binary_location = CHROMIUM
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    _LIVE_DRIVERS.append(driver)
+    return driver
+
+
+_LIVE_DRIVERS: list = []
+
+
+@pytest.fixture(autouse=True)
+def _fresh_console_log():
+    """Each test reads only its own console messages: a shared browser's log is drained first,
+    so an error an earlier test provoked on purpose (a refused export, a bad link) is not
+    blamed on the next one."""
+    for driver in list(_LIVE_DRIVERS):
+        try:
+            driver.get_log("browser")
+        except Exception:  # noqa: BLE001 - a driver that has quit has no log to drain
+            _LIVE_DRIVERS.remove(driver)
+    yield
 
 
 @pytest.fixture(scope="session")
