@@ -8,7 +8,8 @@
   const GS = root.GS = root.GS || {};
   const COLORS = ["#3b6fd8", "#e08a1e", "#0b8a5f", "#d1306b"];
   const OTHER_MS = 500;  // while one run has focus, the others get about 2 frames/s
-  const CHART_MS = 300;
+  const CHART_MS = 700;  // shared charts: every run's curves, redrawn about 1.5 times a second
+  const CHART_POINTS = 600;  // per curve when drawn (SVG lines of thousands of points stall a tab)
   const LAYERS = ["real", "fake", "d", "grad"];
   const C = GS.cmp = { runs: [], byRun: {}, focus: null, lastCharts: 0 };
   GS.compare = {};
@@ -127,9 +128,19 @@
   };
 
   // ---- shared charts: one colour per run ------------------------------------------------------
+  function thin(a, stride) {
+    if (stride <= 1) return a;
+    const out = [];
+    for (let i = 0; i < a.length; i += stride) out.push(a[i]);
+    if ((a.length - 1) % stride) out.push(a[a.length - 1]);  // keep the newest point
+    return out;
+  }
+
   function lines(series, key, c, name, dash) {
     if (!series.y[key]) return null;
-    return { type: "scatter", mode: "lines", x: series.x, y: series.y[key], connectgaps: true,
+    const stride = Math.ceil(series.x.length / CHART_POINTS);
+    return { type: "scatter", mode: "lines", x: thin(series.x, stride),
+             y: thin(series.y[key], stride), connectgaps: true,
              name: c.label + " · " + name, legendgroup: c.id,
              line: { color: c.color, width: 2, dash: dash || "solid" },
              hovertemplate: "%{y:.4g}<extra>" + c.label + " · " + name + "</extra>" };

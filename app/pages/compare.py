@@ -3,7 +3,8 @@ config differences in a table and their scalars on shared charts (assets/compare
 
 `/compare?presets=A,B[,C,D]&play=1` and `/compare?cfgs=TEXT~TEXT` start runs for this browser
 session (link forms: app/comparison.py); `&seed=same` gives every run the first run's seed;
-`/compare?runs=ID,ID` shows existing runs (a fork beside its parent opens this way).
+`/compare?runs=ID,ID` shows existing runs (a fork beside its parent opens this way);
+`&speed=N` plays N steps per frame (slow motion) instead of full speed.
 """
 
 from __future__ import annotations
@@ -40,10 +41,16 @@ CONTROL_ERRORS = (PermissionError, LimitError, CommandError, UnknownRun, Timeout
                   RuntimeError, ValueError)
 
 
+def _speed(text: str | None) -> int:
+    """`&speed=N` (steps per frame, one of SPEEDS); anything else is full speed."""
+    return int(text) if text and text.isdigit() and int(text) in SPEEDS else 0
+
+
 def layout(runs: str = "", presets: str = "", cfgs: str = "", play: str | None = None,
-           seed: str | None = None, **_: Any):
+           seed: str | None = None, speed: str | None = None, **_: Any):
     ask = {"runs": [r for r in (runs or "").split(",") if r.strip()], "presets": presets or "",
-           "cfgs": cfgs or "", "play": play in ("1", "true", "yes"), "seed": seed}
+           "cfgs": cfgs or "", "play": play in ("1", "true", "yes"), "seed": seed,
+           "speed": _speed(speed)}
     return html.Div([
         dcc.Store(id=ids.CMP_ASK, data=ask),
         dcc.Store(id=ids.CMP_RUNS),
@@ -69,7 +76,7 @@ def layout(runs: str = "", presets: str = "", cfgs: str = "", play: str | None =
                          className="dd step-n",
                          options=[{"value": n, "label": f"by {n:,}"} for n in STEP_COUNTS]),
             html.Label("speed", className="inline-label"),
-            dcc.Dropdown(id=ids.CMP_SPEED, value=0, clearable=False, searchable=False,
+            dcc.Dropdown(id=ids.CMP_SPEED, value=ask["speed"], clearable=False, searchable=False,
                          className="dd speed",
                          options=[{"value": v, "label": "full speed" if v == 0 else
                                    f"{v} steps/frame"} for v in SPEEDS]),
@@ -193,7 +200,9 @@ def open_compare(ask: dict):
         running = any(reg.status(p["run"])["state"] == "running" for p in payloads)
         if ask.get("play") or running:  # a parent that was training goes on, now in lock-step
             try:
-                _group(store).play()
+                g = _group(store)
+                g.chunk = ask.get("speed") or 0
+                g.play()
                 playing = True
             except CONTROL_ERRORS as e:
                 errors.append(str(e))

@@ -64,6 +64,12 @@ def wait_equal_steps(driver, at_least: int, timeout: float = 60.0) -> int:
     return step
 
 
+def js_click(driver, css: str) -> None:
+    """Click from JavaScript while runs play: WebDriver's native click waits for the page's
+    software-rendered WebGL frames, tens of seconds on a loaded 2-core box."""
+    driver.execute_script(f"document.querySelector({css!r}).click()")
+
+
 def api_configs(driver) -> dict[str, dict]:
     runs = json.loads(driver.execute_script("return await (await fetch('/api/runs')).text()"))
     return {r["run_id"]: json.loads(r["config"]) for r in runs}
@@ -74,11 +80,29 @@ def severe_errors(driver) -> list[str]:
 
 
 def test_cmp001_two_runs_animate_focus_and_step_all_at_equal_steps(browser, server):
-    browser.get(f"{server.url}/compare?presets={LIGHT},{LIGHT2}&play=1")
+    # 5 steps per frame: two runs at full speed would fill both cores (and slow the test)
+    browser.get(f"{server.url}/compare?presets={LIGHT},{LIGHT2}&play=1&speed=5")
     all_drawn(browser, 2, frames=3)
     wait_js(browser, "return GS.cmp.runs.every(c => c.step > 0)", 60, "steps moving")
+    # focus: the focused run is drawn at every pull, the other at most every 500 ms
+    js_click(browser, "#cmp-cell-0 .cmp-focus")
+    before, t0 = browser.execute_script(
+        "return [GS.cmp.runs.map(c => ({drawn: c.drawn})), performance.now()]")
+    wait_js(browser, f"return GS.cmp.runs[0].drawn >= {before[0]['drawn'] + 8}", 60,
+            "frames of the focused run")
+    after, now = browser.execute_script(
+        "return [GS.cmp.runs.map(c => ({drawn: c.drawn})), performance.now()]")
+    elapsed = now - t0
+    other = after[1]["drawn"] - before[1]["drawn"]
+    assert other <= elapsed / 500 + 2, (other, elapsed)
+    # pause: every run stands at the same step
+    js_click(browser, "#cmp-play")
+    paused_at = wait_equal_steps(browser, 1)
+    assert "focused" in browser.find_element(By.ID, "cmp-cell-0").get_attribute("class")
     assert browser.execute_script(
         "return [0, 1].every(i => document.querySelector('#cmp-view-' + i + ' .main-svg'))")
+    screenshot(browser, "compare-two-runs-focus")
+    browser.find_element(By.CSS_SELECTOR, "#cmp-cell-0 .cmp-focus").click()  # share again
     # the difference between the two presets is the target and its parameters
     paths = browser.execute_script(
         "return [...document.querySelectorAll('.diff-table tr[data-path]')]"
@@ -86,24 +110,7 @@ def test_cmp001_two_runs_animate_focus_and_step_all_at_equal_steps(browser, serv
     assert "target.name" in paths and "generator.hidden" not in paths
     wait_js(browser, "const d = document.getElementById('cmp-chart-loss');"
                      "return d._fullData && d._fullData.length === 4", 30, "shared loss chart")
-
-    # focus: the focused run is drawn at every pull, the other at most every 500 ms
-    browser.find_element(By.CSS_SELECTOR, "#cmp-cell-0 .cmp-focus").click()
-    before = cells(browser)
-    t0 = browser.execute_script("return performance.now()")
-    wait_js(browser, f"return GS.cmp.runs[0].drawn >= {before[0]['drawn'] + 10}", 60,
-            "frames of the focused run")
-    elapsed = browser.execute_script("return performance.now()") - t0
-    after = cells(browser)
-    other = after[1]["drawn"] - before[1]["drawn"]
-    assert other <= elapsed / 500 + 2, (other, elapsed)
-    assert "focused" in browser.find_element(By.ID, "cmp-cell-0").get_attribute("class")
-    screenshot(browser, "compare-two-runs-focus")
-    browser.find_element(By.CSS_SELECTOR, "#cmp-cell-0 .cmp-focus").click()  # share again
-
-    # pause: every run stands at the same step; step all moves each by the same number
-    browser.find_element(By.ID, "cmp-play").click()
-    paused_at = wait_equal_steps(browser, 1)
+    # step all moves each run by the same number of steps
     browser.find_element(By.ID, "cmp-step-all").click()  # by 10 (the default)
     wait_js(browser, f"return document.getElementById('cmp-group').textContent === "
                      f"'all at step {paused_at + 10:,}'", 60, "step all")
@@ -114,10 +121,13 @@ def test_cmp001_two_runs_animate_focus_and_step_all_at_equal_steps(browser, serv
 
 
 def test_cmp002_fork_opens_beside_its_parent_with_the_difference(browser, server):
-    browser.get(f"{server.url}/?preset={LIGHT}&play=1")
+    slow = PRESETS[LIGHT].config().with_changes({"frames.steps_per_frame": 2})
+    browser.get(f"{server.url}/?cfg={slow.to_url()}&play=1")
     wait_js(browser, "const b = document.querySelector('#status [data-stat=step] b');"
                      "return b && parseInt(b.textContent.replace(/,/g, '')) > 20", 90,
             "the parent training")
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.SPACE)  # pause: typing is quicker
+    wait_js(browser, "return document.querySelector('#status .state-paused')", 30, "paused")
     parent = browser.execute_script("return GS.view.run")
     box = browser.find_element(By.ID, "fork-change")
     box.send_keys("opt_d.lr=0.0002; loss.name=hinge")
@@ -136,11 +146,13 @@ def test_cmp002_fork_opens_beside_its_parent_with_the_difference(browser, server
     assert "child @ step" in browser.find_element(By.CSS_SELECTOR, "#cmp-cell-1 .cmp-label").text
     runs = {r["run_id"]: r for r in json.loads(
         browser.execute_script("return await (await fetch('/api/runs')).text()"))}
-    assert runs[ids[1]]["parent"] == parent and runs[ids[1]]["fork_step"] > 20
+    fork_step = runs[ids[1]]["fork_step"]
+    assert runs[ids[1]]["parent"] == parent and fork_step > 20
     assert runs[parent]["alive"]  # the parent was kept, not replaced
-    # the parent was training, so the pair plays on together: pause, and both are level
-    browser.find_element(By.ID, "cmp-play").click()
-    wait_equal_steps(browser, runs[ids[1]]["fork_step"])
+    # the child starts from the parent's weights at the parent's step: both stand level
+    wait_js(browser, f"return GS.cmp.runs.every(c => c.step === {fork_step})", 60, "level")
+    browser.find_element(By.ID, "cmp-step-all").click()
+    assert wait_equal_steps(browser, fork_step + 10) == fork_step + 10
     screenshot(browser, "compare-fork-beside-parent")
     assert severe_errors(browser) == []
 
