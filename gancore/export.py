@@ -91,6 +91,16 @@ def _d_cmap():
     return LinearSegmentedColormap.from_list("ganscope_d", D_SCALE)
 
 
+def _d_surface(ax, frame):
+    """D's grid over the data plane as an image under the samples (2-D and projected n-D)."""
+    (ex0, ex1), (ey0, ey1) = frame.meta["d_extent"]
+    image = ax.imshow(frame.value("d_grid"), origin="lower", cmap=_d_cmap(),
+                      extent=(ex0, ex1, ey0, ey1), interpolation="bilinear", aspect="auto",
+                      zorder=0)
+    image.set_clim(*_d_limits(frame))
+    return image
+
+
 def _d_limits(f: Frame) -> tuple[float, float]:
     """Colour limits of the D surface: [0, 1] for a probability, symmetric about 0 for a critic
     (the same rule as draw.js)."""
@@ -183,11 +193,7 @@ class _Body2D(_Body):
         _style_axes(ax)
         self.heat = None
         if "d_grid" in first.arrays:
-            (ex0, ex1), (ey0, ey1) = first.meta["d_extent"]
-            self.heat = self._anim(ax.imshow(
-                first.value("d_grid"), origin="lower", cmap=_d_cmap(),
-                extent=(ex0, ex1, ey0, ey1), interpolation="bilinear", aspect="auto", zorder=0))
-            self.heat.set_clim(*_d_limits(first))
+            self.heat = self._anim(_d_surface(ax, first))
             cax = sub.add_axes((left + sw + 0.025 * w, b + (h - sh) / 2 + sh * 0.2,
                                 0.035 * w, sh * 0.6))
             bar = sub.colorbar(self.heat, cax=cax)
@@ -348,11 +354,7 @@ class _BodyND(_Body):
                      fontsize=FONT["label"], color=INK, loc="left")
         self.heat = None
         if "d_grid" in first.arrays:
-            (ex0, ex1), (ey0, ey1) = first.meta["d_extent"]
-            self.heat = self._anim(ax.imshow(
-                first.value("d_grid"), origin="lower", cmap=_d_cmap(),
-                extent=(ex0, ex1, ey0, ey1), interpolation="bilinear", aspect="auto", zorder=0))
-            self.heat.set_clim(*_d_limits(first))
+            self.heat = self._anim(_d_surface(ax, first))
             cax = sub.add_axes((l + 0.55 * w, b + 0.45 * h, 0.018 * w, 0.38 * h))
             bar = sub.colorbar(self.heat, cax=cax)
             bar.outline.set_visible(False)
