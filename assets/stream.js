@@ -132,6 +132,7 @@
     document.body.dataset.state = state;
     const el = $("status");
     if (el) {
+      el.dataset.run = e.run;  // which run the figures are of (tests wait on it after a restart)
       const step = f ? Math.max(f.step, e.step) : e.step;
       const stateText = state === "diverged" || state === "failed" || state === "done"
         ? (e.message || state) : state;

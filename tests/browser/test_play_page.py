@@ -90,9 +90,10 @@ def test_br002_play_advances_step_counter_and_plots(browser, server):
     wait_js(browser, "const b = document.querySelector('#status [data-stat=step] b');"
                      "return b && parseInt(b.textContent.replace(/,/g, '')) > 30", 60, "steps")
     assert painted(browser) > before_paint + 3
-    # the charts drew the losses of the steps so far
-    assert browser.execute_script(
-        "return document.getElementById('chart-loss')._fullData[0].x.length") > 3
+    # the charts, drawn in idle time after the sample view, show the losses of the steps so far
+    wait_js(browser, "const d = document.getElementById('chart-loss');"
+                     "return d && d._fullData && d._fullData[0] && d._fullData[0].x.length > 3",
+            30, "the loss chart")
     assert "?preset=ring8-reference" in browser.current_url
     screenshot(browser, "play-2d-ring8")
 
@@ -141,15 +142,18 @@ def test_br005_architecture_change_restarts_as_child_run(browser, server):
         "return await (await fetch('/api/runs')).text()"))
     child = next(r for r in runs if r["run_id"] == run_of(browser))
     assert child["parent"] == parent
-    # still training: the child keeps playing
-    wait_js(browser, "const b = document.querySelector('#status [data-stat=step] b');"
-                     "return b && parseInt(b.textContent.replace(/,/g, '')) > 5", 60, "child steps")
+    # still training: the child keeps playing, and the status bar shows the child's own steps
+    wait_js(browser, "const s = document.getElementById('status');"
+                     "const b = s.querySelector('[data-stat=step] b');"
+                     "return s.dataset.run === GS.view.run && b && "
+                     "parseInt(b.textContent.replace(/,/g, '')) > 5", 60, "child steps")
 
 
 def test_br006_bad_upload_shows_error_while_run_continues(browser, server, tmp_path):
     bad = tmp_path / "ragged.csv"
     bad.write_text("1,2\n3,4\n5\n")
     run = run_of(browser)
+    assert browser.execute_script("return document.getElementById('status').dataset.run") == run
     step_before = step_of(browser)
     browser.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(bad))
     wait_js(browser, "return document.getElementById('notice').textContent"
