@@ -3,17 +3,12 @@ dead workers and uploads."""
 
 import os
 import signal
-import time
 
 import pytest
 
 from app.runs import LimitError, Limits, LocalBackend, RunRegistry
-from gancore.config import RunConfig
 from gancore.datasets import DataFileError
-
-SMALL = RunConfig().with_changes({"generator.hidden": [16], "discriminator.hidden": [16],
-                                  "train.batch_size": 32, "frames.samples": 100,
-                                  "frames.d_grid": 16})
+from tests.helpers import SMALL, wait_for
 
 
 @pytest.fixture
@@ -21,15 +16,6 @@ def registry(tmp_path):
     reg = RunRegistry(tmp_path / "runs", Limits(per_session=2, total=3), LocalBackend(spare=False))
     yield reg
     reg.close()
-
-
-def wait_for(cond, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_ra001_owner_controls_others_cannot(registry):

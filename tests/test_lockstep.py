@@ -6,12 +6,10 @@ import pytest
 
 from app import lockstep
 from app.runs import LimitError, Limits, LocalBackend, RunRegistry
-from gancore.config import RunConfig
 from gancore.recording import RunReader
+from tests.helpers import SMALL, wait_for
 
-SMALL = RunConfig().with_changes({"generator.hidden": [16], "discriminator.hidden": [16],
-                                  "train.batch_size": 32, "frames.samples": 100,
-                                  "frames.d_grid": 16, "frames.record_every": 10})
+SMALL = SMALL.with_changes({"frames.record_every": 10})
 
 
 @pytest.fixture
@@ -20,15 +18,6 @@ def registry(tmp_path):
                       LocalBackend(spare=False))
     yield reg
     reg.close()
-
-
-def wait_for(cond, timeout=90.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def newest_step(reg, run_id):

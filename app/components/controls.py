@@ -5,6 +5,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from app import forms, ids
+from app.components.header import logo
 from gancore.config import RunConfig
 from gancore.presets import PRESETS
 
@@ -103,8 +104,7 @@ def transport(cfg: RunConfig):
 
 def header(preset: str | None):
     return html.Div([
-        html.Div([html.Span("gan", className="logo-a"), html.Span("scope", className="logo-b")],
-                 className="logo"),
+        logo(link=False),
         dcc.Dropdown(id=ids.PRESET, className="dd preset", clearable=False, value=preset,
                      placeholder="presets…",
                      options=[{"value": p.name, "label": f"{p.name}  ·  {p.lesson}"}

@@ -27,6 +27,7 @@ from app.comparison import (
     same_seed,
     show_value,
 )
+from app.components.header import logo
 from app.runs import LimitError, Run, UnknownRun, registry
 from app.session import session_id
 from gancore.config import RunConfig
@@ -56,8 +57,7 @@ def layout(runs: str = "", presets: str = "", cfgs: str = "", play: str | None =
         dcc.Store(id=ids.CMP_RUNS),
         html.Div(id=ids.CMP_SYNC, hidden=True),
         html.Div([
-            html.A([html.Span("gan", className="logo-a"), html.Span("scope", className="logo-b")],
-                   href="/", className="logo", title="back to the play page"),
+            logo(title="back to the play page"),
             html.Div("runs side by side, trained in lock-step", className="watch"),
             html.Button("Share link", id=ids.CMP_SHARE, className="btn share-btn",
                         title="a link that reproduces these configs (seeds included)"),

@@ -15,6 +15,7 @@ import dash
 from dash import Input, Output, callback, clientside_callback, dcc, html, no_update
 
 from app import ids
+from app.components.header import page_header
 from gancore.config import ConfigError, RunConfig
 
 dash.register_page(__name__, path="/draw", title="ganscope · draw a target", name="Draw")
@@ -50,13 +51,9 @@ def layout(**_: Any):
     return html.Div([
         dcc.Location(id=ids.DRAW_GO, refresh=True),
         dcc.Store(id=ids.DRAW_POINTS),
-        html.Div([
-            html.A([html.Span("gan", className="logo-a"), html.Span("scope", className="logo-b")],
-                   href="/", className="logo"),
-            html.Div("Draw a target: click to place points, drag to lay a line of them; the "
-                     "GAN then learns your drawing.", className="watch"),
-            html.A("Lessons", href="/lessons", className="btn"),
-        ], className="header"),
+        page_header("Draw a target: click to place points, drag to lay a line of them; the "
+                    "GAN then learns your drawing.",
+                    html.A("Lessons", href="/lessons", className="btn")),
         html.Div(id=ids.DRAW_NOTICE, className="notice"),
         html.Div([
             html.Canvas(id=ids.DRAW_CANVAS, width=CANVAS_PX, height=CANVAS_PX,

@@ -10,6 +10,7 @@ from dash import Input, Output, State, callback, html, no_update
 
 from app import ids
 from app.components import classroom
+from app.components.header import page_header
 from gancore.lessons import LESSONS, Lesson
 from gancore.presets import PRESETS
 
@@ -41,13 +42,9 @@ def _card(lesson: Lesson):
 
 def layout(**_: Any):
     return html.Div([
-        html.Div([
-            html.A([html.Span("gan", className="logo-a"), html.Span("scope", className="logo-b")],
-                   href="/", className="logo"),
-            html.Div("Lessons: one GAN phenomenon each, the problem beside its remedy. The "
-                     "detectors mark each phenomenon as it happens.", className="watch"),
-            html.A("Draw a target", href="/draw", className="btn"),
-        ], className="header"),
+        page_header("Lessons: one GAN phenomenon each, the problem beside its remedy. The "
+                    "detectors mark each phenomenon as it happens.",
+                    html.A("Draw a target", href="/draw", className="btn")),
         html.Div([_card(lesson) for lesson in LESSONS.values()], id=ids.LESSON_LIST,
                  className="lesson-list"),
     ], className="lessons-page")

@@ -15,6 +15,7 @@ import dash
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
 from app import ids
+from app.components.header import nav, page_header
 from app.recordings import NoRecording, RecordingRefused, library, state_words
 
 dash.register_page(__name__, path="/library", title="ganscope · library", name="Library")
@@ -30,23 +31,10 @@ def _notice(text: str, level: str = "info"):
     return html.Div(text, className=f"notice {level}")
 
 
-def nav(current: str) -> html.Div:
-    """Links between the pages (the play and compare headers link here with NAV_LIBRARY)."""
-    links = [("Play", "/"), ("Compare", "/compare"), ("Library", "/library")]
-    return html.Div([html.A(label, href=href, className="nav-link" + (
-        " current" if label.lower() == current else "")) for label, href in links],
-        className="nav")
-
-
 def layout(**_: Any):
     return html.Div([
         dcc.Store(id=ids.LIB_PENDING),
-        html.Div([
-            html.A([html.Span("gan", className="logo-a"), html.Span("scope", className="logo-b")],
-                   href="/", className="logo"),
-            html.Div("recordings library: replay, compare, download, upload", className="watch"),
-            nav("library"),
-        ], className="header"),
+        page_header("recordings library: replay, compare, download, upload", nav("library")),
         html.Div(id=ids.LIB_NOTICE, className="notice"),
         html.Div([
             dcc.Upload(id=ids.LIB_UPLOAD, className="upload lib-upload", multiple=False,

@@ -12,7 +12,7 @@ import dash
 from dash import Input, Output, clientside_callback, dcc, html
 
 from app import ids
-from app.pages.library import nav
+from app.components.header import nav, page_header
 from app.recordings import NoRecording, library
 from gancore.recording import RecordingError
 
@@ -67,13 +67,8 @@ def layout(rec: str = "", **_: Any):
         dcc.Store(id=ids.REPLAY_SPEC, data={"recs": [r["name"] for r in found],
                                             "labels": [r["name"] for r in found]}),
         html.Div(id=ids.REPLAY_SYNC, hidden=True),
-        html.Div([
-            html.A([html.Span("gan", className="logo-a"), html.Span("scope", className="logo-b")],
-                   href="/", className="logo"),
-            html.Div("replay" + (": " + " | ".join(r["name"] for r in found) if found else ""),
-                     className="watch"),
-            nav("library"),
-        ], className="header"),
+        page_header("replay" + (": " + " | ".join(r["name"] for r in found) if found else ""),
+                    nav("library")),
         html.Div(notice, id=ids.REPLAY_NOTICE, className="notice"),
         html.Div(id=ids.REPLAY_CONTROLS, className="replay-controls"),
         html.Div([html.Div(id=ids.REPLAY_TIMELINE, className="plot replay-timeline"),

@@ -11,37 +11,12 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
 
 from gancore.lessons import LESSONS
 from tests.browser.conftest import screenshot
+from tests.browser.page import step_is, step_of, wait_js
 
 pytestmark = pytest.mark.browser
-
-STEP_JS = ("const b = document.querySelector('#status [data-stat=step] b');"
-           "return b ? parseInt(b.textContent.replace(/,/g, '')) : -1;")
-
-
-def wait_js(driver, script: str, timeout: float = 30.0, what: str = ""):
-    try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(
-            lambda d: d.execute_script(script))
-    except Exception:
-        state = driver.execute_script(
-            "return ['status', 'notice', 'banner', 'draw-notice', 'event-feed']"
-            ".map(i => document.getElementById(i)).map(e => e && e.textContent)")
-        raise AssertionError(f"timed out waiting for {what or script}; page: {state}") from None
-
-
-def step_of(driver) -> int:
-    return driver.execute_script(STEP_JS)
-
-
-def step_is(test: str) -> str:
-    """JavaScript that is true when the shown step passes `test` (e.g. '> 20')."""
-    return STEP_JS.replace("return b ? parseInt", "return b && parseInt").replace(
-        " : -1;", f" {test};")
-
 
 # On-screen height of the main 2-D plot in pixels: its square data area is bounded by it.
 VISIBLE_HEIGHT_JS = ("(function () { const r = document.getElementById('plot-2d')"

@@ -12,29 +12,16 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
 
 from gancore.config import RunConfig
 from gancore.presets import PRESETS
 from tests.browser.conftest import screenshot
+from tests.browser.page import severe_errors, wait_js
 
 pytestmark = pytest.mark.browser
 
 LIGHT = "ring8-vanilla-collapse"  # 64x64 networks, batch 128: cheap to train and draw
 LIGHT2 = "grid25-vanilla"
-
-
-def wait_js(driver, script: str, timeout: float = 60.0, what: str = ""):
-    """Wait until the script returns something truthy; return it."""
-    try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(
-            lambda d: d.execute_script(script))
-    except Exception:
-        page = driver.execute_script(
-            "const t = id => (document.getElementById(id) || {}).textContent;"
-            "return {notice: t('cmp-notice') || t('notice'), group: t('cmp-group'),"
-            " runs: window.GS && GS.cmp && GS.cmp.runs.map(c => [c.id, c.drawn, c.step, c.state])}")
-        raise AssertionError(f"timed out waiting for {what or script}; page: {page}") from None
 
 
 def cells(driver) -> list[dict]:
@@ -73,10 +60,6 @@ def js_click(driver, css: str) -> None:
 def api_configs(driver) -> dict[str, dict]:
     runs = json.loads(driver.execute_script("return await (await fetch('/api/runs')).text()"))
     return {r["run_id"]: json.loads(r["config"]) for r in runs}
-
-
-def severe_errors(driver) -> list[str]:
-    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
 def test_cmp001_two_runs_animate_focus_and_step_all_at_equal_steps(browser, server):

@@ -15,7 +15,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from gancore.presets import get_preset
 from tests.browser.conftest import screenshot
-from tests.browser.test_play_page import open_page, painted, step_of, wait_js
+from tests.browser.page import open_page, painted, step_of, wait_js
 
 pytestmark = pytest.mark.browser
 

@@ -15,10 +15,11 @@ import sys
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from gancore.recording import RunReader
 from tests.browser.conftest import ROOT, AppServer, screenshot
+from tests.browser.page import wait_js
 
 pytestmark = pytest.mark.browser
 
@@ -52,18 +53,6 @@ def lib_server(tmp_path_factory, chromium_available):
     assert cli.returncode == 0, err.decode()
     yield srv
     srv.stop()
-
-
-def wait_js(driver, script: str, timeout: float = 30.0, what: str = ""):
-    try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(
-            lambda d: d.execute_script(script))
-    except Exception:
-        notice = driver.execute_script(
-            "return ['lib-notice', 'replay-notice'].map(i => document.getElementById(i))"
-            ".map(e => e && e.textContent)")
-        raise AssertionError(f"timed out waiting for {what or script}; notices: {notice}") \
-            from None
 
 
 def row_text(driver, name: str) -> str:

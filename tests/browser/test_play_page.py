@@ -13,40 +13,11 @@ import signal
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser.conftest import screenshot
+from tests.browser.page import open_page, painted, run_of, severe_errors, step_of, wait_js
 
 pytestmark = pytest.mark.browser
-
-
-def wait_js(driver, script: str, timeout: float = 30.0, what: str = ""):
-    """Wait until the script returns something truthy; return it."""
-    def check(d):
-        return d.execute_script(script)
-
-    try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(check)
-    except Exception:
-        state = driver.execute_script(
-            "return ['status', 'notice', 'banner'].map(i => document.getElementById(i))"
-            ".map(e => e && e.textContent)")
-        raise AssertionError(f"timed out waiting for {what or script}; page: {state}") from None
-
-
-def step_of(driver) -> int:
-    text = driver.execute_script(
-        "const b = document.querySelector('#status [data-stat=step] b');"
-        "return b ? b.textContent : '';")
-    return int(text.replace(",", "")) if text else -1
-
-
-def run_of(driver) -> str:
-    return driver.execute_script("return window.GS && GS.view && GS.view.run")
-
-
-def painted(driver) -> int:
-    return driver.execute_script("return (window.GS && GS.stats) ? GS.stats.painted : 0")
 
 
 def notice(driver) -> str:
@@ -62,16 +33,6 @@ def type_into(driver, path: str, text: str) -> None:
     el = field_input(driver, path)
     el.send_keys(Keys.CONTROL, "a")
     el.send_keys(text, Keys.ENTER)
-
-
-def severe_errors(driver) -> list[str]:
-    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-
-
-def open_page(driver, server, query: str = "") -> None:
-    driver.get(server.url + "/" + query)
-    wait_js(driver, "return window.GS && GS.view && GS.view.run && GS.stats.painted > 0",
-            60, "the first frame to be painted")
 
 
 def test_br001_page_loads_without_console_errors(browser, server):

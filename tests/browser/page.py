@@ -1,0 +1,67 @@
+"""What the browser tests read from and wait for on ganscope's pages, written once.
+
+Waits poll a JavaScript expression; when one times out, the error quotes every notice, banner and
+status line the page shows, so a failure in CI says what the user would have seen.
+"""
+
+from __future__ import annotations
+
+from selenium.webdriver.support.ui import WebDriverWait
+
+# The page's own words about its state, from whichever page is open.
+PAGE_STATE_JS = """
+const ids = ['status', 'notice', 'banner', 'draw-notice', 'event-feed', 'cmp-notice', 'cmp-group',
+             'lib-notice', 'replay-notice'];
+const shown = {};
+ids.forEach(i => {
+  const e = document.getElementById(i);
+  if (e && e.textContent) shown[i] = e.textContent;
+});
+if (window.GS && GS.cmp) {
+  shown.compare_runs = GS.cmp.runs.map(c => [c.id, c.drawn, c.step, c.state]);
+}
+return shown;
+"""
+
+STEP_JS = ("const b = document.querySelector('#status [data-stat=step] b');"
+           "return b ? parseInt(b.textContent.replace(/,/g, '')) : -1;")
+
+
+def wait_js(driver, script: str, timeout: float = 30.0, what: str = ""):
+    """Wait until the script returns something truthy; return it."""
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(
+            lambda d: d.execute_script(script))
+    except Exception:
+        state = driver.execute_script(PAGE_STATE_JS)
+        raise AssertionError(f"timed out waiting for {what or script}; page: {state}") from None
+
+
+def step_of(driver) -> int:
+    """The step the play page's status bar shows (-1 before the first status)."""
+    return driver.execute_script(STEP_JS)
+
+
+def step_is(test: str) -> str:
+    """JavaScript that is true when the shown step passes `test` (e.g. '> 20')."""
+    return STEP_JS.replace("return b ? parseInt", "return b && parseInt").replace(
+        " : -1;", f" {test};")
+
+
+def severe_errors(driver) -> list[str]:
+    """Console errors since the test began (conftest drains the log before each test)."""
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def run_of(driver) -> str:
+    return driver.execute_script("return window.GS && GS.view && GS.view.run")
+
+
+def painted(driver) -> int:
+    return driver.execute_script("return (window.GS && GS.stats) ? GS.stats.painted : 0")
+
+
+def open_page(driver, server, query: str = "") -> None:
+    driver.get(server.url + "/" + query)
+    wait_js(driver, "return window.GS && GS.view && GS.view.run && GS.stats.painted > 0",
+            60, "the first frame to be painted")
