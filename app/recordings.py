@@ -94,6 +94,7 @@ class Recordings:
         self._summaries: dict[str, tuple[tuple, dict]] = {}
         self._readers: OrderedDict[str, tuple[tuple, RunReader]] = OrderedDict()
         self._indexes: dict[str, tuple[tuple, dict]] = {}
+        self._uploaded_by: dict[str, str] = {}  # recording name -> the session that uploaded it
 
     # ---- names and state ---------------------------------------------------------------------
     def path(self, name: str) -> Path:
@@ -161,9 +162,25 @@ class Recordings:
         return summary
 
     # ---- delete and upload -------------------------------------------------------------------
-    def delete(self, name: str) -> None:
-        """Remove a recording; refused while its run still trains (its worker writes to it)."""
+    def owner(self, name: str) -> str | None:
+        """The browser session a recording belongs to: the owner of the run that wrote it or the
+        session that uploaded it, while this app runs; None for files from before its start
+        (or from the CLI), which any session may delete."""
+        target = (self.folder / name).resolve()
+        for run in self.registry.runs():
+            if run.record_path and Path(run.record_path).resolve() == target:
+                return run.owner
+        return self._uploaded_by.get(name)
+
+    def delete(self, name: str, session: str | None = None) -> None:
+        """Remove a recording. Refused while its run still trains (its worker writes to it), and
+        to a `session` other than its owner (a class shares one server: nobody deletes a
+        neighbour's run). `session` None is the app itself, or a test."""
         path = self.path(name)
+        owner = self.owner(name)
+        if session is not None and owner is not None and owner != session:
+            raise RecordingRefused(f"{name} belongs to another browser session: only the session "
+                                   "that made or uploaded it can delete it")
         live = self.live(name)
         if live:
             raise RecordingRefused(
@@ -172,8 +189,9 @@ class Recordings:
                 "Close its play page (the run stops when nobody watches it) and delete it then.")
         self._forget(name)
         path.unlink()
+        self._uploaded_by.pop(name, None)
 
-    def save_upload(self, data: bytes, filename: str) -> str:
+    def save_upload(self, data: bytes, filename: str, session: str | None = None) -> str:
         """Store an uploaded recording under a new, safe name (never over an existing file) once
         `validate_recording` accepts it; returns the name. RecordingRefused says why not."""
         limit = self.registry.limits.upload_bytes
@@ -195,6 +213,8 @@ class Recordings:
                 name = shown if n == 1 else f"{stem}-{n}.h5"
                 try:
                     os.link(tmp, self.folder / name)  # fails if the name exists: no overwrite
+                    if session is not None:
+                        self._uploaded_by[name] = session
                     return name
                 except FileExistsError:
                     continue

@@ -21,6 +21,8 @@ from gancore.config import RunConfig, data_dim, needs_restart
 from gancore.worker import DEAD_AFTER_S, STARTUP_S, CommandError, RunSpec, WorkerHandle
 
 FINISHED = ("diverged", "done", "failed", "stopped")
+# A fork's child reads its parent's checkpoint at start-up (within STARTUP_S); then it is litter.
+FORK_HANDOFF_TTL_S = max(600.0, 2 * STARTUP_S)
 ROOM_WAIT_S = 4.0  # how long a new run waits for the runs of a page that was just left
 
 
@@ -244,6 +246,10 @@ class RunRegistry:
         except KeyError:
             raise UnknownRun(f"no run {run_id!r}") from None
 
+    def runs(self) -> list[Run]:
+        """Every run this registry has started, with or without a process now."""
+        return list(self._runs.values())
+
     def active(self, owner: str | None = None) -> list[Run]:
         """Runs that hold a worker process (and so a share of the CPU)."""
         return [r for r in list(self._runs.values()) if self.backend.alive(r.run_id)
@@ -450,6 +456,7 @@ class RunRegistry:
         while not self._closed.wait(2.0):
             active = self.active()
             self._reap(active, self.limits.idle_stop_s)
+            self._drop_fork_handoffs(FORK_HANDOFF_TTL_S)
             now = time.monotonic()
             for r in active:
                 if r.watchers == 0 and now - max(r.last_watched, r.created) > \
@@ -476,6 +483,18 @@ class RunRegistry:
     def close(self) -> None:
         self._closed.set()
         self.backend.close()
+        self._drop_fork_handoffs(older_than_s=0.0)
+
+    def _drop_fork_handoffs(self, older_than_s: float) -> None:
+        """Delete fork checkpoints (runs/forks/*.pt) older than this. They are a hand-off: a
+        child reads its parent's weights once, at start-up, and a reset starts it afresh."""
+        now = time.time()
+        for path in (self.runs_dir / "forks").glob("*.pt"):
+            try:
+                if now - path.stat().st_mtime >= older_than_s:
+                    path.unlink()
+            except OSError:
+                pass  # already gone, or another process holds it: the next pass tries again
 
 
 # The registry the pages and the stream route use; `app.main.create_app` sets it.

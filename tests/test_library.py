@@ -249,7 +249,11 @@ def test_lib021_delete_refuses_a_training_run_and_removes_a_finished_one(registr
     assert (registry.runs_dir / name).is_file()
     registry.stop("alice", run.run_id)
     assert lib.live(name) is None
-    lib.delete(name)
+    # a class shares one server: another session may replay it, not delete it
+    with pytest.raises(RecordingRefused, match="belongs to another browser session"):
+        lib.delete(name, session="bob")
+    assert (registry.runs_dir / name).is_file()
+    lib.delete(name, session="alice")
     assert not (registry.runs_dir / name).exists()
     with pytest.raises(NoRecording):
         lib.delete(name)
@@ -263,3 +267,17 @@ def test_lib030_play_header_links_to_the_library():
 
     links = [c for c in header("two-points").children if getattr(c, "id", None) == ids.NAV_LIBRARY]
     assert len(links) == 1 and links[0].href == "/library"
+
+
+def test_lib022_an_upload_is_deleted_only_by_the_session_that_uploaded_it(registry, recording):
+    lib = Recordings(registry)
+    name = lib.save_upload(recording.read_bytes(), "shared.h5", session="carol")
+    with pytest.raises(RecordingRefused, match="belongs to another browser session"):
+        lib.delete(name, session="dave")
+    assert (registry.runs_dir / name).is_file()
+    lib.delete(name, session="carol")
+    assert not (registry.runs_dir / name).exists()
+    # a file from before this app started has no known owner: any session may delete it
+    old = copy(recording, registry.runs_dir, "from-last-week.h5")
+    lib.delete(old.name, session="dave")
+    assert not old.exists()

@@ -83,3 +83,7 @@ def test_ls002_fork_beside_keeps_the_parent_and_levels_with_it(registry):
     with RunReader(child.record_path) as rec:
         assert rec.parent_run == parent.run_id and rec.fork_step == child.fork_step
         assert any(e["kind"] == "fork" for e in rec.events())
+    # the weights handed to the child are not left behind in runs/forks
+    assert list((registry.runs_dir / "forks").glob("*.pt"))
+    registry.close()
+    assert not list((registry.runs_dir / "forks").glob("*.pt"))

@@ -17,6 +17,7 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from app import ids
 from app.components.header import nav, page_header
 from app.recordings import NoRecording, RecordingRefused, library, state_words
+from app.session import session_id
 
 dash.register_page(__name__, path="/library", title="ganscope · library", name="Library")
 
@@ -161,6 +162,11 @@ def ask_delete(_clicks):
     if not _clicked() or not isinstance(ctx.triggered_id, dict):
         return no_update, no_update, no_update, no_update
     name = ids.rec_name(ctx.triggered_id)
+    owner = library().owner(name)
+    if owner is not None and owner != session_id():
+        return None, True, "", _notice(
+            f"Cannot delete {name}: it belongs to another browser session; only the session "
+            "that made or uploaded it can delete it.", "error")
     live = library().live(name)
     if live:
         return None, True, "", _notice(
@@ -180,7 +186,7 @@ def confirm_delete(_yes, _no, name: str | None):
     if ctx.triggered_id == ids.LIB_CONFIRM_NO or not name:
         return no_update, None, True, ""
     try:
-        library().delete(name)
+        library().delete(name, session_id())
     except (RecordingRefused, NoRecording) as e:
         return _refresh(), None, True, _notice(f"Not deleted: {e}", "error")
     except OSError as e:
@@ -216,7 +222,7 @@ def upload(contents: str | None, filename: str | None):
         return no_update, _notice(f"Upload refused: {shown}: the upload arrived damaged.",
                                   "error")
     try:
-        name = library().save_upload(raw, shown)
+        name = library().save_upload(raw, shown, session_id())
     except RecordingRefused as e:
         return no_update, _notice(f"Upload refused: {shown}: {e}. Nothing was stored.", "error")
     saved = f" as {name}" if name != shown else ""
