@@ -38,7 +38,7 @@ browser:
 ## lint and the whole suite, real-browser tests included.
 test: install-dev browser
 	$(PY) -m ruff check gancore app bench tests
-	GANSCOPE_REQUIRE_BROWSER=1 $(PY) -m pytest
+	GANSCOPE_REQUIRE_BROWSER=1 $(PY) -m pytest --durations=15
 
 ## make test-engine: the suite without the real-browser tests (no chromium needed)
 test-engine: install-dev

@@ -39,7 +39,9 @@ class AppServer:
     def __init__(self, runs_dir: Path, *args: str, tab_fps: float = TEST_TAB_FPS):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "GANSCOPE_MAX_TAB_FPS": str(tab_fps)}
+        # A run whose page was left pauses after 3 s, not 15: the next test's runs get the CPU.
+        env = {"GANSCOPE_IDLE_PAUSE_S": "3", **os.environ, "PYTHONPATH": str(ROOT),
+               "GANSCOPE_MAX_TAB_FPS": str(tab_fps)}
         self.log = open(runs_dir.parent / f"server-{self.port}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "app", "--port", str(self.port), "--runs-dir", str(runs_dir),

@@ -6,6 +6,9 @@ status line the page shows, so a failure in CI says what the user would have see
 
 from __future__ import annotations
 
+import os
+import time
+
 from selenium.webdriver.support.ui import WebDriverWait
 
 # The page's own words about its state, from whichever page is open.
@@ -28,10 +31,15 @@ STEP_JS = ("const b = document.querySelector('#status [data-stat=step] b');"
 
 
 def wait_js(driver, script: str, timeout: float = 30.0, what: str = ""):
-    """Wait until the script returns something truthy; return it."""
+    """Wait until the script returns something truthy; return it. With GANSCOPE_TEST_TIMING set,
+    each wait prints how long it took (where a slow browser test spends its time)."""
+    t0 = time.monotonic()
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(
+        got = WebDriverWait(driver, timeout, poll_frequency=0.1).until(
             lambda d: d.execute_script(script))
+        if os.environ.get("GANSCOPE_TEST_TIMING"):
+            print(f"\n  waited {time.monotonic() - t0:5.1f} s for {what or script[:60]}")
+        return got
     except Exception:
         state = driver.execute_script(PAGE_STATE_JS)
         raise AssertionError(f"timed out waiting for {what or script}; page: {state}") from None
