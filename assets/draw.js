@@ -500,11 +500,14 @@
   };
 
   // The charts share the main thread with the sample view, which must keep the frame rate. So
-  // they are drawn one chart at a time, round-robin, at most one every CHART_MS, in idle time
-  // when there is any (requestIdleCallback with a deadline, so they never starve). A forced call
-  // (a paused run, a layer switch) queues every chart at once.
+  // they are drawn one chart at a time, round-robin, in idle time when there is any
+  // (requestIdleCallback with a deadline, so they never starve), and spaced so that they take at
+  // most CHART_SHARE of the main thread: at least CHART_MS apart, more on a slow machine, where
+  // one chart costs tens of milliseconds. A forced call (a paused run, a layer switch) queues
+  // every chart at once.
   const CHART_JOBS = ["loss", "d", "grad", "metrics", "timeline"];
-  const charts = { next: 0, pending: 0, scheduled: false, last: 0 };
+  const CHART_SHARE = 0.1;
+  const charts = { next: 0, pending: 0, scheduled: false, last: 0, cost: 0 };
 
   function drawChart(name) {
     const rid = view.run, R = view.rows, M = view.metrics;
@@ -539,12 +542,19 @@
   function runChartJobs(deadline) {
     charts.scheduled = false;
     do {
+      const t0 = performance.now();
       drawChart(CHART_JOBS[charts.next]);
+      const took = performance.now() - t0;  // an average of the last few charts drawn
+      charts.cost = charts.cost ? 0.8 * charts.cost + 0.2 * took : took;
       charts.next = (charts.next + 1) % CHART_JOBS.length;
       charts.pending = Math.max(0, charts.pending - 1);
     } while (charts.pending > 0 && deadline && deadline.timeRemaining && deadline.timeRemaining() > 40);
     charts.last = performance.now();
     if (charts.pending > 0) scheduleCharts(0);
+  }
+
+  function chartGap() {
+    return Math.max(CHART_MS, charts.cost * (1 / CHART_SHARE - 1));
   }
 
   function scheduleCharts(delay) {
@@ -559,7 +569,7 @@
   GS.drawCharts = function (force) {
     if (force) charts.pending = CHART_JOBS.length;
     else charts.pending = Math.max(charts.pending, 1);
-    scheduleCharts(Math.max(0, CHART_MS - (performance.now() - charts.last)));
+    scheduleCharts(force ? 0 : Math.max(0, chartGap() - (performance.now() - charts.last)));
   };
 
   function drawTimeline(div, rid) {
