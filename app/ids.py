@@ -72,6 +72,7 @@ CMP_CHART_D = "cmp-chart-d"
 CMP_CHART_COVER = "cmp-chart-cover"
 CMP_SHARE = "cmp-share"
 CMP_SHARE_LINK = "cmp-share-link"
+CMP_EXPORT = "cmp-export"  # the side-by-side export bar (app/components/exports.py)
 # per run i (0..3): f"{CMP_CELL}-{i}" holds a head (swatch, label, f"{CMP_AT}-{i}" step,
 # f"{CMP_STATE}-{i}" end state, focus button) and the view f"{CMP_VIEW}-{i}"
 CMP_CELL = "cmp-cell"

@@ -162,12 +162,24 @@
   function react(id, data, lay) {
     const div = $(id);
     if (!div || div.offsetParent === null) return;
+    // The series grow in place (the same arrays): a new datarevision tells Plotly.react that
+    // the data changed, or it keeps the old autorange (a coverage chart stuck at its first point).
+    C.chartRev = (C.chartRev || 0) + 1;
+    lay.datarevision = C.chartRev;
     root.Plotly.react(div, data.filter(Boolean), lay, { displayModeBar: false, responsive: true });
   }
 
   function drawCharts(force) {
     const now = performance.now();
-    if (!force && now - C.lastCharts < CHART_MS) return;
+    if (!force && now - C.lastCharts < CHART_MS) {
+      // too soon: draw once the window ends, so the last items before a pause are not lost
+      if (!C.chartTimer) {
+        C.chartTimer = setTimeout(function () { C.chartTimer = null; drawCharts(true); },
+                                  CHART_MS - (now - C.lastCharts));
+      }
+      return;
+    }
+    if (C.chartTimer) { clearTimeout(C.chartTimer); C.chartTimer = null; }
     C.lastCharts = now;
     const loss = [], dd = [], cover = [];
     const anyModes = C.runs.some(function (c) { return c.metrics.y.modes; });
@@ -176,7 +188,10 @@
     C.runs.forEach(function (c) {
       loss.push(lines(c.rows, "d_loss", c, "D loss"), lines(c.rows, "g_loss", c, "G loss", "dot"));
       dd.push(lines(c.rows, "d_real", c, "D(real)"), lines(c.rows, "d_fake", c, "D(fake)", "dash"));
-      cover.push(lines(c.metrics, key, c, anyModes ? "modes" : "KS mean"));
+      // metrics are snapshots every few hundred steps: markers show even the first one
+      const t = lines(c.metrics, key, c, anyModes ? "modes" : "KS mean");
+      if (t) { t.mode = "lines+markers"; t.marker = { color: c.color, size: 6 }; }
+      cover.push(t);
       total = Math.max(total, c.modesTotal || 0);
     });
     react("cmp-chart-loss", loss, layout("losses (solid D, dotted G; a VAE: reconstruction, KL)"));

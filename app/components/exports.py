@@ -27,3 +27,16 @@ def bar():
           for bid, what, label, tip in BUTTONS],
         html.Span(id=ids.EXPORT_STATUS, className="export-status", role="status"),
     ], id=ids.EXPORT_BAR, className="exportbar")
+
+
+def side_by_side_bar(run_ids: list[str]):
+    """The compare page's export bar: its runs side by side as one GIF or MP4, aligned by step,
+    rendered from their recordings (assets/exports.js sends data-runs to /export/compare)."""
+    listed = ",".join(run_ids)
+    return html.Div([
+        html.Span("Export side by side:", className="inline-label"),
+        *[html.Button(label, className="btn small", title=f"{tip} (all {len(run_ids)} runs)",
+                      **{"data-export": what, "data-runs": listed})
+          for what, label, tip in (("gif", "GIF", "animated GIF"), ("mp4", "MP4", "MP4 video"))],
+        html.Span(id=ids.EXPORT_STATUS, className="export-status", role="status"),
+    ], className="exportbar cmp-exportbar")

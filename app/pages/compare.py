@@ -27,6 +27,7 @@ from app.comparison import (
     same_seed,
     show_value,
 )
+from app.components.exports import side_by_side_bar
 from app.components.header import logo
 from app.runs import LimitError, Run, UnknownRun, registry
 from app.session import session_id
@@ -87,6 +88,7 @@ def layout(runs: str = "", presets: str = "", cfgs: str = "", play: str | None =
         html.Div(id=ids.BANNER, className="banner"),
         html.Div(id=ids.CMP_NOTICE, className="notice"),
         html.Div(id=ids.CMP_DIFF, className="cmp-diff"),
+        html.Div(id=ids.CMP_EXPORT),
         html.Div(id=ids.CMP_GRID, className="cmp-grid"),
         html.Div([html.Div(id=i, className="chart") for i in
                   (ids.CMP_CHART_LOSS, ids.CMP_CHART_D, ids.CMP_CHART_COVER)],
@@ -250,12 +252,13 @@ def diff_table(payloads: list[dict]):
 
 
 @callback(Output(ids.CMP_GRID, "children"), Output(ids.CMP_DIFF, "children"),
-          Input(ids.CMP_RUNS, "data"))
+          Output(ids.CMP_EXPORT, "children"), Input(ids.CMP_RUNS, "data"))
 def render(store: dict | None):
     if not store or not store.get("runs"):
-        return [], ""
+        return [], "", None
     runs = store["runs"]
-    return [_cell(i, p) for i, p in enumerate(runs)], diff_table(runs)
+    return ([_cell(i, p) for i, p in enumerate(runs)], diff_table(runs),
+            side_by_side_bar([p["run"] for p in runs]))
 
 
 # ---- playing and stepping together -------------------------------------------------------------

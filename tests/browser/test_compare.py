@@ -85,6 +85,12 @@ def test_cmp001_two_runs_animate_focus_and_step_all_at_equal_steps(browser, serv
     assert browser.execute_script(
         "return [0, 1].every(i => document.querySelector('#cmp-view-' + i + ' .main-svg'))")
     screenshot(browser, "compare-two-runs-focus")
+    # the export bar offers both runs side by side (the route itself: tests/test_app_exports.py)
+    ids_shown = browser.execute_script("return GS.cmp.runs.map(c => c.id).join(',')")
+    assert browser.execute_script(
+        "return Array.from(document.querySelectorAll('.cmp-exportbar [data-export]'))"
+        ".map(b => b.dataset.export + ':' + b.dataset.runs)") == [
+        f"gif:{ids_shown}", f"mp4:{ids_shown}"]
     browser.find_element(By.CSS_SELECTOR, "#cmp-cell-0 .cmp-focus").click()  # share again
     # the difference between the two presets is the target and its parameters
     paths = browser.execute_script(
