@@ -352,18 +352,10 @@ class WorkerHandle:
                 self.send("stop")
             except RuntimeError:
                 pass
-            self._join(timeout)
+            self.process.join(timeout)
         if self.process.is_alive():
             self.process.kill()
-            self._join(timeout)
-
-    def _join(self, timeout: float) -> None:
-        """join(), then wait out the short race in which the process's sentinel has closed but
-        waitpid does not yet report it gone (is_alive() would still say True)."""
-        self.process.join(timeout)
-        deadline = time.monotonic() + 1.0
-        while self.process.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.01)
+            self.process.join(timeout)
         if self.state not in ("failed",):
             self.state = "stopped"
 
