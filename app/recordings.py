@@ -110,14 +110,20 @@ class Recordings:
         """{"run", "state"} while a worker process still holds this recording open, else None.
         Any state counts: a paused or finished run can be resumed by a live edit, and a worker
         slow to start is reported "failed" by its heartbeat before it writes its first frame."""
+        run = self._run_recording(name, self.registry.active())  # worker process alive
+        if run is None:
+            return None
+        try:
+            return {"run": run.run_id, "state": self.registry.status(run.run_id)["state"]}
+        except runs.UnknownRun:
+            return None
+
+    def _run_recording(self, name: str, candidates: list[runs.Run]) -> runs.Run | None:
+        """The run among `candidates` whose recording is this file."""
         target = (self.folder / name).resolve()
-        for run in self.registry.active():  # runs whose worker process is alive
+        for run in candidates:
             if run.record_path and Path(run.record_path).resolve() == target:
-                try:
-                    state = self.registry.status(run.run_id)["state"]
-                except runs.UnknownRun:
-                    continue
-                return {"run": run.run_id, "state": state}
+                return run
         return None
 
     @staticmethod
@@ -166,11 +172,8 @@ class Recordings:
         """The browser session a recording belongs to: the owner of the run that wrote it or the
         session that uploaded it, while this app runs; None for files from before its start
         (or from the CLI), which any session may delete."""
-        target = (self.folder / name).resolve()
-        for run in self.registry.runs():
-            if run.record_path and Path(run.record_path).resolve() == target:
-                return run.owner
-        return self._uploaded_by.get(name)
+        run = self._run_recording(name, self.registry.runs())
+        return run.owner if run is not None else self._uploaded_by.get(name)
 
     def delete(self, name: str, session: str | None = None) -> None:
         """Remove a recording. Refused while its run still trains (its worker writes to it), and
