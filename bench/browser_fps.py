@@ -18,6 +18,7 @@ import signal
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,8 +94,6 @@ setTimeout(function () {
 def measure_bare(driver, base: str, plotly_src: str, envelopes: list[bytes], fps: float,
                  seconds: float, size: tuple[int, int]) -> float:
     # A page with nothing but plotly.js and our two scripts (their text injected inline).
-    import urllib.request
-
     driver.get("data:text/html;charset=utf-8," + BARE_PAGE.format(w=size[0], h=size[1]))
     for src in (plotly_src, "/assets/frame.js", "/assets/draw.js"):
         text = urllib.request.urlopen(base + src, timeout=30).read().decode("utf-8")
@@ -164,8 +163,6 @@ def main() -> None:
 
         # the single run has trained on through the bare phase: stop it, so the four runs below
         # have the machine to themselves
-        import urllib.request
-
         with urllib.request.urlopen(server.url + "/api/runs", timeout=30) as answer:
             runs = json.loads(answer.read())
         for r in runs:

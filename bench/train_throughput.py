@@ -3,7 +3,7 @@
 1. steps/s of gancore's Trainer on `ring8-reference` against a hand-written bare PyTorch loop of
    the same model, data and optimiser (interleaved rounds; medians; ratio).
 2. iterations/s on `ganlab-ring` (GAN Lab itself: 24.5 it/s in headless Chromium on 2 cores),
-   beside a hand-written bare PyTorch loop of the same networks: the floor PyTorch sets.
+   beside a hand-written bare PyTorch loop of the same networks: what plain PyTorch gets here.
 3. time to make a full 2-D frame of `ring8-reference` (1500 samples, 64x64 D grid, 20x20 latent
    arrows, metrics) and its encoded size.
 
