@@ -28,7 +28,7 @@ from app.comparison import (
     show_value,
 )
 from app.components.exports import side_by_side_bar
-from app.components.header import logo
+from app.components.header import page_header
 from app.runs import LimitError, Run, UnknownRun, registry
 from app.session import session_id
 from gancore.config import RunConfig
@@ -57,16 +57,15 @@ def layout(runs: str = "", presets: str = "", cfgs: str = "", play: str | None =
         dcc.Store(id=ids.CMP_ASK, data=ask),
         dcc.Store(id=ids.CMP_RUNS),
         html.Div(id=ids.CMP_SYNC, hidden=True),
-        html.Div([
-            logo(title="back to the play page"),
-            html.Div("runs side by side, trained in lock-step", className="watch"),
+        page_header(
+            "runs side by side, trained in lock-step",
             html.Button("Share link", id=ids.CMP_SHARE, className="btn share-btn",
                         title="a link that reproduces these configs (seeds included)"),
             dcc.Input(id=ids.CMP_SHARE_LINK, type="text", readOnly=True,
                       className="text share-link", placeholder="share link appears here"),
             html.A("Library", id=ids.NAV_LIBRARY, href="/library", className="nav-link",
                    title="recordings: replay, compare, download, upload"),
-        ], className="header"),
+            title="back to the play page"),
         html.Div([
             html.Button("Play all", id=ids.CMP_PLAY, className="btn primary",
                         title="train every run together: each moves only when all have made "
