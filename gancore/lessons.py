@@ -29,12 +29,12 @@ LESSONS: dict[str, Lesson] = {lesson.slug: lesson for lesson in [
         "ring8-vanilla-collapse", "ring8-unrolled", ("mode_collapse", "mode_hopping")),
     Lesson(
         "mode-hopping", "Mode hopping and non-convergence",
-        "Four points, a one-layer generator and plain SGD at a high learning rate. The samples "
-        "crowd onto one point; D learns to distrust that point and push them off; they drift to "
-        "another point, and D's score on the point they left climbs back up. The pair keep "
-        "chasing each other and never settle, which is a cycle rather than an equilibrium. On "
-        "the right, a deeper generator with Adam at a gentler rate splits its samples over the "
-        "four points and comes to rest.",
+        "Four points, a one-layer generator, plain SGD at a high learning rate and the original "
+        "minimax loss. The samples gather on one or two points; D learns to distrust them and "
+        "pushes them off; they swing over to other points, and D's score on the points they "
+        "left climbs back up (the green patches). The pair keep chasing each other and never "
+        "settle, which is a cycle rather than an equilibrium. On the right, a deeper generator "
+        "with Adam at a gentler rate splits its samples over the four points and comes to rest.",
         "four-points-oscillation", "four-points-settled",
         ("mode_collapse", "mode_hopping", "non_convergence")),
     Lesson(

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 WARMUP_STEPS = 1000  # the first steps of any GAN look like everything; judge after them
+ON_DATA = 0.3  # share of the samples near some mode for "the generator is on the data"
 
 
 @dataclass
@@ -110,23 +111,47 @@ class Detector:
 
 
 class ModeCollapse(Detector):
-    """Mode collapse, for 4 snapshots in a row, in one of three forms:
+    """Mode collapse, in one of three forms:
     - modes: at most half of the target's modes hold at least 10% of their fair share of the
-      samples near a mode (within a quarter of the data scale of its centre), while at least
-      half of all samples are near one (the generator is on the data, just not all of it);
+      samples near a mode (within a quarter of the data scale of its centre) in every snapshot
+      where at least 30% of all samples are near one (the generator is on the data, just not
+      all of it; the same test as mode hopping's), with at least 4 such snapshots among the
+      last 8. Snapshots with the samples
+      in transit between modes neither count nor break the run: a collapsed generator that
+      hops from mode to mode spends a few snapshots between modes, and is collapsed all along;
     - bimodal coordinates (n-D): a coordinate whose real marginal is bimodal (Sarle's
-      coefficient > 5/9) comes out unimodal in the samples;
-    - spread (n-D): the samples' total variance is under a quarter of the data's."""
+      coefficient > 5/9) comes out unimodal in the samples, 4 snapshots in a row;
+    - spread (n-D): the samples' total variance is under a quarter of the data's, 4 snapshots
+      in a row."""
 
     kind = "mode_collapse"
+    patience = 1  # the forms below carry their own persistence
+    window = 8  # snapshots the modes form looks back over
+    persistence = 4  # snapshots a form must hold for
+
+    @staticmethod
+    def _has_modes(s: Snapshot) -> bool:
+        return s.mode_counts is not None and s.mode_counts.shape[0] >= 2 and \
+            s.metrics.get("bimodal_dims_real") is None
+
+    def _modes_form(self, history) -> str | None:
+        on_data = [s for s in list(history)[-self.window:] if s.near_share >= ON_DATA]
+        if len(on_data) < self.persistence:
+            return None
+        k = len(history[-1].mode_counts)
+        captured = [s.captured() for s in on_data]
+        if max(captured) <= max(1, k // 2):
+            return f"{captured[-1]} of {k} modes"
+        return None
+
+    def _form_of(self, history) -> str | None:
+        if self._has_modes(history[-1]):
+            return self._modes_form(history)
+        recent = list(history)[-self.persistence:]
+        forms = [self._form(s) for s in recent]
+        return forms[-1] if len(recent) == self.persistence and all(forms) else None
 
     def _form(self, s: Snapshot) -> str | None:
-        if s.mode_counts is not None and s.mode_counts.shape[0] >= 2 and \
-                s.metrics.get("bimodal_dims_real") is None:
-            k = len(s.mode_counts)
-            if s.near_share >= 0.5 and s.captured() <= max(1, k // 2):
-                return f"{s.captured()} of {k} modes"
-            return None
         real_b, fake_b = s.metrics.get("bimodal_dims_real"), s.metrics.get("bimodal_dims_fake")
         if real_b and fake_b is not None and fake_b < real_b:
             return f"{real_b - fake_b} of {real_b} bimodal coordinates come out unimodal"
@@ -136,11 +161,10 @@ class ModeCollapse(Detector):
         return None
 
     def condition(self, history):
-        return self._form(history[-1]) is not None
+        return self._form_of(history) is not None
 
     def message(self, history):
-        s = history[-1]
-        return f"mode collapse at step {s.step:,}: {self._form(s)}"
+        return f"mode collapse at step {history[-1].step:,}: {self._form_of(history)}"
 
 
 class ModeHopping(Detector):
@@ -157,7 +181,7 @@ class ModeHopping(Detector):
         out = []
         for s in list(history)[-self.window:]:
             counts = s.mode_near if s.mode_near is not None else s.mode_counts
-            if counts is None or s.near_share < 0.3:
+            if counts is None or s.near_share < ON_DATA:
                 continue  # a main mode only counts when the samples are on the data
             share = counts / counts.sum()
             if share.max() > 0.5:

@@ -61,11 +61,12 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            "pushes G onto more of the grid.",
            {**_GRID, "remedies.packing": 4, "train.seed": 1}, "mode collapse"),
     Preset("four-points-oscillation",
-           "Four points, a one-layer G and plain SGD: the samples pile onto one point, D pushes "
-           "them off, they wander, and D's score on the point they left grows back: no rest.",
+           "Four points, a one-layer G, plain SGD and the original minimax loss: the samples "
+           "never settle; they slide from point to point as D's score on each rises and falls.",
            {"target.name": "four_points", "target.std": 0.01, **_DOC003,
             "generator.hidden": [16], "opt_g.name": "sgd", "opt_d.name": "sgd",
-            "opt_g.lr": 0.05, "opt_d.lr": 0.05, "train.seed": 2}, "non-convergence"),
+            "opt_g.lr": 0.05, "opt_d.lr": 0.05, "loss.name": "minimax", "train.seed": 2},
+           "non-convergence"),
     Preset("two-points",
            "Two points: the samples split evenly onto both points and stay there.",
            {"target.name": "two_points", "target.std": 0.01, **_DOC003}, "convergence"),
