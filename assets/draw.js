@@ -19,15 +19,6 @@
   const CHART_MS = 150, ND_SIDE_MS = 160, SURFACE_MS = 200;
   const MAX_POINTS = 1500;  // per series; a chart is < 1,000 px wide
 
-  function hasWebGL() {
-    if (root.GS_NO_GL || /[?&]gl=0\b/.test(root.location ? root.location.search : "")) return false;
-    try {
-      const c = document.createElement("canvas");
-      return !!(c.getContext("webgl") || c.getContext("experimental-webgl"));
-    } catch (e) { return false; }
-  }
-  const SCATTER = (typeof document !== "undefined" && hasWebGL()) ? "scattergl" : "scatter";
-
   function $(id) { return document.getElementById(id); }
   function visible(div) { return div && div.offsetParent !== null; }
 
@@ -35,11 +26,6 @@
     const out = new Float32Array(n), d = n > 1 ? (b - a) / (n - 1) : 0;
     for (let i = 0; i < n; i++) out[i] = a + i * d;
     return out;
-  }
-  function cols(flat, n, c) {  // (n, 2) interleaved -> [x, y]
-    const x = new Float32Array(n), y = new Float32Array(n);
-    for (let i = 0; i < n; i++) { x[i] = flat[i * c]; y[i] = flat[i * c + 1]; }
-    return [x, y];
   }
   function gridRows(flat, shape) {
     const rows = [], w = shape[1];
@@ -64,26 +50,29 @@
 
   // Plotly.react with a paint counter per div (plotly_afterplot), used by the status line and
   // by bench/browser_fps.py. Latency is step-to-paint: the worker's send time to the paint.
+  // `painters` (2-D and projection views) paint the sample layer after each Plotly draw.
   const stats = GS.stats = GS.stats || { painted: 0, latencies: [], bytes: [], drawn: 0 };
-  function react(div, data, layout, counted, sentAt) {
-    if (!div) return;
-    if (counted && !div._gsCounted && div.on) {
-      // Attached after the first react (Plotly adds .on then); counts every paint after it.
+  function afterPlot(div) {
+    if (div._gsPainters) paintSamples(div);
+    if (!div._gsCounted) return;
+    stats.painted += 1;
+    if (div._gsSentAt) {
+      stats.latencies.push(Date.now() / 1000 - div._gsSentAt);
+      if (stats.latencies.length > 5000) stats.latencies.splice(0, 2500);
+      div._gsSentAt = 0;
     }
+  }
+
+  function react(div, data, layout, counted, sentAt, painters) {
+    if (!div) return;
+    div._gsPainters = painters || null;
+    if (counted) div._gsSentAt = sentAt || 0;
     const p = root.Plotly.react(div, data, layout, CONFIG);
-    if (counted) {
-      if (!div._gsCounted && div.on) {
-        div._gsCounted = true;
-        div.on("plotly_afterplot", function () {
-          stats.painted += 1;
-          if (div._gsSentAt) {
-            stats.latencies.push(Date.now() / 1000 - div._gsSentAt);
-            if (stats.latencies.length > 5000) stats.latencies.splice(0, 2500);
-            div._gsSentAt = 0;
-          }
-        });
-      }
-      div._gsSentAt = sentAt || 0;
+    if (!div._gsHooked && div.on) {  // .on exists once Plotly has drawn the div the first time
+      div._gsHooked = true;
+      div._gsCounted = !!counted;
+      div.on("plotly_afterplot", function () { afterPlot(div); });
+      if (painters) paintSamples(div);  // that first draw happened before the hook
     }
     return p;
   }
@@ -107,51 +96,120 @@
     };
   }
 
-  function points(xy, n, color, size, opacity, name) {
-    const c = cols(xy, n, 2);
-    return { type: SCATTER, mode: "markers", x: c[0], y: c[1], name: name, hoverinfo: "skip",
-             marker: { color: color, size: size, opacity: opacity } };
+  function segments(ax, ay, bx, by, color, width, name) {
+    // Line segments a->b as one SVG trace with null gaps (the 1-D view's z -> x mapping).
+    const n = ax.length, x = new Array(n * 3), y = new Array(n * 3);
+    for (let i = 0; i < n; i++) {
+      x[3 * i] = ax[i]; y[3 * i] = ay[i]; x[3 * i + 1] = bx[i]; y[3 * i + 1] = by[i];
+      x[3 * i + 2] = null; y[3 * i + 2] = null;
+    }
+    return { type: "scatter", mode: "lines", x: x, y: y, name: name, hoverinfo: "skip",
+             line: { color: color, width: width }, connectgaps: false };
   }
 
-  function segments(ax, ay, bx, by, color, width, name, heads, gl) {
-    // Line segments a->b as one trace with null gaps (plus short arrow heads when asked).
-    const n = ax.length, per = heads ? 9 : 3;
-    const x = new Array(n * per), y = new Array(n * per);
-    for (let i = 0; i < n; i++) {
-      const k = i * per;
-      x[k] = ax[i]; y[k] = ay[i]; x[k + 1] = bx[i]; y[k + 1] = by[i]; x[k + 2] = null; y[k + 2] = null;
-      if (heads) {
+  // ---- the sample layer: a canvas over the plot area ---------------------------------------------
+  // Samples, arrows and the latent grid are painted with the canvas 2-D API on a canvas laid over
+  // Plotly's plot area (above the D heatmap and the axes, below the title and colour bar), at the
+  // axes' current ranges, after every Plotly draw (so zoom, pan and resize repaint it). Plotly's
+  // scattergl redraws a full-size WebGL canvas per frame, which a machine without a GPU
+  // rasterises in software; handing Plotly a rendered image instead costs a PNG encoding per
+  // frame. Measured in headless Chromium on a 2-core box (bench/browser_fps.py and a CPU
+  // profile): a 2-D frame took 98 ms with scattergl, 39 ms as a layout image (23 ms of it PNG
+  // encoding under load), and four 2-D runs on one page no longer need eight WebGL contexts.
+  function sampleCanvas(div, host) {
+    let cv = div._gsSamples;
+    if (!cv || cv.parentNode !== host) {  // Plotly rebuilds its container on a full redraw
+      cv = div._gsSamples = document.createElement("canvas");
+      cv.className = "gs-sample-layer";
+      cv.style.position = "absolute";
+      cv.style.pointerEvents = "none";  // zoom and pan drags go through to Plotly
+      const under = host.querySelector(".main-svg");  // heatmap and axes; the next one is labels
+      host.insertBefore(cv, under ? under.nextSibling : host.firstChild);
+    }
+    return cv;
+  }
+
+  function paintSamples(div) {
+    const fl = div._fullLayout, host = div.querySelector && div.querySelector(".svg-container");
+    if (!fl || !fl.xaxis || !fl.yaxis || !host || !(fl.xaxis._length > 0)) return;
+    const xa = fl.xaxis, ya = fl.yaxis, painters = div._gsPainters || [];
+    const dpr = Math.min(2, root.devicePixelRatio || 1);
+    const w = Math.max(1, Math.round(xa._length * dpr)), h = Math.max(1, Math.round(ya._length * dpr));
+    const cv = sampleCanvas(div, host), style = cv.style;
+    if (cv.width !== w) cv.width = w;
+    if (cv.height !== h) cv.height = h;
+    style.left = xa._offset + "px"; style.top = ya._offset + "px";
+    style.width = xa._length + "px"; style.height = ya._length + "px";
+    const x0 = xa.range[0], x1 = xa.range[1], y0 = ya.range[0], y1 = ya.range[1];
+    const sx = w / (x1 - x0), sy = h / (y1 - y0);
+    const ctx = cv.getContext("2d");
+    ctx.clearRect(0, 0, w, h);
+    const px = function (x) { return (x - x0) * sx; };
+    const py = function (y) { return (y1 - y) * sy; };
+    painters.forEach(function (paint) { if (paint) paint(ctx, px, py, dpr); });
+  }
+
+  /** The sample layer as a Plotly layout image at the axes' ranges (for PNG export, where
+   * Plotly renders the figure by itself), or null when the plot has none. */
+  GS.sampleLayerImage = function (div) {
+    const cv = div && div._gsSamples, fl = div && div._fullLayout;
+    if (!cv || !fl || !div._gsPainters) return null;
+    const xr = fl.xaxis.range, yr = fl.yaxis.range;
+    return { source: cv.toDataURL("image/png"), xref: "x", yref: "y", x: xr[0], y: yr[1],
+             sizex: xr[1] - xr[0], sizey: yr[1] - yr[0], sizing: "stretch", xanchor: "left",
+             yanchor: "top", layer: "above" };
+  };
+
+  function dots(xy, color, radius, alpha) {
+    return function (ctx, px, py, dpr) {
+      const r = radius * dpr;
+      ctx.fillStyle = color; ctx.globalAlpha = alpha;
+      for (let i = 0; i + 1 < xy.length; i += 2) {
+        ctx.beginPath(); ctx.arc(px(xy[i]), py(xy[i + 1]), r, 0, 2 * Math.PI); ctx.fill();
+      }
+      ctx.globalAlpha = 1;
+    };
+  }
+
+  function strokes(paths, color, width, alpha) {
+    // paths(moveTo, lineTo) emits the lines in data coordinates.
+    return function (ctx, px, py, dpr) {
+      ctx.strokeStyle = color; ctx.lineWidth = width * dpr; ctx.globalAlpha = alpha;
+      ctx.lineCap = "round"; ctx.lineJoin = "round";
+      ctx.beginPath();
+      paths(function (x, y) { ctx.moveTo(px(x), py(y)); }, function (x, y) { ctx.lineTo(px(x), py(y)); });
+      ctx.stroke();
+      ctx.globalAlpha = 1;
+    };
+  }
+
+  function arrowPaths(ax, ay, bx, by, heads) {
+    return function (moveTo, lineTo) {
+      for (let i = 0; i < ax.length; i++) {
+        moveTo(ax[i], ay[i]); lineTo(bx[i], by[i]);
+        if (!heads) continue;
         const dx = bx[i] - ax[i], dy = by[i] - ay[i], L = Math.hypot(dx, dy) || 1, h = 0.3 * L;
         const ux = dx / L, uy = dy / L;
-        x[k + 3] = bx[i]; y[k + 3] = by[i];
-        x[k + 4] = bx[i] - h * (ux * 0.87 - uy * 0.5); y[k + 4] = by[i] - h * (uy * 0.87 + ux * 0.5);
-        x[k + 5] = null; y[k + 5] = null;
-        x[k + 6] = bx[i]; y[k + 6] = by[i];
-        x[k + 7] = bx[i] - h * (ux * 0.87 + uy * 0.5); y[k + 7] = by[i] - h * (uy * 0.87 - ux * 0.5);
-        x[k + 8] = null; y[k + 8] = null;
+        moveTo(bx[i] - h * (ux * 0.87 - uy * 0.5), by[i] - h * (uy * 0.87 + ux * 0.5));
+        lineTo(bx[i], by[i]);
+        lineTo(bx[i] - h * (ux * 0.87 + uy * 0.5), by[i] - h * (uy * 0.87 - ux * 0.5));
       }
-    }
-    // WebGL lines (NaN gaps break them) when the plot is WebGL anyway: SVG paths of a
-    // thousand segments cost more than the whole sample layer.
-    return { type: gl ? SCATTER : "scatter", mode: "lines", x: x, y: y, name: name,
-             hoverinfo: "skip", line: { color: color, width: width }, connectgaps: false };
+    };
   }
 
-  function latentGrid(f) {
+  function latentGrid(f) {  // the deformed latent grid: its rows and columns mapped by G
     const m = f.arrays.latent_mapped, shape = f.meta.latent_shape;
     if (!m || !shape || shape.length !== 2) return null;
-    const g = shape[0], x = [], y = [];
-    for (let i = 0; i < g; i++) {
-      for (let j = 0; j < g; j++) { x.push(m[(i * g + j) * 2]); y.push(m[(i * g + j) * 2 + 1]); }
-      x.push(null); y.push(null);
-      for (let j = 0; j < g; j++) { x.push(m[(j * g + i) * 2]); y.push(m[(j * g + i) * 2 + 1]); }
-      x.push(null); y.push(null);
-    }
-    return { type: SCATTER, mode: "lines", x: x, y: y, hoverinfo: "skip", name: "latent grid",
-             line: { color: GRID, width: 1 }, opacity: 0.75 };
+    const g = shape[0];
+    return strokes(function (moveTo, lineTo) {
+      for (let i = 0; i < g; i++) {
+        for (let j = 0; j < g; j++) (j ? lineTo : moveTo)(m[(i * g + j) * 2], m[(i * g + j) * 2 + 1]);
+        for (let j = 0; j < g; j++) (j ? lineTo : moveTo)(m[(j * g + i) * 2], m[(j * g + i) * 2 + 1]);
+      }
+    }, GRID, 1, 0.75);
   }
 
-  function latentArrows(f) {
+  function latentArrows(f) {  // latent point z -> G(z), drawn in the data plane
     const m = f.arrays.latent_mapped, shape = f.meta.latent_shape, half = f.meta.latent_half;
     if (!m || !shape || shape.length !== 2) return null;
     const g = shape[0], ax = [], ay = [], bx = [], by = [], step = g > 12 ? 2 : 1;
@@ -162,10 +220,10 @@
         ax.push(ticks[j]); ay.push(ticks[i]); bx.push(m[k * 2]); by.push(m[k * 2 + 1]);
       }
     }
-    return segments(ax, ay, bx, by, MAP, 1, "latent → data", false, true);
+    return strokes(arrowPaths(ax, ay, bx, by, false), MAP, 1, 1);
   }
 
-  function gradArrows(f) {
+  function gradArrows(f) {  // where G's gradient pushes fixed fake samples
     const v = f.arrays.grad_arrows, fake = f.arrays.fake;
     if (!v || !fake) return null;
     const n = f.shapes.grad_arrows[0], ax = [], ay = [], bx = [], by = [];
@@ -173,28 +231,29 @@
       ax.push(fake[2 * i]); ay.push(fake[2 * i + 1]);
       bx.push(fake[2 * i] + v[2 * i]); by.push(fake[2 * i + 1] + v[2 * i + 1]);
     }
-    return segments(ax, ay, bx, by, ARROW, 1.4, "G's gradient", true, true);
+    return strokes(arrowPaths(ax, ay, bx, by, true), ARROW, 1.4, 1);
   }
 
   function draw2d(div, f, layers, runId, compact) {
     const L = {};
     (layers || ["real", "fake", "d", "grad"]).forEach(function (k) { L[k] = true; });
-    const b = f.meta.bounds, data = [];
+    const b = f.meta.bounds, data = [], r = compact ? 1.5 : 2;
     if (L.d && f.arrays.d_grid) data.push(heatmap(f, "x", "y", !compact));  // a VAE has no D
-    if (L.grid) { const t = latentGrid(f); if (t) data.push(t); }
-    if (L.map) { const t = latentArrows(f); if (t) data.push(t); }
-    if (L.real) data.push(points(f.arrays.real, f.shapes.real[0], REAL, compact ? 3 : 4, 0.55, "real"));
-    if (L.fake) data.push(points(f.arrays.fake, f.shapes.fake[0], FAKE, compact ? 3 : 4, 0.8, "fake"));
-    if (L.grad) { const t = gradArrows(f); if (t) data.push(t); }
+    const painters = [
+      L.grid && latentGrid(f), L.map && latentArrows(f),
+      L.real && dots(f.arrays.real, REAL, r, 0.55), L.fake && dots(f.arrays.fake, FAKE, r, 0.8),
+      L.grad && gradArrows(f),
+    ];
     const layout = baseLayout({
       uirevision: runId, margin: compact ? { l: 30, r: 8, t: 28, b: 24 } : { l: 44, r: 12, t: 36, b: 36 },
       title: title(compact ? (f.meta.run_id || "") + " · step " + f.step.toLocaleString()
-                           : "samples and D · step " + f.step.toLocaleString()),
+                           : "samples and D"),  // the status line counts the steps: a title
+                                               // that changes every frame costs a text layout
       xaxis: { range: b[0], zeroline: false, showgrid: false, constrain: "domain" },
       yaxis: { range: b[1], zeroline: false, showgrid: false, scaleanchor: "x", scaleratio: 1,
                constrain: "domain" },
     });
-    return react(div, data, layout, true, f.meta.sent_at);
+    return react(div, data, layout, true, f.meta.sent_at, painters);
   }
 
   function drawSurface(div, f, runId) {
@@ -233,7 +292,7 @@
       ax.push(xr[0] + (mz[i] - zlo) / zspan * (xr[1] - xr[0])); ay.push(0);
       bx.push(mx[i]); by.push(1);
     }
-    const lines = segments(ax, ay, bx, by, MAP, 1, "z → x", false);
+    const lines = segments(ax, ay, bx, by, MAP, 1, "z → x");
     lines.xaxis = "x"; lines.yaxis = "y3"; lines.opacity = 0.55; lines.showlegend = false;
     const data = [
       { type: "scatter", mode: "lines", x: xs, y: dens, name: "real density", fill: "tozeroy",
@@ -272,16 +331,16 @@
   // ---- n-D -----------------------------------------------------------------------------------
   function drawProj(div, f, runId) {
     const pb = f.meta.plane_bounds, data = f.arrays.d_grid ? [heatmap(f, "x", "y", true)] : [];
-    data.push(points(f.arrays.proj_real, f.shapes.proj_real[0], REAL, 4, 0.5, "real"));
-    data.push(points(f.arrays.proj_fake, f.shapes.proj_fake[0], FAKE, 4, 0.75, "fake"));
+    const rev = runId + ":" + f.meta.projection;
+    const painters = [dots(f.arrays.proj_real, REAL, 2, 0.5), dots(f.arrays.proj_fake, FAKE, 2, 0.75)];
     const p = f.meta.projection === "pca" ? "PCA plane" : "dims " + f.meta.projection.replace(",", " × ");
     const layout = baseLayout({
-      uirevision: runId + ":" + f.meta.projection,
+      uirevision: rev,
       title: title("projection: " + p + " · step " + f.step.toLocaleString()),
       xaxis: { range: pb[0], zeroline: false, showgrid: false },
       yaxis: { range: pb[1], zeroline: false, showgrid: false },
     });
-    return react(div, data, layout, true, f.meta.sent_at);
+    return react(div, data, layout, true, f.meta.sent_at, painters);
   }
 
   function drawMarginals(div, f, runId) {
@@ -615,7 +674,6 @@
   GS.Series = Series;
   GS.draw1d = draw1d;
   GS.drawProj = drawProj;
-  GS.SCATTER = SCATTER;
   // The replay page (assets/replay.js) draws recorded frames and curves with these same renderers.
   GS.drawMarginals = drawMarginals;
   GS.drawCorr = drawCorr;

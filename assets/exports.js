@@ -38,11 +38,23 @@
     return null;
   }
 
+  // Plotly renders an export by itself, from the figure: the sample layer, painted on a canvas
+  // over the plot (draw.js), goes in as a layout image at the ranges the user sees.
+  function withSampleLayer(div) {
+    const img = GS.sampleLayerImage && GS.sampleLayerImage(div);
+    if (!img) return div;
+    const fl = div._fullLayout, layout = Object.assign({}, div.layout);
+    layout.images = (layout.images || []).concat([img]);
+    layout.xaxis = Object.assign({}, layout.xaxis, { range: fl.xaxis.range.slice(), autorange: false });
+    layout.yaxis = Object.assign({}, layout.yaxis, { range: fl.yaxis.range.slice(), autorange: false });
+    return { data: div.data, layout: layout };
+  }
+
   function png(run) {
     const div = visibleView();
     if (!div || !root.Plotly) { status("PNG: nothing is drawn yet", "bad"); return; }
     const step = GS.view && GS.view.frame ? GS.view.frame.step : 0;
-    root.Plotly.downloadImage(div, { format: "png", filename: "ganscope-" + run + "-step-" + step,
+    root.Plotly.downloadImage(withSampleLayer(div), { format: "png", filename: "ganscope-" + run + "-step-" + step,
                                      width: div.clientWidth, height: div.clientHeight, scale: 2 })
       .then(function () { status("PNG saved (step " + step.toLocaleString() + ")", "good"); },
             function (e) { status("PNG failed: " + e, "bad"); });

@@ -136,15 +136,24 @@
       const step = f ? Math.max(f.step, e.step) : e.step;
       const stateText = state === "diverged" || state === "failed" || state === "done"
         ? (e.message || state) : state;
-      el.innerHTML = "";
-      [["step", fmt(step)], ["steps/s", fmt(e.steps_per_s)],
-       ["frames/s", S.fps.toFixed(0)], ["", stateText]].forEach(function (p) {
-        const s = document.createElement("span");
-        s.className = p[0] ? "stat" : "stat state state-" + state;
-        if (p[0]) s.setAttribute("data-stat", p[0]);
-        s.innerHTML = p[0] ? "<b>" + p[1] + "</b> " + p[0] : p[1];
-        el.appendChild(s);
+      // Built once, then only its texts change: this runs for every frame.
+      if (!el._gsStats || !el._gsStats[0].isConnected) {
+        el.innerHTML = "";
+        el._gsStats = ["step", "steps/s", "frames/s"].map(function (name) {
+          const s = document.createElement("span"), b = document.createElement("b");
+          s.className = "stat"; s.setAttribute("data-stat", name);
+          s.appendChild(b); s.appendChild(document.createTextNode(" " + name));
+          el.appendChild(s);
+          return b;
+        });
+        el._gsState = el.appendChild(document.createElement("span"));
+      }
+      [fmt(step), fmt(e.steps_per_s), S.fps.toFixed(0)].forEach(function (text, i) {
+        if (el._gsStats[i].textContent !== text) el._gsStats[i].textContent = text;
       });
+      const cls = "stat state state-" + state;
+      if (el._gsState.className !== cls) el._gsState.className = cls;
+      if (el._gsState.textContent !== stateText) el._gsState.textContent = stateText;
     }
     if (!S.open) return;
     if (state === "diverged") {

@@ -18,7 +18,9 @@ ALICE, BOB = "alice-session-0123456789", "bob-session-0123456789ab"
 def page(tmp_path_factory):
     from app.main import create_app
 
-    app = create_app(tmp_path_factory.mktemp("cb") / "runs", spare=False)
+    # Each test opens its own runs and leaves them running: room for all of them, so no test
+    # depends on whether an earlier test's worker has exited yet (limits: test_app_runs.py).
+    app = create_app(tmp_path_factory.mktemp("cb") / "runs", per_session=8, total=12, spare=False)
     module = next(m for name, m in sys.modules.items() if name.endswith("pages.play"))
     yield app, module
     runs.registry().close()

@@ -69,6 +69,21 @@ def painted(driver) -> int:
     return driver.execute_script("return (window.GS && GS.stats) ? GS.stats.painted : 0")
 
 
+SAMPLE_PIXELS_JS = """
+const d = document.getElementById(arguments[0]), cv = d && d._gsSamples;
+if (!cv || !cv.isConnected || !cv.width) return 0;
+const px = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
+let n = 0;
+for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n += 1;
+return n;
+"""
+
+
+def sample_pixels(driver, div_id: str) -> int:
+    """Pixels the sample layer (the canvas draw.js paints the samples on) covers in a plot."""
+    return driver.execute_script(SAMPLE_PIXELS_JS, div_id)
+
+
 def open_page(driver, server, query: str = "") -> None:
     driver.get(server.url + "/" + query)
     wait_js(driver, "return window.GS && GS.view && GS.view.run && GS.stats.painted > 0",

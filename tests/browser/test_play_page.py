@@ -15,7 +15,15 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from tests.browser.conftest import screenshot
-from tests.browser.page import open_page, painted, run_of, severe_errors, step_of, wait_js
+from tests.browser.page import (
+    open_page,
+    painted,
+    run_of,
+    sample_pixels,
+    severe_errors,
+    step_of,
+    wait_js,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -51,6 +59,10 @@ def test_br002_play_advances_step_counter_and_plots(browser, server):
     wait_js(browser, "const b = document.querySelector('#status [data-stat=step] b');"
                      "return b && parseInt(b.textContent.replace(/,/g, '')) > 30", 60, "steps")
     assert painted(browser) > before_paint + 3
+    # 1,500 real and 1,500 fake dots on the sample layer, over the D heatmap
+    assert browser.execute_script("return document.getElementById('plot-2d')._fullData"
+                                  "[0].type") == "heatmap"
+    assert sample_pixels(browser, "plot-2d") > 2000
     # the charts, drawn in idle time after the sample view, show the losses of the steps so far
     wait_js(browser, "const d = document.getElementById('chart-loss');"
                      "return d && d._fullData && d._fullData[0] && d._fullData[0].x.length > 3",
@@ -135,11 +147,12 @@ def test_br006_bad_upload_shows_error_while_run_continues(browser, server, tmp_p
 def test_br007_presets_draw_their_views(browser, server, preset, plot, name):
     open_page(browser, server, f"?preset={preset}&play=1")
     wait_js(browser, f"const d = document.getElementById('{plot}');"
-                     "return d && d._fullData && d._fullData.length >= 3 && "
+                     "return d && d._fullData && d._fullData.length >= 1 && "
                      "d.offsetParent !== null", 60, f"{plot} drawn")
     wait_js(browser, "const b = document.querySelector('#status [data-stat=step] b');"
                      "return b && parseInt(b.textContent.replace(/,/g, '')) > 20", 90, "steps")
     if preset == "gaussgan-100d":
+        assert sample_pixels(browser, plot) > 2000  # the projected real and fake dots
         for div in ("plot-marg", "plot-corr", "plot-ks", "plot-norm"):
             wait_js(browser, f"const d = document.getElementById('{div}');"
                              "return d && d._fullData && d._fullData.length > 0", 30, div)
