@@ -428,16 +428,19 @@ class RunRegistry:
         if run is not None:
             run.watchers += 1
             run.last_watched = time.monotonic()
-            # A new watcher needs a picture now, also of a paused run (whose last frame went
-            # to the page that watched it before: a fork's parent, a shared link). A paused
-            # worker answers within one poll (50 ms); running and starting ones send frames
-            # anyway.
-            if self.backend.has(run_id):
-                try:
-                    if self.backend.status(run_id)["state"] == "paused":
-                        self.backend.command(run_id, "frame")
-                except (CommandError, UnknownRun, TimeoutError, RuntimeError):
-                    pass
+            self.request_picture(run_id)
+
+    def request_picture(self, run_id: str) -> None:
+        """A watcher needs a picture now, also of a paused run (whose last frame went to the
+        page that watched it before: a fork's parent, a shared link). A paused worker answers
+        within one poll (50 ms); running and starting ones send frames anyway."""
+        if self._runs.get(run_id) is None or not self.backend.has(run_id):
+            return
+        try:
+            if self.backend.status(run_id)["state"] == "paused":
+                self.backend.command(run_id, "frame")
+        except (CommandError, UnknownRun, TimeoutError, RuntimeError):
+            pass
 
     def unwatch(self, run_id: str) -> None:
         run = self._runs.get(run_id)

@@ -48,6 +48,7 @@ WAIT_S = 1.0  # longest wait for a new frame before a status-only answer
 POLL_S = 0.004  # per-run wait slice when a tab watches several runs
 MAX_WATCH = 8
 SILENT_S = 20.0  # no message from the tab for this long: the socket is closed
+REASK_S = 2.0  # a tab still without a picture of a watched run asks its worker again
 
 
 def max_tab_fps() -> float:
@@ -119,6 +120,8 @@ class TabStream:
         self.watching: list[str] = []
         self.min_interval = 1.0 / max_fps if max_fps > 0 else 0.0
         self.last_frame_at = 0.0
+        self.pictured: set[str] = set()  # runs this tab has been sent a frame of
+        self.asked_at: dict[str, float] = {}
 
     def watch(self, run_ids: list[str]) -> None:
         run_ids = [str(r) for r in run_ids[:MAX_WATCH]]
@@ -147,10 +150,22 @@ class TabStream:
                 if self.registry.wait(r, POLL_S):
                     return
 
+    def _ask_for_missing_pictures(self, wanted: list[str]) -> None:
+        """A paused run's frame is taken by whichever tab asks first: when a page is left for
+        another (a fork opening beside its parent), the old tab's socket can take the picture
+        meant for the new one. A tab without a picture of a run asks again every 2 s."""
+        now = time.monotonic()
+        for r in wanted:
+            if r not in self.pictured and now - self.asked_at.get(r, now) > REASK_S:
+                self.registry.request_picture(r)
+                self.asked_at[r] = now
+            self.asked_at.setdefault(r, now)
+
     def next_message(self, wait_s: float = WAIT_S, frames: set[str] | None = None) -> bytes:
         """Newest frame and rows of every watched run (of the runs in `frames`, when given);
         waits (bounded) while nothing is new."""
         wanted = [r for r in self.watching if frames is None or r in frames]
+        self._ask_for_missing_pictures(wanted)
         early = self.last_frame_at + self.min_interval - time.monotonic()
         if early > 0:
             time.sleep(min(early, wait_s))
@@ -172,6 +187,7 @@ class TabStream:
                              "fork_step": run.fork_step}, frame, rows))
         if any(frame is not None for _, frame, _ in entries):
             self.last_frame_at = time.monotonic()
+        self.pictured.update(e["run"] for e, frame, _ in entries if frame is not None)
         return encode_envelope(entries)
 
 
