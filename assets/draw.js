@@ -53,7 +53,9 @@
   // `painters` (2-D and projection views) paint the sample layer after each Plotly draw.
   const stats = GS.stats = GS.stats || { painted: 0, latencies: [], bytes: [], drawn: 0 };
   function afterPlot(div) {
-    if (div._gsPainters) paintSamples(div);
+    // Also with no painters: a plot that stopped having samples (another view in the same div)
+    // gets its layer cleared instead of keeping the last frame's dots.
+    if (div._gsPainters || div._gsSamples) paintSamples(div);
     if (!div._gsCounted) return;
     stats.painted += 1;
     if (div._gsSentAt) {
