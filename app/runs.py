@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from app.cpushare import CpuShare
 from gancore.config import RunConfig, data_dim, needs_restart
 from gancore.worker import DEAD_AFTER_S, STARTUP_S, CommandError, RunSpec, WorkerHandle
 
@@ -77,18 +78,20 @@ class Backend(Protocol):
     def has(self, run_id: str) -> bool: ...
     def alive(self, run_id: str) -> bool: ...
     def stop(self, run_id: str) -> None: ...
+    def share_cores(self) -> int: ...
     def close(self) -> None: ...
 
 
 class LocalBackend:
     """One spawned worker process per run, plus one warm spare waiting for its first config."""
 
-    def __init__(self, spare: bool = True):
+    def __init__(self, spare: bool = True, cpu: CpuShare | None = None):
         self._handles: dict[str, WorkerHandle] = {}
         self._lock = threading.Lock()
         self._use_spare = spare
         self._spare: WorkerHandle | None = None
         self._closed = False
+        self._cpu = cpu or CpuShare()
         if spare:
             self._refill_spare()
 
@@ -124,6 +127,7 @@ class LocalBackend:
         handle.spec = spec
         with self._lock:
             self._handles[spec.run_id] = handle
+        self.share_cores()
         threading.Thread(target=self._refill_spare_locked, daemon=True).start()
 
     def _refill_spare_locked(self) -> None:
@@ -141,6 +145,15 @@ class LocalBackend:
         with self._lock:
             self._handles.pop(old_id, None)
             self._handles[spec.run_id] = handle
+
+    def share_cores(self) -> int:
+        """Training workers yield to the page once they would fill every core (app/cpushare.py);
+        returns the nice value they run at now."""
+        with self._lock:
+            handles = list(self._handles.values())
+        training = [h.process.pid for h in handles if h.alive and (
+            h.state == "running" or (h.state == "starting" and h.spec.autoplay))]
+        return self._cpu.balance(training)
 
     def _handle(self, run_id: str) -> WorkerHandle:
         try:
@@ -457,6 +470,7 @@ class RunRegistry:
 
     def _reap_loop(self) -> None:
         while not self._closed.wait(2.0):
+            self.backend.share_cores()
             active = self.active()
             self._reap(active, self.limits.idle_stop_s)
             self._drop_fork_handoffs(FORK_HANDOFF_TTL_S)
