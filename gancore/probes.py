@@ -5,7 +5,6 @@ The probes never touch the trainer's random generator, so watching a run does no
 
 from __future__ import annotations
 
-import ctypes
 import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +16,7 @@ from gancore import metrics
 from gancore.config import RunConfig, data_dim
 from gancore.distributions import Target, sample_latent
 from gancore.frames import Frame, quantize
+from gancore.heap import one_malloc_arena
 from gancore.phenomena import Snapshot
 from gancore.training import StepStats, Trainer
 
@@ -396,21 +396,6 @@ class _SurfaceJob:
         return (torch.sigmoid(out) if probabilistic else out).numpy()
 
 
-M_ARENA_MAX = -8  # glibc's mallopt() parameter number
-
-
-def _one_malloc_arena() -> None:
-    """Keep the helper thread's allocations in the process's one malloc arena. glibc gives a
-    second thread an arena of its own, and the helper's tensors fragmented it: a live run's
-    worker grew by 55 MB over its first five minutes (bench/soak.py), then stayed there; with
-    one arena a loop of 1,200 frames grew by 5 MB instead of 32. No-op where the C library is
-    not glibc."""
-    try:
-        ctypes.CDLL(None).mallopt(M_ARENA_MAX, 1)
-    except (AttributeError, OSError):
-        pass
-
-
 _helper: tuple[int, ThreadPoolExecutor] | None = None
 
 
@@ -421,7 +406,7 @@ def _frame_helper() -> ThreadPoolExecutor:
     matrix products spawned a team of their own that spun against the caller (no speed-up)."""
     global _helper
     if _helper is None or _helper[0] != os.getpid():
-        _one_malloc_arena()
+        one_malloc_arena()
         pool = ThreadPoolExecutor(1, thread_name_prefix="frame-surface",
                                   initializer=torch.set_num_threads, initargs=(1,))
         _helper = (os.getpid(), pool)

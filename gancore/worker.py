@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gancore.heap import HeapTrimmer
+
 HEARTBEAT_S = 0.5
 DEAD_AFTER_S = 10.0  # no heartbeat for this long while the process lives: reported as stuck
 # A new process imports torch and builds its run before it answers anything: on a busy 2-core
@@ -97,6 +99,7 @@ class _Loop:
         self.frame_requested = True
         self.steps_at_beat, self.last_beat = 0, time.monotonic()
         self.steps_per_s = 0.0
+        self.heap = HeapTrimmer()
 
     def run(self) -> None:
         from gancore.config import RunConfig
@@ -178,6 +181,7 @@ class _Loop:
             self.steps_per_s = (step - self.steps_at_beat) / (now - self.last_beat)
             self.steps_at_beat, self.last_beat = step, now
             self._send(("heartbeat", step, self.steps_per_s))
+            self.heap.maybe_trim()
 
     def _status(self) -> None:
         s = self.session
