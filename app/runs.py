@@ -24,6 +24,7 @@ from gancore.worker import DEAD_AFTER_S, STARTUP_S, CommandError, RunSpec, Worke
 FINISHED = ("diverged", "done", "failed", "stopped")
 # A fork's child reads its parent's checkpoint at start-up (within STARTUP_S); then it is litter.
 FORK_HANDOFF_TTL_S = max(600.0, 2 * STARTUP_S)
+STEPPING_WINDOW_S = 4.0  # a paused run whose step moved this recently is being stepped
 ROOM_WAIT_S = 4.0  # how long a new run waits for the runs of a page that was just left
 
 
@@ -92,6 +93,7 @@ class LocalBackend:
         self._spare: WorkerHandle | None = None
         self._closed = False
         self._cpu = cpu or CpuShare()
+        self._steps_seen: dict[str, tuple[int, float]] = {}  # run id -> (step, when it moved)
         if spare:
             self._refill_spare()
 
@@ -148,11 +150,24 @@ class LocalBackend:
 
     def share_cores(self) -> int:
         """Training workers yield to the page once they would fill every core (app/cpushare.py);
-        returns the nice value they run at now."""
+        returns the nice value they run at now. A worker trains when it plays freely or when its
+        step moved in the last few seconds: the compare page steps its runs while they stay
+        paused."""
+        now = time.monotonic()
         with self._lock:
             handles = list(self._handles.values())
+            for h in handles:
+                step, moved_at = self._steps_seen.get(h.run_id, (h.step, float("-inf")))
+                if h.step != step:
+                    self._steps_seen[h.run_id] = (h.step, now)
+                elif h.run_id not in self._steps_seen:
+                    self._steps_seen[h.run_id] = (step, moved_at)
+            for run_id in self._steps_seen.keys() - self._handles.keys():
+                del self._steps_seen[run_id]
+            moved = {r: now - t < STEPPING_WINDOW_S for r, (_, t) in self._steps_seen.items()}
         training = [h.process.pid for h in handles if h.alive and (
-            h.state == "running" or (h.state == "starting" and h.spec.autoplay))]
+            h.state == "running" or (h.state == "starting" and h.spec.autoplay)
+            or moved.get(h.run_id, False))]
         return self._cpu.balance(training)
 
     def _handle(self, run_id: str) -> WorkerHandle:
@@ -172,7 +187,10 @@ class LocalBackend:
         handle = self._handle(run_id)
         if not handle.alive:
             raise CommandError(f"run is {handle.state}: {handle.message}")
-        return handle.call(op, **args)
+        result = handle.call(op, **args)
+        if op == "step" and isinstance(result, dict) and "step" in result:
+            handle.step = int(result["step"])  # at once, not at the next heartbeat
+        return result
 
     def newest(self, run_id: str) -> tuple[bytes, np.ndarray] | None:
         handle = self._handles.get(run_id)

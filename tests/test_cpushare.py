@@ -53,6 +53,22 @@ def test_cs002_second_training_run_on_two_cores_lowers_both_priorities(registry)
 
     registry.command("alice", b.run_id, "pause")
     wait_for(lambda: registry.status(b.run_id)["state"] == "paused", what="run b pauses")
-    assert registry.backend.share_cores() == 0
+    # b's last steps still count for a few seconds (a stepped run is paused in between steps)
+    wait_for(lambda: registry.backend.share_cores() == 0, 20, "one training run again")
     if os.geteuid() == 0:  # raising a priority again needs the privilege to do so
         assert thread_nices(pid_a) == {0}
+
+
+def test_cs003_runs_stepped_together_count_as_training(registry):
+    """The compare page trains its runs with step commands while they stay paused."""
+    runs = [registry.start("alice", SMALL) for _ in range(2)]
+    for r in runs:
+        registry.watch(r.run_id)
+        wait_for(lambda r=r: registry.status(r.run_id)["state"] == "paused", what="paused")
+    registry.backend.share_cores()  # the steps it has seen so far
+    for r in runs:
+        registry.command("alice", r.run_id, "step", which="both", n=50)
+    assert registry.backend.share_cores() == YIELD_NICE
+    assert thread_nices(registry.status(runs[0].run_id)["pid"]) == {YIELD_NICE}
+    # no step since: they wait and take no CPU, so they give up their low priority
+    wait_for(lambda: registry.backend.share_cores() == 0, 20, "the stepping to end")
