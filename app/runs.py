@@ -26,6 +26,7 @@ FINISHED = ("diverged", "done", "failed", "stopped")
 FORK_HANDOFF_TTL_S = max(600.0, 2 * STARTUP_S)
 STEPPING_WINDOW_S = 4.0  # a paused run whose step moved this recently is being stepped
 ROOM_WAIT_S = 4.0  # how long a new run waits for the runs of a page that was just left
+NEVER_WATCHED_GRACE_S = 30.0  # a new run's page may take this long to first watch it
 
 
 class LimitError(RuntimeError):
@@ -232,6 +233,15 @@ class LocalBackend:
 
 # ---- the registry ------------------------------------------------
 
+def _page_gone(run: Run, now: float) -> bool:
+    """Whether an unwatched run's page has gone, so a new run may take its room. A run that was
+    watched and is a few seconds old: yes. One never watched belongs to a page still loading (a
+    comparison starts its runs one after another and watches them together) until it is
+    NEVER_WATCHED_GRACE_S old."""
+    watched_once = run.last_watched > run.created + 0.05
+    return now - run.created > (5.0 if watched_once else NEVER_WATCHED_GRACE_S)
+
+
 @dataclass
 class Run:
     """One run as the page knows it. A run whose process moved on to a child keeps this record."""
@@ -359,7 +369,7 @@ class RunRegistry:
             # seconds may belong to a tab whose socket is still connecting).
             now = time.monotonic()
             for r in mine:
-                if r.watchers == 0 and now - r.created > 5.0 and now - r.last_watched > 0.5:
+                if r.watchers == 0 and now - r.last_watched > 0.5 and _page_gone(r, now):
                     r.ended = r.ended or "stopped: its page was closed"
                     self.backend.stop(r.run_id)
             mine = self.active(owner)
@@ -373,7 +383,7 @@ class RunRegistry:
             # again. Runs younger than a few seconds may belong to a page still connecting.
             now = time.monotonic()
             for r in total:
-                if r.watchers == 0 and now - r.created > 5.0 and now - r.last_watched > 2.0:
+                if r.watchers == 0 and now - r.last_watched > 2.0 and _page_gone(r, now):
                     r.ended = r.ended or "stopped: no page was watching it"
                     self.backend.stop(r.run_id)
             total = self.active()

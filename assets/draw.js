@@ -240,20 +240,28 @@
     const L = {};
     (layers || ["real", "fake", "d", "grad"]).forEach(function (k) { L[k] = true; });
     const b = f.meta.bounds, data = [], r = compact ? 1.5 : 2;
-    if (L.d && f.arrays.d_grid) data.push(heatmap(f, "x", "y", !compact));  // a VAE has no D
+    const margin = compact ? { l: 30, r: 8, t: 28, b: 24 } : { l: 44, r: 12, t: 36, b: 36 };
+    if (L.d && f.arrays.d_grid) {  // a VAE has no D
+      const hm = heatmap(f, "x", "y", !compact);
+      // the colour bar spans the square plot, which sits at the top of a taller panel: its
+      // height is the y axis' domain as the last drawing constrained it
+      const ya = div._fullLayout && div._fullLayout.yaxis, dom = ya && ya.domain;
+      if (dom) Object.assign(hm.colorbar, { y: 1, yanchor: "top", len: dom[1] - dom[0] });
+      data.push(hm);
+    }
     const painters = [
       L.grid && latentGrid(f), L.map && latentArrows(f),
       L.real && dots(f.arrays.real, REAL, r, 0.55), L.fake && dots(f.arrays.fake, FAKE, r, 0.8),
       L.grad && gradArrows(f),
     ];
     const layout = baseLayout({
-      uirevision: runId, margin: compact ? { l: 30, r: 8, t: 28, b: 24 } : { l: 44, r: 12, t: 36, b: 36 },
+      uirevision: runId, margin: margin,
       title: title(compact ? (f.meta.run_id || "") + " · step " + f.step.toLocaleString()
                            : "samples and D"),  // the status line counts the steps: a title
                                                // that changes every frame costs a text layout
       xaxis: { range: b[0], zeroline: false, showgrid: false, constrain: "domain" },
       yaxis: { range: b[1], zeroline: false, showgrid: false, scaleanchor: "x", scaleratio: 1,
-               constrain: "domain" },
+               constrain: "domain", constraintoward: "top" },  // the square sits under its title
     });
     return react(div, data, layout, true, f.meta.sent_at, painters);
   }
@@ -591,10 +599,14 @@
       keys.forEach(function (k) { if (!COUNTS[k]) right[k] = true; });
       chart($("chart-metrics"), M, keys, keys.map(function (k) { return k.replace(/_/g, " "); }),
             keys.map(function (_, i) { return PALETTE[i % PALETTE.length]; }), mtitle, rid,
-            { right: right, margin: { l: 52, r: 40, t: 56, b: 28 },
-              legend: { orientation: "h", x: 1, xanchor: "right", y: 1.32, font: { size: 11 } },
+            { right: right, margin: { l: 52, r: 44, t: 66, b: 28 },
+              // above the plot, growing upwards into the top margin: it never covers a line
+              legend: { orientation: "h", x: 1, xanchor: "right", y: 1.02, yanchor: "bottom",
+                        font: { size: 11 } },
               yaxis: { zeroline: false, rangemode: "tozero", title: { text: "count" } },
-              yaxis2: { overlaying: "y", side: "right", zeroline: false, showgrid: false } });
+              // its own round ticks (synced ticks came out as -0.48, 9.96, 20.41)
+              yaxis2: { overlaying: "y", side: "right", zeroline: false, showgrid: false,
+                        tickmode: "auto", nticks: 5 } });
     } else {
       drawTimeline($("timeline"), rid);
     }
@@ -642,7 +654,7 @@
     const data = kinds.map(function (k, i) {
       const es = ev.filter(function (e) { return e.kind === k; });
       return { type: "scatter", mode: "markers", x: es.map(function (e) { return e.step; }),
-               y: es.map(function () { return k; }), name: k,
+               y: es.map(function () { return k.replace(/_/g, " "); }), name: k,
                marker: { size: 12, symbol: k === "diverged" ? "x" : "diamond", color: PALETTE[i % PALETTE.length] },
                text: es.map(function (e) { return "step " + e.step.toLocaleString() + ": " + e.message; }),
                hovertemplate: "%{text}<extra></extra>" };
@@ -654,7 +666,7 @@
       uirevision: rid, datarevision: view.rows.rev, hovermode: "closest", title: title("timeline · events" + (ev.length ? "" : " (none yet)")),
       margin: { l: 90, r: 10, t: 30, b: 26 },
       xaxis: { range: [x0, Math.max(x1, x0 + 1)], zeroline: false, tickfont: { size: 12 } },
-      yaxis: { type: "category", tickfont: { size: 12 }, showgrid: true },
+      yaxis: { type: "category", tickfont: { size: 12 }, showgrid: true, automargin: true },
       yaxis2: { overlaying: "y", range: [0, 1], visible: false },
     });
     react(div, data, layout, false);
