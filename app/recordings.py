@@ -318,6 +318,8 @@ def register(server: Flask) -> None:
             return _text(str(e), 404)
         except (RecordingError, OSError, RuntimeError, ValueError) as e:
             return _text(f"{name} cannot be replayed: {e}", 422)
+        # a recording its run still writes: the replay page follows it as it grows
+        index = {**index, "live": library().live(name)}
         return Response(json.dumps(index, allow_nan=False, separators=(",", ":")),
                         mimetype="application/json", headers={"Cache-Control": "no-store"})
 

@@ -246,7 +246,9 @@
       // the colour bar spans the square plot, which sits at the top of a taller panel: its
       // height is the y axis' domain as the last drawing constrained it
       const ya = div._fullLayout && div._fullLayout.yaxis, dom = ya && ya.domain;
+      const xdom = div._fullLayout && div._fullLayout.xaxis && div._fullLayout.xaxis.domain;
       if (dom) Object.assign(hm.colorbar, { y: 1, yanchor: "top", len: dom[1] - dom[0] });
+      if (xdom) Object.assign(hm.colorbar, { x: xdom[1] + 0.02, xanchor: "left" });  // beside it
       data.push(hm);
     }
     const painters = [
@@ -575,6 +577,21 @@
   // one chart costs tens of milliseconds. A forced call (a paused run, a layer switch) queues
   // every chart at once.
   const CHART_JOBS = ["loss", "d", "grad", "metrics", "timeline"];
+  /** The metrics chart's layout (live and replay): counts on the left axis, the rest on the
+   * right (`right` names those series). */
+  function metricsLayout(right) {
+    return {
+      right: right, margin: { l: 52, r: 44, t: 34, b: 66 },
+      // under the x axis, at the chart's bottom edge: never over a line or the title
+      legend: { orientation: "h", xref: "container", x: 0.01, xanchor: "left", yref: "container",
+                y: 0, yanchor: "bottom", font: { size: 11 } },
+      yaxis: { zeroline: false, rangemode: "tozero", title: { text: "count" } },
+      // its own round ticks (ticks synced to the left axis came out as -0.48, 9.96, 20.41)
+      yaxis2: { overlaying: "y", side: "right", zeroline: false, showgrid: false, tickmode: "auto", nticks: 5 },
+    };
+  }
+  GS.metricsLayout = metricsLayout;
+
   const CHART_SHARE = 0.1;
   const charts = { next: 0, pending: 0, scheduled: false, last: 0, cost: 0 };
 
@@ -599,14 +616,7 @@
       keys.forEach(function (k) { if (!COUNTS[k]) right[k] = true; });
       chart($("chart-metrics"), M, keys, keys.map(function (k) { return k.replace(/_/g, " "); }),
             keys.map(function (_, i) { return PALETTE[i % PALETTE.length]; }), mtitle, rid,
-            { right: right, margin: { l: 52, r: 44, t: 66, b: 28 },
-              // above the plot, growing upwards into the top margin: it never covers a line
-              legend: { orientation: "h", x: 1, xanchor: "right", y: 1.02, yanchor: "bottom",
-                        font: { size: 11 } },
-              yaxis: { zeroline: false, rangemode: "tozero", title: { text: "count" } },
-              // its own round ticks (synced ticks came out as -0.48, 9.96, 20.41)
-              yaxis2: { overlaying: "y", side: "right", zeroline: false, showgrid: false,
-                        tickmode: "auto", nticks: 5 } });
+            metricsLayout(right));
     } else {
       drawTimeline($("timeline"), rid);
     }

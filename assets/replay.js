@@ -8,6 +8,7 @@
   const GS = root.GS = root.GS || {};
   const SPEEDS = [0.5, 1, 2, 4, 8, 16];  // recorded frames per second
   const DEFAULT_SPEED = 2;
+  const FOLLOW_MS = 2000;  // how often a recording that is still being written is re-read
   const CACHE_FRAMES = 120;  // decoded-on-demand ArrayBuffers kept for scrubbing back and forth
   const CHART_MS = 200;
   const LOSS_COLORS = ["#d1306b", "#3b6fd8"];
@@ -136,10 +137,7 @@
       GS.chart($("replay-metrics-" + rec.panel), series(rec.metrics, rec.frameSteps.slice(0, nf), my),
                keys, keys.map(function (k) { return k.replace(/_/g, " "); }),
                keys.map(function (_, j) { return GS.PALETTE[j % GS.PALETTE.length]; }), mtitle, rid,
-               { right: right, xaxis: xaxis, margin: { l: 52, r: 40, t: 56, b: 28 },
-                 legend: { orientation: "h", x: 1, xanchor: "right", y: 1.32, font: { size: 11 } },
-                 yaxis: { zeroline: false, rangemode: "tozero", title: { text: "count" } },
-                 yaxis2: { overlaying: "y", side: "right", zeroline: false, showgrid: false } });
+               Object.assign(GS.metricsLayout(right), { xaxis: xaxis }));
     });
     drawTimeline(step);
   }
@@ -170,7 +168,7 @@
     if (!div || !root.Plotly) return;
     const events = allEvents(), groups = {}, order = [];
     events.forEach(function (e) {
-      const label = (R.recs.length > 1 ? (e.rec.panel + 1) + ": " : "") + e.kind;
+      const label = (R.recs.length > 1 ? (e.rec.panel + 1) + ": " : "") + e.kind.replace(/_/g, " ");
       if (!groups[label]) { groups[label] = []; order.push(label); }
       groups[label].push(e);
     });
@@ -193,7 +191,7 @@
                font: { size: 15 } },
       margin: { l: 110, r: 16, t: 32, b: 28 },
       xaxis: { range: [-last * 0.01, last * 1.01], zeroline: false },
-      yaxis: { type: "category", showgrid: true, visible: events.length > 0 },
+      yaxis: { type: "category", showgrid: true, visible: events.length > 0, automargin: true },
       shapes: [{ type: "line", xref: "x", yref: "paper", x0: step, x1: step, y0: 0, y1: 1,
                  line: { color: "#1f2430", width: 2, dash: "dot" } }],
     };
@@ -250,7 +248,10 @@
     if (!R.playing) return;
     const busy = R.recs.some(function (r) { return r.loading; });
     if (busy) { R.timer = setTimeout(tick, 25); return; }  // each frame is seen before the next
-    if (R.i >= R.steps.length - 1) { setPlaying(false); return; }
+    if (R.i >= R.steps.length - 1) {
+      if (following()) { R.timer = setTimeout(tick, 250); return; }  // wait for the run's next frame
+      setPlaying(false); return;
+    }
     show(R.i + 1);
     // Fetch the frame after this one while this one draws.
     const next = R.steps[Math.min(R.i + 1, R.steps.length - 1)];
@@ -288,7 +289,8 @@
                                 step: "1", value: "0", class: "replay-scrub", "aria-label": "replay position" });
     const label = el("span", { id: "replay-step", class: "replay-step" }, "");
     const jump = el("span", { id: "replay-jump", class: "replay-jump muted" }, "");
-    [play, speed, prev, next, scrub, label, jump].forEach(function (e) { box.appendChild(e); });
+    const live = el("span", { id: "replay-follow", class: "replay-follow" }, "");
+    [play, speed, prev, next, scrub, label, jump, live].forEach(function (e) { box.appendChild(e); });
     play.addEventListener("click", function () {
       if (!R.playing && R.i >= R.steps.length - 1) show(0, true);  // play again from the start
       setPlaying(!R.playing);
@@ -314,9 +316,65 @@
     else if (ev.key === "ArrowLeft" && tag !== "INPUT") { setPlaying(false); show(R.i - 1, true); }
   });
 
+  // ---- following a recording its run still writes ----------------------------------------------
+  function following() {
+    return R.recs.some(function (rec) { return !!rec.index.live; });
+  }
+
+  function unionSteps() {
+    const all = {};
+    R.recs.forEach(function (r) { r.frameSteps.forEach(function (s) { all[s] = true; }); });
+    return Object.keys(all).map(Number).sort(function (a, b) { return a - b; });
+  }
+
+  function followLabel() {
+    const box = $("replay-follow");
+    if (!box) return;
+    const live = R.recs.filter(function (rec) { return rec.index.live; });
+    box.textContent = live.length ? "● live: following " + (live.length > 1 ? live.length + " runs"
+      : "its run (" + live[0].index.live.state + ")") + " as it records" : "";
+  }
+
+  /** Re-read the indexes of recordings that are still being written, every FOLLOW_MS; a viewer
+   * at the newest frame moves on with the run, one who scrubbed back stays where they are. */
+  function follow(gen) {
+    if (R.followTimer) clearTimeout(R.followTimer);
+    R.followTimer = null;
+    if (!following()) { followLabel(); return; }
+    R.followTimer = setTimeout(function () {
+      const live = R.recs.filter(function (rec) { return rec.index.live; });
+      Promise.all(live.map(function (rec) {
+        return fetch(url(rec.name, "index")).then(function (res) { return res.ok ? res.json() : null; })
+          .catch(function () { return null; });
+      })).then(function (indexes) {
+        if (gen !== R.gen) return;  // another recording was opened meanwhile
+        const atEnd = R.i >= R.steps.length - 1, step = R.steps[R.i];
+        indexes.forEach(function (ix, i) {
+          if (!ix) return;
+          live[i].index = ix; live[i].frameSteps = ix.frame_steps;
+        });
+        R.steps = unionSteps();
+        const s = $("replay-scrub");
+        if (s) s.max = String(Math.max(0, R.steps.length - 1));
+        eventList();
+        followLabel();
+        if (atEnd && !R.playing) {
+          const info = $("replay-jump");
+          if (info) info.textContent = "";  // a jump's note is about a frame long gone by
+          show(R.steps.length - 1, true);
+        }
+        else show(Math.max(0, atOrBefore(R.steps, step)));
+        follow(gen);
+      });
+    }, FOLLOW_MS);
+  }
+
   /** Called by the replay page (clientside callback) with {"recs": [name, ...]}. */
   R.open = function (spec) {
     setPlaying(false);
+    R.gen = (R.gen || 0) + 1;
+    const gen = R.gen;
+    if (R.followTimer) { clearTimeout(R.followTimer); R.followTimer = null; }
     R.recs = []; R.steps = []; R.i = 0; R.ready = false;
     const box = $("replay-controls");
     if (!box || !spec || !spec.recs || !spec.recs.length) return "";
@@ -337,15 +395,16 @@
                     want: null, drawnStep: null, failed: null, loading: false, frame: null,
                     loss: {}, metrics: {} });
       });
-      const all = {};
-      recs.forEach(function (r) { r.frameSteps.forEach(function (s) { all[s] = true; }); });
+      if (gen !== R.gen) return;
       R.recs = recs;
-      R.steps = Object.keys(all).map(Number).sort(function (a, b) { return a - b; });
+      R.steps = unionSteps();
       if (!recs.length) return;
       buildControls(box);
       eventList();
+      followLabel();
       R.ready = true;
       show(0, true);
+      follow(gen);
     });
     return "";
   };

@@ -193,3 +193,33 @@ def test_lib105_malformed_upload_is_refused_and_the_page_keeps_working(browser, 
     assert href.endswith(f"/replay?rec={SWAY},{OTHER}") or \
         href.endswith(f"/replay?rec={OTHER},{SWAY}")
     assert severe(browser) == []
+
+
+def test_lib106_replay_of_a_recording_being_written_follows_its_run(browser, second_browser,
+                                                                      lib_server):
+    """A run trains on the play page (first browser); its recording, opened in the replay page
+    of another browser, grows there: the scrubber gains frames, and a viewer at the newest
+    frame moves on with the run."""
+    from gancore.presets import PRESETS
+
+    cfg = PRESETS["sway-1d"].config().with_changes({"frames.record_every": 10})
+    browser.get(f"{lib_server.url}/?cfg={cfg.to_url()}&play=1")
+    run = wait_js(browser, "return window.GS && GS.stats.painted > 0 && GS.view.run", 120,
+                  "the live run")
+    wait_js(browser, "return document.querySelector('#status .state-running')", 30, "running")
+    second_browser.get(f"{lib_server.url}/replay?rec={run}.h5")
+    wait_js(second_browser, "return window.GS && GS.replay.ready", 60, "the replay page")
+    assert "following its run" in second_browser.find_element(By.ID, "replay-follow").text
+    frames = second_browser.execute_script("return GS.replay.steps.length")
+    wait_js(second_browser, f"return GS.replay.steps.length > {frames + 2}", 60,
+            "new frames of the live recording")
+    scrub_max, n = second_browser.execute_script(
+        "return [Number(document.getElementById('replay-scrub').max), GS.replay.steps.length]")
+    assert scrub_max == n - 1  # the scrubber reaches the new frames
+    second_browser.execute_script("GS.replay.jump(1e12)")  # to the newest frame...
+    at_end = shown_step(second_browser)
+    wait_js(second_browser, "return Number(document.getElementById('replay-step').dataset.step)"
+                            f" > {at_end}", 60, "the view to follow the run")  # ...and on
+    assert panel_step(second_browser) is not None
+    browser.get("about:blank")  # the run's page closes: it stops, its recording stays
+    assert severe(second_browser) == []
