@@ -100,7 +100,6 @@ class _Loop:
         self.steps_at_beat, self.last_beat = 0, time.monotonic()
         self.steps_per_s = 0.0
         self.heap = HeapTrimmer()
-        self.step_s = 0.0  # mean duration of one training step (s)
 
     def run(self) -> None:
         from gancore.config import RunConfig
@@ -148,27 +147,15 @@ class _Loop:
                 return
             s.train(spf)
         else:
-            self._timed_step()
-            # No step starts that would end after the frame is due; the worker waits for the
-            # due time instead. The frame leaves on time and the wait goes to the browser and
-            # the web process that draw it: on 2 cores the live/bare frame ratio rose from
-            # 0.87-0.99 to 0.94-0.99, for 59-67 training steps/s while streaming instead of
-            # 79-104 (bench/browser_fps.py). Sending early instead of waiting did not help.
-            while time.monotonic() + self.step_s < self.next_frame_at and s.state == "running" \
+            s.train(1)
+            while time.monotonic() < self.next_frame_at and s.state == "running" \
                     and not self.conn.poll(0):
-                self._timed_step()
-            wait = self.next_frame_at - time.monotonic()
-            if wait > 0 and not s.finished and (s.state != "running" or self.conn.poll(wait)):
-                return  # paused, or a command came first: it is handled before the frame
+                s.train(1)
+            if time.monotonic() < self.next_frame_at and not s.finished:
+                return
         self._emit_frame()
         if s.finished:
             self._status()
-
-    def _timed_step(self) -> None:
-        """One training step, keeping a running mean of how long a step takes."""
-        t0 = time.monotonic()
-        self.session.train(1)
-        self.step_s = 0.9 * self.step_s + 0.1 * (time.monotonic() - t0)
 
     def _emit_frame(self) -> None:
         from gancore.frames import encode
