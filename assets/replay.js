@@ -352,6 +352,10 @@
         indexes.forEach(function (ix, i) {
           if (!ix) return;
           live[i].index = ix; live[i].frameSteps = ix.frame_steps;
+          const what = document.querySelector("#replay-panel-" + live[i].panel + " .replay-what");
+          const rows = ix.curves.step || [], frames = ix.frame_steps;
+          const last = Math.max(rows.length ? rows[rows.length - 1] : 0, frames.length ? frames[frames.length - 1] : 0);
+          if (what) what.textContent = what.dataset.what + " · " + fmt(last) + " steps";
         });
         R.steps = unionSteps();
         const s = $("replay-scrub");

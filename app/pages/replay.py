@@ -44,15 +44,17 @@ def resolve(rec: str) -> tuple[list[dict], list[str]]:
 
 
 def _what(s: dict) -> str:
-    """A recording in a few words: its preset, else target and loss (or VAE); its steps."""
-    what = s["preset"] or f"{s['target']} · {'VAE' if s['model'] == 'vae' else s['loss']}"
-    return f"{what} · {s['steps']:,} steps"
+    """A recording in a few words: its preset, else target and loss (or VAE)."""
+    return s["preset"] or f"{s['target']} · {'VAE' if s['model'] == 'vae' else s['loss']}"
 
 
 def _panel(i: int, rec: dict) -> html.Div:
     s = rec["summary"]
     return html.Div([
-        html.Div([html.B(rec["name"]), html.Span(_what(s), className="muted")],
+        # replay.js keeps the step count current while a live recording grows
+        html.Div([html.B(rec["name"]),
+                  html.Span(f"{_what(s)} · {s['steps']:,} steps", className="muted replay-what",
+                            **{"data-what": _what(s)})],
                  className="replay-head"),
         html.Div([html.Div(id=f"replay-{part}-{i}", className=f"plot replay-{part}")
                   for part in PARTS], className="replay-plots"),

@@ -221,5 +221,7 @@ def test_lib106_replay_of_a_recording_being_written_follows_its_run(browser, sec
     wait_js(second_browser, "return Number(document.getElementById('replay-step').dataset.step)"
                             f" > {at_end}", 60, "the view to follow the run")  # ...and on
     assert panel_step(second_browser) is not None
+    head = second_browser.find_element(By.CSS_SELECTOR, "#replay-panel-0 .replay-what").text
+    assert int(head.split(" · ")[-1].split()[0].replace(",", "")) >= at_end  # its steps, too
     browser.get("about:blank")  # the run's page closes: it stops, its recording stays
     assert severe(second_browser) == []
