@@ -158,11 +158,11 @@ class LocalBackend:
         with self._lock:
             handles = list(self._handles.values())
             for h in handles:
-                step, moved_at = self._steps_seen.get(h.run_id, (h.step, float("-inf")))
-                if h.step != step:
+                seen = self._steps_seen.get(h.run_id)
+                if seen is None:  # first look: nothing has moved yet
+                    self._steps_seen[h.run_id] = (h.step, float("-inf"))
+                elif seen[0] != h.step:
                     self._steps_seen[h.run_id] = (h.step, now)
-                elif h.run_id not in self._steps_seen:
-                    self._steps_seen[h.run_id] = (step, moved_at)
             for run_id in self._steps_seen.keys() - self._handles.keys():
                 del self._steps_seen[run_id]
             moved = {r: now - t < STEPPING_WINDOW_S for r, (_, t) in self._steps_seen.items()}

@@ -245,10 +245,12 @@
       const hm = heatmap(f, "x", "y", !compact);
       // the colour bar spans the square plot, which sits at the top of a taller panel: its
       // height is the y axis' domain as the last drawing constrained it
-      const ya = div._fullLayout && div._fullLayout.yaxis, dom = ya && ya.domain;
-      const xdom = div._fullLayout && div._fullLayout.xaxis && div._fullLayout.xaxis.domain;
-      if (dom) Object.assign(hm.colorbar, { y: 1, yanchor: "top", len: dom[1] - dom[0] });
-      if (xdom) Object.assign(hm.colorbar, { x: xdom[1] + 0.02, xanchor: "left" });  // beside it
+      const fl = div._fullLayout;
+      if (fl && fl.xaxis && fl.yaxis) {
+        const ydom = fl.yaxis.domain, xdom = fl.xaxis.domain;
+        Object.assign(hm.colorbar, { y: 1, yanchor: "top", len: ydom[1] - ydom[0],
+                                     x: xdom[1] + 0.02, xanchor: "left" });  // beside it
+      }
       data.push(hm);
     }
     const painters = [
@@ -577,9 +579,11 @@
   // one chart costs tens of milliseconds. A forced call (a paused run, a layer switch) queues
   // every chart at once.
   const CHART_JOBS = ["loss", "d", "grad", "metrics", "timeline"];
-  /** The metrics chart's layout (live and replay): counts on the left axis, the rest on the
-   * right (`right` names those series). */
-  function metricsLayout(right) {
+  /** The metrics chart's layout (live and replay) for the series `keys`: counts (modes,
+   * high-quality samples) on the left axis, divergences and the rest on the right. */
+  function metricsLayout(keys) {
+    const right = {};
+    keys.forEach(function (k) { if (!COUNTS[k]) right[k] = true; });
     return {
       right: right, margin: { l: 52, r: 44, t: 34, b: 66 },
       // under the x axis, at the chart's bottom edge: never over a line or the title
@@ -611,12 +615,9 @@
       const keys = Object.keys(M.y);
       const f = view.frame, tot = f && f.scalars.modes_total;
       const mtitle = "metrics" + (tot && f.scalars.modes !== undefined ? " · modes " + f.scalars.modes + "/" + tot : "");
-      // Counts (modes, high-quality samples) on the left axis, divergences and the rest on the right.
-      const right = {};
-      keys.forEach(function (k) { if (!COUNTS[k]) right[k] = true; });
       chart($("chart-metrics"), M, keys, keys.map(function (k) { return k.replace(/_/g, " "); }),
             keys.map(function (_, i) { return PALETTE[i % PALETTE.length]; }), mtitle, rid,
-            metricsLayout(right));
+            metricsLayout(keys));
     } else {
       drawTimeline($("timeline"), rid);
     }

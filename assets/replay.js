@@ -12,7 +12,6 @@
   const CACHE_FRAMES = 120;  // decoded-on-demand ArrayBuffers kept for scrubbing back and forth
   const CHART_MS = 200;
   const LOSS_COLORS = ["#d1306b", "#3b6fd8"];
-  const COUNTS = { modes: 1, high_quality: 1 };  // left axis of the metrics chart, as live
 
   const R = GS.replay = { recs: [], steps: [], i: 0, playing: false, speed: DEFAULT_SPEED,
                           timer: null, cache: new Map(), lastCharts: 0, chartTimer: null,
@@ -129,15 +128,13 @@
                ["d_loss", "g_loss"], ["D loss", "G loss"], LOSS_COLORS, "losses", rid, { xaxis: xaxis });
       const nf = atOrBefore(rec.frameSteps, step) + 1, my = {}, keys = Object.keys(ix.metrics);
       keys.forEach(function (k) { my[k] = ix.metrics[k].slice(0, nf); });
-      const right = {};
-      keys.forEach(function (k) { if (!COUNTS[k]) right[k] = true; });
       const modes = my.modes && nf ? my.modes[nf - 1] : null;
       const mtitle = "metrics" + (ix.modes_total && modes !== null && modes !== undefined
         ? " · modes " + modes + "/" + ix.modes_total : "");
       GS.chart($("replay-metrics-" + rec.panel), series(rec.metrics, rec.frameSteps.slice(0, nf), my),
                keys, keys.map(function (k) { return k.replace(/_/g, " "); }),
                keys.map(function (_, j) { return GS.PALETTE[j % GS.PALETTE.length]; }), mtitle, rid,
-               Object.assign(GS.metricsLayout(right), { xaxis: xaxis }));
+               Object.assign(GS.metricsLayout(keys), { xaxis: xaxis }));
     });
     drawTimeline(step);
   }
