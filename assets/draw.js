@@ -56,6 +56,7 @@
     // Also with no painters: a plot that stopped having samples (another view in the same div)
     // gets its layer cleared instead of keeping the last frame's dots.
     if (div._gsPainters || div._gsSamples) paintSamples(div);
+    if (div._gsScale || div._gsScaleEl) paintScale(div);
     if (!div._gsCounted) return;
     stats.painted += 1;
     if (div._gsSentAt) {
@@ -80,20 +81,92 @@
   }
 
   // ---- 2-D -----------------------------------------------------------------------------------
+  // ---- the D colour bar: a few HTML elements beside the plot -------------------------------------
+  // Plotly redraws a heatmap's colour bar (and pushes the margins for it) on every data change:
+  // about a quarter of a 2-D frame's drawing (a CPU profile of GS.draw2d in headless Chromium:
+  // 7 of 28 ms). The bar only changes when D's range does, so it is drawn here, beside the plot
+  // area, and its texts are touched only when they change. Exports that Plotly renders by itself
+  // (PNG) switch Plotly's own colour bar back on (exports.js).
+  function scaleSpec(f) {
+    const prob = !!f.meta.d_probabilistic;
+    let lo = 0, hi = 1;
+    if (!prob) {
+      const r = f.ranges.d_grid || [-1, 1];
+      hi = Math.max(Math.abs(r[0]), Math.abs(r[1]), 1e-6); lo = -hi;
+    }
+    return { title: prob ? "D(x)" : "critic", lo: lo, hi: hi };
+  }
+
+  function niceTicks(lo, hi) {
+    if (lo === 0 && hi === 1) return [0, 0.25, 0.5, 0.75, 1];
+    const raw = (hi - lo) / 4, mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    const step = [1, 2, 2.5, 5, 10].map(function (k) { return k * mag; })
+      .find(function (v) { return v >= raw; });
+    const out = [];
+    for (let t = Math.ceil(lo / step) * step; t <= hi + 1e-9 * step; t += step) out.push(t);
+    return out;
+  }
+
+  function tickText(v) {
+    if (Math.abs(v) < 1e-12) return "0";
+    const a = Math.abs(v);
+    return a >= 1000 || a < 0.01 ? v.toExponential(1) : String(+v.toPrecision(3));
+  }
+
+  function paintScale(div) {
+    const fl = div._fullLayout, host = div.querySelector && div.querySelector(".svg-container");
+    const spec = div._gsScale;
+    let el = div._gsScaleEl;
+    if (!spec || !fl || !fl.xaxis || !fl.yaxis || !host) {
+      if (el) { el.remove(); div._gsScaleEl = null; }
+      return;
+    }
+    const xa = fl.xaxis, ya = fl.yaxis, big = presenting();
+    const key = [Math.round(xa._offset + xa._length), Math.round(ya._offset), Math.round(ya._length),
+                 spec.title, spec.lo.toPrecision(3), spec.hi.toPrecision(3), big].join("|");
+    if (el && el.parentNode === host && el._gsKey === key) return;
+    if (!el || el.parentNode !== host) {  // Plotly rebuilds its container on a full redraw
+      if (el) el.remove();
+      el = div._gsScaleEl = document.createElement("div");
+      el.className = "gs-colorbar";
+      el.style.cssText = "position:absolute;pointer-events:none;width:12px;";
+      host.appendChild(el);
+    }
+    el._gsKey = key;
+    const size = big ? 17 : 12;
+    el.style.left = (xa._offset + xa._length + 10) + "px";
+    el.style.top = ya._offset + "px";
+    el.style.height = ya._length + "px";
+    el.style.background = "linear-gradient(to top, " + D_SCALE.map(function (c) {
+      return c[1] + " " + (100 * c[0]) + "%";
+    }).join(", ") + ")";
+    el.style.boxShadow = "inset 0 0 0 1px rgba(31,36,48,0.15)";
+    el.textContent = "";
+    const label = "position:absolute;left:16px;transform:translateY(50%);white-space:nowrap;" +
+      "font-family:" + FONT.family.replace(/"/g, "'") + ";font-size:" + size + "px;color:" + FONT.color + ";";
+    niceTicks(spec.lo, spec.hi).forEach(function (v) {
+      const t = document.createElement("span");
+      t.style.cssText = label + "bottom:" + (100 * (v - spec.lo) / (spec.hi - spec.lo)) + "%;";
+      t.textContent = tickText(v);
+      el.appendChild(t);
+    });
+    const ttl = document.createElement("span");
+    ttl.className = "gs-colorbar-title";
+    ttl.style.cssText = label.replace("transform:translateY(50%);", "") + "left:" +
+      (big ? 66 : 50) + "px;top:50%;transform:translateY(-50%);writing-mode:vertical-rl;";
+    ttl.textContent = spec.title;
+    el.appendChild(ttl);
+  }
+
   function heatmap(f, xaxis, yaxis, showScale) {
     const g = f.arrays.d_grid, shape = f.shapes.d_grid, ext = f.meta.d_extent;
-    const prob = !!f.meta.d_probabilistic;
-    let zmin = 0, zmax = 1;
-    if (!prob) {
-      const r = f.ranges.d_grid || [-1, 1], m = Math.max(Math.abs(r[0]), Math.abs(r[1]), 1e-6);
-      zmin = -m; zmax = m;
-    }
+    const scale = scaleSpec(f), zmin = scale.lo, zmax = scale.hi;
     return {
       type: "heatmap", z: gridRows(g, shape), x0: ext[0][0], dx: (ext[0][1] - ext[0][0]) / (shape[1] - 1),
       y0: ext[1][0], dy: (ext[1][1] - ext[1][0]) / (shape[0] - 1), zmin: zmin, zmax: zmax,
       colorscale: D_SCALE, showscale: !!showScale, hoverinfo: "skip", xaxis: xaxis || "x",
       yaxis: yaxis || "y", zsmooth: "fast",
-      colorbar: { title: { text: prob ? "D(x)" : "critic", side: "right" }, thickness: 12,
+      colorbar: { title: { text: scale.title, side: "right" }, thickness: 12,
                   len: 0.6, x: 1.0, outlinewidth: 0 },
     };
   }
@@ -240,19 +313,11 @@
     const L = {};
     (layers || ["real", "fake", "d", "grad"]).forEach(function (k) { L[k] = true; });
     const b = f.meta.bounds, data = [], r = compact ? 1.5 : 2;
-    const margin = compact ? { l: 30, r: 8, t: 28, b: 24 } : { l: 44, r: 12, t: 36, b: 36 };
-    if (L.d && f.arrays.d_grid) {  // a VAE has no D
-      const hm = heatmap(f, "x", "y", !compact);
-      // the colour bar spans the square plot, which sits at the top of a taller panel: its
-      // height is the y axis' domain as the last drawing constrained it
-      const fl = div._fullLayout;
-      if (fl && fl.xaxis && fl.yaxis) {
-        const ydom = fl.yaxis.domain, xdom = fl.xaxis.domain;
-        Object.assign(hm.colorbar, { y: 1, yanchor: "top", len: ydom[1] - ydom[0],
-                                     x: xdom[1] + 0.02, xanchor: "left" });  // beside it
-      }
-      data.push(hm);
-    }
+    const withD = L.d && !!f.arrays.d_grid;  // a VAE has no D
+    const margin = compact ? { l: 30, r: 8, t: 28, b: 24 }
+                           : { l: 44, r: withD ? (presenting() ? 100 : 80) : 12, t: 36, b: 36 };
+    if (withD) data.push(heatmap(f, "x", "y", false));
+    div._gsScale = withD && !compact ? scaleSpec(f) : null;  // drawn beside the plot (paintScale)
     const painters = [
       L.grid && latentGrid(f), L.map && latentArrows(f),
       L.real && dots(f.arrays.real, REAL, r, 0.55), L.fake && dots(f.arrays.fake, FAKE, r, 0.8),
@@ -263,8 +328,10 @@
       title: title(compact ? (f.meta.run_id || "") + " · step " + f.step.toLocaleString()
                            : "samples and D"),  // the status line counts the steps: a title
                                                // that changes every frame costs a text layout
-      xaxis: { range: b[0], zeroline: false, showgrid: false, constrain: "domain" },
+      xaxis: { range: b[0], zeroline: false, showgrid: false, constrain: "domain",
+               ticklabeloverflow: "allow" },
       yaxis: { range: b[1], zeroline: false, showgrid: false, scaleanchor: "x", scaleratio: 1,
+               ticklabeloverflow: "allow",
                constrain: "domain", constraintoward: "top" },  // the square sits under its title
     });
     return react(div, data, layout, true, f.meta.sent_at, painters);
@@ -344,15 +411,17 @@
 
   // ---- n-D -----------------------------------------------------------------------------------
   function drawProj(div, f, runId) {
-    const pb = f.meta.plane_bounds, data = f.arrays.d_grid ? [heatmap(f, "x", "y", true)] : [];
+    const pb = f.meta.plane_bounds, data = f.arrays.d_grid ? [heatmap(f, "x", "y", false)] : [];
+    div._gsScale = f.arrays.d_grid ? scaleSpec(f) : null;
     const rev = runId + ":" + f.meta.projection;
     const painters = [dots(f.arrays.proj_real, REAL, 2, 0.5), dots(f.arrays.proj_fake, FAKE, 2, 0.75)];
     const p = f.meta.projection === "pca" ? "PCA plane" : "dims " + f.meta.projection.replace(",", " × ");
     const layout = baseLayout({
       uirevision: rev,
       title: title("projection: " + p + " · step " + f.step.toLocaleString()),
-      xaxis: { range: pb[0], zeroline: false, showgrid: false },
-      yaxis: { range: pb[1], zeroline: false, showgrid: false },
+      margin: { l: 48, r: div._gsScale ? (presenting() ? 100 : 80) : 16, t: 34, b: 40 },
+      xaxis: { range: pb[0], zeroline: false, showgrid: false, ticklabeloverflow: "allow" },
+      yaxis: { range: pb[1], zeroline: false, showgrid: false, ticklabeloverflow: "allow" },
     });
     return react(div, data, layout, true, f.meta.sent_at, painters);
   }
@@ -482,8 +551,10 @@
       uirevision: runId, datarevision: series.rev, showlegend: true, hovermode: "x unified",
       title: title(ttl),
       margin: { l: 52, r: 10, t: 32, b: 28 },
-      legend: { orientation: "h", x: 1, xanchor: "right", y: 1.18, font: { size: 13 } },
-      xaxis: { zeroline: false, tickfont: { size: 12 } }, yaxis: { zeroline: false, tickfont: { size: 12 } },
+      // in the title's row, right-aligned: above the lines, never over them
+      legend: { orientation: "h", x: 1, xanchor: "right", y: 1, yanchor: "bottom", font: { size: 13 } },
+      xaxis: { zeroline: false, tickfont: { size: 12 }, ticklabeloverflow: "allow" },
+      yaxis: { zeroline: false, tickfont: { size: 12 }, ticklabeloverflow: "allow" },
     }, more));
     react(div, data, layout, false);
   }
@@ -579,6 +650,8 @@
   // one chart costs tens of milliseconds. A forced call (a paused run, a layer switch) queues
   // every chart at once.
   const CHART_JOBS = ["loss", "d", "grad", "metrics", "timeline"];
+  const CHART_DIVS = { loss: "chart-loss", d: "chart-d", grad: "chart-grad", metrics: "chart-metrics",
+                       timeline: "timeline" };
   /** The metrics chart's layout (live and replay) for the series `keys`: counts (modes,
    * high-quality samples) on the left axis, divergences and the rest on the right. */
   function metricsLayout(keys) {
@@ -610,7 +683,8 @@
             prob ? { yaxis: { range: [0, 1], zeroline: false } } : undefined);
     } else if (name === "grad") {
       chart($("chart-grad"), R, ["d_grad_norm", "g_grad_norm"], ["‖∇D‖", "‖∇G‖"], [FAKE, "#3b6fd8"],
-            "gradient norms (log)", rid, { yaxis: { type: "log", zeroline: false } });
+            "gradient norms (log)", rid,  // powers of ten only: the 2s and 5s piled up
+            { yaxis: { type: "log", dtick: 1, zeroline: false, tickfont: { size: 12 } } });
     } else if (name === "metrics") {
       const keys = Object.keys(M.y);
       const f = view.frame, tot = f && f.scalars.modes_total;
@@ -626,10 +700,14 @@
   function runChartJobs(deadline) {
     charts.scheduled = false;
     do {
+      const name = CHART_JOBS[charts.next], div = $(CHART_DIVS[name]);
+      const drawnBefore = !!(div && div._fullLayout);
       const t0 = performance.now();
-      drawChart(CHART_JOBS[charts.next]);
+      drawChart(name);
       const took = performance.now() - t0;  // an average of the last few charts drawn
-      charts.cost = charts.cost ? 0.8 * charts.cost + 0.2 * took : took;
+      // A chart's first drawing builds its whole figure (several times an update's cost): it
+      // would space the next updates seconds apart on a page that has just opened.
+      if (drawnBefore) charts.cost = charts.cost ? 0.8 * charts.cost + 0.2 * took : took;
       charts.next = (charts.next + 1) % CHART_JOBS.length;
       charts.pending = Math.max(0, charts.pending - 1);
     } while (charts.pending > 0 && deadline && deadline.timeRemaining && deadline.timeRemaining() > 40);

@@ -40,14 +40,19 @@
 
   // Plotly renders an export by itself, from the figure: the sample layer, painted on a canvas
   // over the plot (draw.js), goes in as a layout image at the ranges the user sees.
+  // The page draws the D colour bar itself, beside the plot (draw.js): the export asks Plotly for
+  // its own.
   function withSampleLayer(div) {
     const img = GS.sampleLayerImage && GS.sampleLayerImage(div);
-    if (!img) return div;
+    const data = div._gsScale ? div.data.map(function (t) {
+      return t.type === "heatmap" ? Object.assign({}, t, { showscale: true }) : t;
+    }) : div.data;
+    if (!img) return { data: data, layout: div.layout };
     const fl = div._fullLayout, layout = Object.assign({}, div.layout);
     layout.images = (layout.images || []).concat([img]);
     layout.xaxis = Object.assign({}, layout.xaxis, { range: fl.xaxis.range.slice(), autorange: false });
     layout.yaxis = Object.assign({}, layout.yaxis, { range: fl.yaxis.range.slice(), autorange: false });
-    return { data: div.data, layout: layout };
+    return { data: data, layout: layout };
   }
 
   function png(run) {

@@ -89,3 +89,31 @@ def test_ex003_a_refused_export_says_why_and_the_page_keeps_going(browser, serve
     buttons = browser.find_elements(By.CSS_SELECTOR, "#export-bar [data-export]")
     assert [b.text for b in buttons] == ["GIF", "MP4", "PNG", "config", "CSV"]
     assert all(b.is_enabled() for b in buttons)
+
+
+def test_ex004_png_export_has_the_samples_and_the_d_colour_bar(browser, server, downloads):
+    """The page paints samples on a canvas and the D colour bar as HTML beside the plot (cheap
+    per frame); the PNG, which Plotly renders by itself, must still have both."""
+    wait_js(browser, "const d = document.getElementById('plot-2d');"
+                     "return d && d._fullLayout && d._gsSamples && d._gsScaleEl",
+            30, "the 2-D view")
+    page_bar = browser.find_element(By.CSS_SELECTOR, "#plot-2d .gs-colorbar")
+    assert page_bar.is_displayed() and page_bar.text.split() == ["0", "0.25", "0.5", "0.75", "1",
+                                                                   "D(x)"]
+    right, width = browser.execute_script(
+        "const d = document.getElementById('plot-2d'), xa = d._fullLayout.xaxis;"
+        "return [xa._offset + xa._length, d.clientWidth]")
+    browser.find_element(By.ID, "export-png").click()
+    WebDriverWait(browser, 30, poll_frequency=0.2).until(lambda d: _finished(downloads, ".png"))
+    png = _finished(downloads, ".png")[0]
+    assert "PNG saved" in browser.find_element(By.ID, "export-status").text
+    with Image.open(png) as im:
+        rgb = np.asarray(im.convert("RGB")).astype(int)
+    assert rgb.shape[1] == 2 * width  # rendered at twice the page's size
+
+    def near(colour, region):
+        return (np.abs(region - np.array(colour)).sum(-1) < 40).sum()
+
+    assert near((11, 138, 95), rgb) > 20  # real samples (the canvas layer, as an image)
+    beside = rgb[:, 2 * int(right) + 4:]  # right of the plot area: only the colour bar is green
+    assert near((163, 217, 189), beside) > 20 and near((242, 194, 213), beside) > 20
