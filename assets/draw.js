@@ -657,17 +657,36 @@
   function metricsLayout(keys) {
     const right = {};
     keys.forEach(function (k) { if (!COUNTS[k]) right[k] = true; });
+    // four entries a row (three when a name is long); room for every row (an n-D run has
+    // eleven series: no scrolled legend)
+    const perRow = keys.some(function (k) { return k.length > 14; }) ? 3 : 4;
+    const rows = Math.ceil(keys.length / perRow);
     return {
-      right: right, margin: { l: 52, r: 44, t: 34, b: 66 },
+      right: right, margin: { l: 52, r: 44, t: 34, b: 30 + 16 * rows },
       // under the x axis, at the chart's bottom edge: never over a line or the title
       legend: { orientation: "h", xref: "container", x: 0.01, xanchor: "left", yref: "container",
-                y: 0, yanchor: "bottom", font: { size: 11 } },
+                y: 0, yanchor: "bottom", font: { size: keys.length > 8 ? 10 : 11 },
+                entrywidth: 0.98 / perRow, entrywidthmode: "fraction", tracegroupgap: 0 },
       yaxis: { zeroline: false, rangemode: "tozero", title: { text: "count" } },
       // its own round ticks (ticks synced to the left axis came out as -0.48, 9.96, 20.41)
       yaxis2: { overlaying: "y", side: "right", zeroline: false, showgrid: false, tickmode: "auto", nticks: 5 },
     };
   }
   GS.metricsLayout = metricsLayout;
+
+  // At most six series on the metrics chart: more made a legend of four rows that left the
+  // lines a strip a few pixels high. n-D runs lead with the distribution tests; every metric
+  // stays in the recording, the CSV and `gancore eval`.
+  const METRIC_ORDER = ["modes", "high_quality", "reverse_kl", "js", "kl", "wasserstein", "energy"];
+  const ND_METRIC_ORDER = ["ks_mean", "norm_ks", "corr_dist", "bimodal_dims_fake", "energy", "modes"];
+  const MAX_METRICS = 6;
+  function chartMetrics(keys) {
+    const order = keys.indexOf("ks_mean") >= 0 ? ND_METRIC_ORDER.concat(METRIC_ORDER) : METRIC_ORDER;
+    const rank = function (k) { const i = order.indexOf(k); return i < 0 ? order.length : i; };
+    return keys.slice().sort(function (a, b) { return rank(a) - rank(b) || (a < b ? -1 : 1); })
+      .slice(0, MAX_METRICS);
+  }
+  GS.chartMetrics = chartMetrics;
 
   const CHART_SHARE = 0.1;
   const charts = { next: 0, pending: 0, scheduled: false, last: 0, cost: 0 };
@@ -686,7 +705,7 @@
             "gradient norms (log)", rid,  // powers of ten only: the 2s and 5s piled up
             { yaxis: { type: "log", dtick: 1, zeroline: false, tickfont: { size: 12 } } });
     } else if (name === "metrics") {
-      const keys = Object.keys(M.y);
+      const keys = chartMetrics(Object.keys(M.y));
       const f = view.frame, tot = f && f.scalars.modes_total;
       const mtitle = "metrics" + (tot && f.scalars.modes !== undefined ? " · modes " + f.scalars.modes + "/" + tot : "");
       chart($("chart-metrics"), M, keys, keys.map(function (k) { return k.replace(/_/g, " "); }),

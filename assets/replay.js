@@ -126,9 +126,10 @@
       ["d_loss", "g_loss"].forEach(function (k) { if (ix.curves[k]) ys[k] = ix.curves[k].slice(0, n); });
       GS.chart($("replay-loss-" + rec.panel), series(rec.loss, (ix.curves.step || []).slice(0, n), ys),
                ["d_loss", "g_loss"], ["D loss", "G loss"], LOSS_COLORS, "losses", rid, { xaxis: xaxis });
-      const nf = atOrBefore(rec.frameSteps, step) + 1, my = {}, keys = Object.keys(ix.metrics);
+      const nf = atOrBefore(rec.frameSteps, step) + 1, my = {};
+      const keys = GS.chartMetrics(Object.keys(ix.metrics));
       keys.forEach(function (k) { my[k] = ix.metrics[k].slice(0, nf); });
-      const modes = my.modes && nf ? my.modes[nf - 1] : null;
+      const modes = ix.metrics.modes && nf ? ix.metrics.modes[nf - 1] : null;
       const mtitle = "metrics" + (ix.modes_total && modes !== null && modes !== undefined
         ? " · modes " + modes + "/" + ix.modes_total : "");
       GS.chart($("replay-metrics-" + rec.panel), series(rec.metrics, rec.frameSteps.slice(0, nf), my),

@@ -27,7 +27,7 @@ def views(cfg: RunConfig):
                                options=[{"value": "map", "label": " map"},
                                         {"value": "surface", "label": " 3-D surface of D"}],
                                inline=True),
-                dcc.Checklist(id=ids.LAYERS, value=DEFAULT_LAYERS, className="layers",
+                dcc.Checklist(id=ids.LAYERS, value=DEFAULT_LAYERS, className="layer-toggles",
                               options=[{"value": v, "label": " " + lab} for v, lab in LAYERS_2D],
                               inline=True),
             ], className="view-tools"),

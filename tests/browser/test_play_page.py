@@ -162,6 +162,16 @@ def test_br007_presets_draw_their_views(browser, server, preset, plot, name):
         n = browser.execute_script("return document.getElementById('plot-1d')._fullData"
                                    ".filter(t => t.name === 'z → x')[0].x.length")
         assert n >= 100 * 3
+    # every legend shows its colour swatches (a page rule once hid Plotly's g.layers on 1-D and
+    # n-D pages, which left bare names with no line to match them to)
+    legends = (plot, "chart-loss") if preset == "goodfellow-1d" else ("chart-loss",)
+    for div in legends:
+        wait_js(browser, f"return document.querySelector('#{div} .legend .traces')", 30,
+                f"{div}'s legend")
+        widths = browser.execute_script(
+            f"return Array.from(document.querySelectorAll('#{div} .legend .legendlines path'))"
+            ".map(p => p.getBoundingClientRect().width)")
+        assert widths and min(widths) > 10, (div, widths)
     screenshot(browser, name)
     assert severe_errors(browser) == []
 
