@@ -399,7 +399,8 @@
       yaxis: { domain: [0.4, 1], range: [0, Math.max(top * 1.6, 1e-3)], title: { text: "density" },
                zeroline: false },
       yaxis2: { overlaying: "y", side: "right", range: prob ? [0, 1.02] : undefined,
-                title: { text: prob ? "D(x)" : "critic" }, showgrid: false, zeroline: false },
+                title: { text: prob ? "D(x)" : "critic" }, showgrid: false, zeroline: false,
+                tickmode: "auto", nticks: 6 },  // its own round ticks, not the density's synced
       yaxis3: { domain: [0, 0.3], range: [-0.15, 1.15], showgrid: false, zeroline: false,
                 tickvals: [0, 1], ticktext: ["z", "x = G(z)"] },
       annotations: [{ xref: "paper", yref: "paper", x: 0, y: 0.315, showarrow: false,
@@ -436,7 +437,8 @@
     order = order.slice(0, 8);
     const ncol = Math.min(4, order.length), nrow = Math.ceil(order.length / ncol);
     const data = [], layout = baseLayout({ uirevision: runId, margin: { l: 30, r: 10, t: 40, b: 24 },
-      title: title(dim > 8 ? "marginals (8 worst dims by KS)" : "per-dimension marginals") });
+      title: title((dim > 8 ? "marginals (8 worst dims by KS)" : "per-dimension marginals") +
+                   (ks ? " · dim · KS" : "")) });
     const annotations = [];
     order.forEach(function (j, k) {
       const ax = k === 0 ? "" : String(k + 1);
@@ -455,7 +457,8 @@
                                zeroline: false, rangemode: "tozero" };
       annotations.push({ xref: "paper", yref: "paper", x: (x0 + x1) / 2, y: y1 + 0.01,
                          yanchor: "bottom", showarrow: false, font: { size: 11 },
-                         text: "d" + j + (ks ? " KS " + ks[j].toFixed(2) : "") });
+                         // short: "d86 KS 0.64" ran into its neighbours' labels
+                         text: "d" + j + (ks ? " · " + ks[j].toFixed(2).replace(/^0/, "") : "") });
     });
     layout.annotations = annotations;
     return react(div, data, layout, false);
