@@ -164,6 +164,10 @@
   function drawTimeline(step) {
     const div = $("replay-timeline");
     if (!div || !root.Plotly) return;
+    // nothing opened (an unknown name in the URL): the page's error says so; an empty timeline
+    // with a step marker of no step would only puzzle
+    div.style.display = R.recs.length ? "" : "none";
+    if (!R.recs.length) return;
     const events = allEvents(), groups = {}, order = [];
     events.forEach(function (e) {
       const label = (R.recs.length > 1 ? (e.rec.panel + 1) + ": " : "") + e.kind.replace(/_/g, " ");
