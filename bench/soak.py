@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -36,6 +37,8 @@ def main() -> int:
     ap.add_argument("--preset", default="ring8-reference")
     ap.add_argument("--every", type=float, default=30.0, help="seconds between samples")
     args = ap.parse_args()
+    # `kill` (SIGTERM) skipped the cleanup below and left the app server and its worker running
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     server = AppServer(Path(tempfile.mkdtemp(prefix="gs-soak-")) / "runs", tab_fps=0)
     driver = make_driver()
     samples = []
