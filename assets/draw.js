@@ -113,6 +113,10 @@
     return a >= 1000 || a < 0.01 ? v.toExponential(1) : String(+v.toPrecision(3));
   }
 
+  function scaleRoom() {  // right margin for the bar, its ticks and its title
+    return presenting() ? 100 : 80;
+  }
+
   function paintScale(div) {
     const fl = div._fullLayout, host = div.querySelector && div.querySelector(".svg-container");
     const spec = div._gsScale;
@@ -158,13 +162,13 @@
     el.appendChild(ttl);
   }
 
-  function heatmap(f, xaxis, yaxis, showScale) {
+  function heatmap(f, xaxis, yaxis) {  // showscale off: paintScale draws the bar
     const g = f.arrays.d_grid, shape = f.shapes.d_grid, ext = f.meta.d_extent;
     const scale = scaleSpec(f), zmin = scale.lo, zmax = scale.hi;
     return {
       type: "heatmap", z: gridRows(g, shape), x0: ext[0][0], dx: (ext[0][1] - ext[0][0]) / (shape[1] - 1),
       y0: ext[1][0], dy: (ext[1][1] - ext[1][0]) / (shape[0] - 1), zmin: zmin, zmax: zmax,
-      colorscale: D_SCALE, showscale: !!showScale, hoverinfo: "skip", xaxis: xaxis || "x",
+      colorscale: D_SCALE, showscale: false, hoverinfo: "skip", xaxis: xaxis || "x",
       yaxis: yaxis || "y", zsmooth: "fast",
       colorbar: { title: { text: scale.title, side: "right" }, thickness: 12,
                   len: 0.6, x: 1.0, outlinewidth: 0 },
@@ -315,8 +319,8 @@
     const b = f.meta.bounds, data = [], r = compact ? 1.5 : 2;
     const withD = L.d && !!f.arrays.d_grid;  // a VAE has no D
     const margin = compact ? { l: 30, r: 8, t: 28, b: 24 }
-                           : { l: 44, r: withD ? (presenting() ? 100 : 80) : 12, t: 36, b: 36 };
-    if (withD) data.push(heatmap(f, "x", "y", false));
+                           : { l: 44, r: withD ? scaleRoom() : 12, t: 36, b: 36 };
+    if (withD) data.push(heatmap(f, "x", "y"));
     div._gsScale = withD && !compact ? scaleSpec(f) : null;  // drawn beside the plot (paintScale)
     const painters = [
       L.grid && latentGrid(f), L.map && latentArrows(f),
@@ -412,7 +416,7 @@
 
   // ---- n-D -----------------------------------------------------------------------------------
   function drawProj(div, f, runId) {
-    const pb = f.meta.plane_bounds, data = f.arrays.d_grid ? [heatmap(f, "x", "y", false)] : [];
+    const pb = f.meta.plane_bounds, data = f.arrays.d_grid ? [heatmap(f, "x", "y")] : [];
     div._gsScale = f.arrays.d_grid ? scaleSpec(f) : null;
     const rev = runId + ":" + f.meta.projection;
     const painters = [dots(f.arrays.proj_real, REAL, 2, 0.5), dots(f.arrays.proj_fake, FAKE, 2, 0.75)];
@@ -420,7 +424,7 @@
     const layout = baseLayout({
       uirevision: rev,
       title: title("projection: " + p + " · step " + f.step.toLocaleString()),
-      margin: { l: 48, r: div._gsScale ? (presenting() ? 100 : 80) : 16, t: 34, b: 40 },
+      margin: { l: 48, r: div._gsScale ? scaleRoom() : 16, t: 34, b: 40 },
       xaxis: { range: pb[0], zeroline: false, showgrid: false, ticklabeloverflow: "allow" },
       yaxis: { range: pb[1], zeroline: false, showgrid: false, ticklabeloverflow: "allow" },
     });
@@ -652,9 +656,9 @@
   // most CHART_SHARE of the main thread: at least CHART_MS apart, more on a slow machine, where
   // one chart costs tens of milliseconds. A forced call (a paused run, a layer switch) queues
   // every chart at once.
-  const CHART_JOBS = ["loss", "d", "grad", "metrics", "timeline"];
   const CHART_DIVS = { loss: "chart-loss", d: "chart-d", grad: "chart-grad", metrics: "chart-metrics",
                        timeline: "timeline" };
+  const CHART_JOBS = Object.keys(CHART_DIVS);
   /** The metrics chart's layout (live and replay) for the series `keys`: counts (modes,
    * high-quality samples) on the left axis, divergences and the rest on the right. */
   function metricsLayout(keys) {
@@ -694,28 +698,28 @@
   const CHART_SHARE = 0.1;
   const charts = { next: 0, pending: 0, scheduled: false, last: 0, cost: 0 };
 
-  function drawChart(name) {
+  function drawChart(name, div) {
     const rid = view.run, R = view.rows, M = view.metrics;
     if (name === "loss") {
-      chart($("chart-loss"), R, ["d_loss", "g_loss"], ["D loss", "G loss"], [FAKE, "#3b6fd8"], "losses", rid);
+      chart(div, R, ["d_loss", "g_loss"], ["D loss", "G loss"], [FAKE, "#3b6fd8"], "losses", rid);
     } else if (name === "d") {
       const prob = view.frame ? !!view.frame.meta.d_probabilistic : true;
-      chart($("chart-d"), R, ["d_real", "d_fake"], ["D(real)", "D(fake)"], [REAL, FAKE],
+      chart(div, R, ["d_real", "d_fake"], ["D(real)", "D(fake)"], [REAL, FAKE],
             prob ? "mean D(real) and D(fake)" : "mean critic on real and fake", rid,
             prob ? { yaxis: { range: [0, 1], zeroline: false } } : undefined);
     } else if (name === "grad") {
-      chart($("chart-grad"), R, ["d_grad_norm", "g_grad_norm"], ["‖∇D‖", "‖∇G‖"], [FAKE, "#3b6fd8"],
+      chart(div, R, ["d_grad_norm", "g_grad_norm"], ["‖∇D‖", "‖∇G‖"], [FAKE, "#3b6fd8"],
             "gradient norms (log)", rid,  // powers of ten only: the 2s and 5s piled up
             { yaxis: { type: "log", dtick: 1, zeroline: false, tickfont: { size: 12 } } });
     } else if (name === "metrics") {
       const keys = chartMetrics(Object.keys(M.y));
       const f = view.frame, tot = f && f.scalars.modes_total;
       const mtitle = "metrics" + (tot && f.scalars.modes !== undefined ? " · modes " + f.scalars.modes + "/" + tot : "");
-      chart($("chart-metrics"), M, keys, keys.map(function (k) { return k.replace(/_/g, " "); }),
+      chart(div, M, keys, keys.map(function (k) { return k.replace(/_/g, " "); }),
             keys.map(function (_, i) { return PALETTE[i % PALETTE.length]; }), mtitle, rid,
             metricsLayout(keys));
     } else {
-      drawTimeline($("timeline"), rid);
+      drawTimeline(div, rid);
     }
   }
 
@@ -725,7 +729,7 @@
       const name = CHART_JOBS[charts.next], div = $(CHART_DIVS[name]);
       const drawnBefore = !!(div && div._fullLayout);
       const t0 = performance.now();
-      drawChart(name);
+      drawChart(name, div);
       const took = performance.now() - t0;  // an average of the last few charts drawn
       // A chart's first drawing builds its whole figure (several times an update's cost): it
       // would space the next updates seconds apart on a page that has just opened.
