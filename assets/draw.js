@@ -162,6 +162,59 @@
     el.appendChild(ttl);
   }
 
+  // ---- the D surface as a layout image -----------------------------------------------------------
+  // A heatmap trace whose z changes makes every Plotly.react a full replot: trace and layout
+  // defaults, all axes and their labels redrawn (a CPU profile of the live 2-D page: about half of
+  // each frame's 24 ms). The same surface as a layout image is a change to layout.images alone,
+  // which Plotly redraws without touching the axes: GS.draw2d on the same frames went from a median
+  // 10.4-11.1 ms to 4.0-5.1 ms (bench/draw_cost.py), and on the live page (bench/browser_fps.py)
+  // step-to-paint p95 from 110-160 ms to 56-82 ms with every frame the worker sent painted.
+  // Plotly's heatmap ("fast" smoothing) rendered the same picture: one pixel per grid cell,
+  // stretched and smoothed by the browser. Exports swap the real heatmap back in (GS.dHeatmap).
+  function hexRgb(h) { return [1, 3, 5].map(function (i) { return parseInt(h.slice(i, i + 2), 16); }); }
+  const D_LUT = (function () {  // 256 RGB entries along D_SCALE
+    const lut = new Uint8ClampedArray(256 * 3);
+    for (let k = 0; k < 256; k++) {
+      const t = k / 255;
+      let i = 1;
+      while (i < D_SCALE.length - 1 && t > D_SCALE[i][0]) i++;
+      const a = D_SCALE[i - 1], b = D_SCALE[i], u = (t - a[0]) / (b[0] - a[0]);
+      const ca = hexRgb(a[1]), cb = hexRgb(b[1]);
+      for (let j = 0; j < 3; j++) lut[3 * k + j] = ca[j] + u * (cb[j] - ca[j]);
+    }
+    return lut;
+  })();
+  let dCanvas = null;
+
+  function dImage(f) {
+    const g = f.arrays.d_grid, shape = f.shapes.d_grid, ext = f.meta.d_extent;
+    const ny = shape[0], nx = shape[1], scale = scaleSpec(f), span = scale.hi - scale.lo;
+    const dx = (ext[0][1] - ext[0][0]) / (nx - 1), dy = (ext[1][1] - ext[1][0]) / (ny - 1);
+    const cv = dCanvas = dCanvas || document.createElement("canvas");
+    if (cv.width !== nx || cv.height !== ny) { cv.width = nx; cv.height = ny; }
+    const ctx = cv.getContext("2d"), im = ctx.createImageData(nx, ny), px = im.data;
+    for (let i = 0; i < ny; i++) {
+      const row = (ny - 1 - i) * nx;  // the grid's first row is the lowest y; an image's is the top
+      for (let j = 0; j < nx; j++) {
+        let k = Math.round(255 * (g[row + j] - scale.lo) / span);
+        k = k > 255 ? 255 : (k >= 0 ? k : 0);  // NaN -> 0
+        const o = 4 * (i * nx + j);
+        px[o] = D_LUT[3 * k]; px[o + 1] = D_LUT[3 * k + 1]; px[o + 2] = D_LUT[3 * k + 2]; px[o + 3] = 255;
+      }
+    }
+    ctx.putImageData(im, 0, 0);
+    return { name: "gs-d", source: cv.toDataURL(), xref: "x", yref: "y", x: ext[0][0] - dx / 2,
+             y: ext[1][1] + dy / 2, sizex: nx * dx, sizey: ny * dy, sizing: "stretch",
+             xanchor: "left", yanchor: "top", layer: "below" };
+  }
+
+  /** The D surface of a div's last frame as a real heatmap trace with its colour bar, for
+   * renderings Plotly makes by itself (PNG export); null when the div shows no D. */
+  GS.dHeatmap = function (div) {
+    const f = div && div._gsDFrame;
+    return f ? Object.assign(heatmap(f, "x", "y"), { showscale: true }) : null;
+  };
+
   function heatmap(f, xaxis, yaxis) {  // showscale off: paintScale draws the bar
     const g = f.arrays.d_grid, shape = f.shapes.d_grid, ext = f.meta.d_extent;
     const scale = scaleSpec(f), zmin = scale.lo, zmax = scale.hi;
@@ -320,7 +373,7 @@
     const withD = L.d && !!f.arrays.d_grid;  // a VAE has no D
     const margin = compact ? { l: 30, r: 8, t: 28, b: 24 }
                            : { l: 44, r: withD ? scaleRoom() : 12, t: 36, b: 36 };
-    if (withD) data.push(heatmap(f, "x", "y"));
+    div._gsDFrame = withD ? f : null;
     div._gsScale = withD && !compact ? scaleSpec(f) : null;  // drawn beside the plot (paintScale)
     const painters = [
       L.grid && latentGrid(f), L.map && latentArrows(f),
@@ -338,6 +391,7 @@
                ticklabeloverflow: "allow",
                constrain: "domain", constraintoward: "top" },  // the square sits under its title
     });
+    layout.images = withD ? [dImage(f)] : [];
     return react(div, data, layout, true, f.meta.sent_at, painters);
   }
 
@@ -416,7 +470,8 @@
 
   // ---- n-D -----------------------------------------------------------------------------------
   function drawProj(div, f, runId) {
-    const pb = f.meta.plane_bounds, data = f.arrays.d_grid ? [heatmap(f, "x", "y")] : [];
+    const pb = f.meta.plane_bounds, data = [];
+    div._gsDFrame = f.arrays.d_grid ? f : null;
     div._gsScale = f.arrays.d_grid ? scaleSpec(f) : null;
     const rev = runId + ":" + f.meta.projection;
     const painters = [dots(f.arrays.proj_real, REAL, 2, 0.5), dots(f.arrays.proj_fake, FAKE, 2, 0.75)];
@@ -427,6 +482,7 @@
       margin: { l: 48, r: div._gsScale ? scaleRoom() : 16, t: 34, b: 40 },
       xaxis: { range: pb[0], zeroline: false, showgrid: false, ticklabeloverflow: "allow" },
       yaxis: { range: pb[1], zeroline: false, showgrid: false, ticklabeloverflow: "allow" },
+      images: div._gsDFrame ? [dImage(f)] : [],
     });
     return react(div, data, layout, true, f.meta.sent_at, painters);
   }

@@ -44,12 +44,13 @@
   // its own.
   function withSampleLayer(div) {
     const img = GS.sampleLayerImage && GS.sampleLayerImage(div);
-    const data = div._gsScale ? div.data.map(function (t) {
-      return t.type === "heatmap" ? Object.assign({}, t, { showscale: true }) : t;
-    }) : div.data;
-    if (!img) return { data: data, layout: div.layout };
-    const fl = div._fullLayout, layout = Object.assign({}, div.layout);
-    layout.images = (layout.images || []).concat([img]);
+    const heat = GS.dHeatmap && GS.dHeatmap(div);  // the D picture as a heatmap with its bar
+    const data = heat ? [heat].concat(div.data) : div.data;
+    const layout = Object.assign({}, div.layout);
+    layout.images = (layout.images || []).filter(function (im) { return !heat || im.name !== "gs-d"; });
+    if (!img) return { data: data, layout: layout };
+    const fl = div._fullLayout;
+    layout.images = layout.images.concat([img]);
     layout.xaxis = Object.assign({}, layout.xaxis, { range: fl.xaxis.range.slice(), autorange: false });
     layout.yaxis = Object.assign({}, layout.yaxis, { range: fl.yaxis.range.slice(), autorange: false });
     return { data: data, layout: layout };
