@@ -91,15 +91,40 @@ setTimeout(function () {
 """
 
 
-def measure_bare(driver, base: str, plotly_src: str, envelopes: list[bytes], fps: float,
-                 seconds: float, size: tuple[int, int]) -> float:
-    # A page with nothing but plotly.js and our two scripts (their text injected inline).
+def capture_envelopes(driver, count: int = 40) -> list[str]:
+    """The next `count` stream messages the live page receives, base64-encoded."""
+    driver.execute_script(f"GS.stream.capture = []; GS.stream.captureMax = {count};")
+    wait_js(driver, f"return GS.stream.capture.length >= {count}", 120)
+    return driver.execute_script(
+        "return GS.stream.capture.map(function (b) { let s = '';"
+        " const u = new Uint8Array(b); for (let i = 0; i < u.length; i++)"
+        " s += String.fromCharCode(u[i]); return btoa(s); })")
+
+
+def plotly_and_size(driver) -> tuple[str, tuple[int, int]]:
+    """The live page's plotly.js URL and the size of its 2-D plot."""
+    plotly_src = driver.execute_script(
+        "return Array.from(document.scripts).map(s => s.getAttribute('src'))"
+        ".find(s => s && s.includes('package_data/plotly'))")
+    size = driver.execute_script(
+        "const r = document.getElementById('plot-2d').getBoundingClientRect();"
+        "return [Math.round(r.width), Math.round(r.height)]")
+    return plotly_src, tuple(size)
+
+
+def open_bare_page(driver, base: str, plotly_src: str, size: tuple[int, int]) -> None:
+    """A page with nothing but plotly.js and our two scripts (their text injected inline)."""
     driver.get("data:text/html;charset=utf-8," + BARE_PAGE.format(w=size[0], h=size[1]))
     for src in (plotly_src, "/assets/frame.js", "/assets/draw.js"):
         text = urllib.request.urlopen(base + src, timeout=30).read().decode("utf-8")
         driver.execute_script("const s = document.createElement('script');"
                               "s.textContent = arguments[0]; document.head.appendChild(s);", text)
     wait_js(driver, "return !!(window.Plotly && window.GS && GS.draw2d)")
+
+
+def measure_bare(driver, base: str, plotly_src: str, envelopes: list[bytes], fps: float,
+                 seconds: float, size: tuple[int, int]) -> float:
+    open_bare_page(driver, base, plotly_src, size)
     driver.execute_script(BARE_LOOP, [base64.b64encode(b).decode() for b in envelopes], fps,
                           seconds)
     done = wait_js(driver, "return window.__bareDone", seconds + 30)
@@ -146,18 +171,8 @@ def main() -> None:
         wait_js(driver, "return window.GS && GS.stats.painted > 5")
         time.sleep(2)
         live = measure_live(driver, args.seconds)
-        driver.execute_script("GS.stream.capture = []; GS.stream.captureMax = 40;")
-        wait_js(driver, "return GS.stream.capture.length >= 40", 120)
-        envelopes = [base64.b64decode(b) for b in driver.execute_script(
-            "return GS.stream.capture.map(function (b) { let s = '';"
-            " const u = new Uint8Array(b); for (let i = 0; i < u.length; i++)"
-            " s += String.fromCharCode(u[i]); return btoa(s); })")]
-        plotly_src = driver.execute_script(
-            "return Array.from(document.scripts).map(s => s.getAttribute('src'))"
-            ".find(s => s && s.includes('package_data/plotly'))")
-        size = driver.execute_script(
-            "const r = document.getElementById('plot-2d').getBoundingClientRect();"
-            "return [Math.round(r.width), Math.round(r.height)]")
+        envelopes = [base64.b64decode(b) for b in capture_envelopes(driver)]
+        plotly_src, size = plotly_and_size(driver)
         driver.get("about:blank")  # the live page's socket closes; its run trains on
         bare = measure_bare(driver, server.url, plotly_src, envelopes, 25.0, args.seconds, size)
 

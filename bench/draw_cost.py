@@ -19,13 +19,12 @@ import signal
 import statistics
 import sys
 import tempfile
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.browser_fps import BARE_PAGE, api_runs, wait_js  # noqa: E402
+from bench import browser_fps  # noqa: E402
 from tests.browser.conftest import AppServer, make_driver  # noqa: E402
 
 PRESET = "ring8-reference"
@@ -68,33 +67,9 @@ requestAnimationFrame(tick);
 """
 
 
-def capture_frames(driver, base: str, count: int = 40) -> tuple[list[str], str, tuple[int, int]]:
-    """Envelopes of a live run (base64), plotly.js's URL and the 2-D plot's size."""
-    driver.get(f"{base}/?preset={PRESET}&play=1")
-    wait_js(driver, "return window.GS && GS.stats.painted > 5")
-    driver.execute_script(f"GS.stream.capture = []; GS.stream.captureMax = {count};")
-    wait_js(driver, f"return GS.stream.capture.length >= {count}", 120)
-    envelopes = driver.execute_script(
-        "return GS.stream.capture.map(function (b) { let s = '';"
-        " const u = new Uint8Array(b); for (let i = 0; i < u.length; i++)"
-        " s += String.fromCharCode(u[i]); return btoa(s); })")
-    plotly_src = driver.execute_script(
-        "return Array.from(document.scripts).map(s => s.getAttribute('src'))"
-        ".find(s => s && s.includes('package_data/plotly'))")
-    size = driver.execute_script(
-        "const r = document.getElementById('plot-2d').getBoundingClientRect();"
-        "return [Math.round(r.width), Math.round(r.height)]")
-    return envelopes, plotly_src, size
-
-
 def time_variant(driver, base: str, plotly_src: str, size, envelopes, variant: str,
                  draws: int) -> tuple[float, float]:
-    driver.get("data:text/html;charset=utf-8," + BARE_PAGE.format(w=size[0], h=size[1]))
-    for src in (plotly_src, "/assets/frame.js", "/assets/draw.js"):
-        text = urllib.request.urlopen(base + src, timeout=30).read().decode("utf-8")
-        driver.execute_script("const s = document.createElement('script');"
-                              "s.textContent = arguments[0]; document.head.appendChild(s);", text)
-    wait_js(driver, "return !!(window.Plotly && window.GS && GS.draw2d)")
+    browser_fps.open_bare_page(driver, base, plotly_src, size)
     driver.set_script_timeout(300)
     median, p90 = driver.execute_async_script(TIME_DRAWS, envelopes, variant, draws)
     return median, p90
@@ -110,8 +85,11 @@ def main() -> None:
     driver = make_driver()
     results: dict[str, list[tuple[float, float]]] = {}
     try:
-        envelopes, plotly_src, size = capture_frames(driver, server.url)
-        runs = api_runs(driver)
+        driver.get(f"{server.url}/?preset={PRESET}&play=1")
+        browser_fps.wait_js(driver, "return window.GS && GS.stats.painted > 5")
+        envelopes = browser_fps.capture_envelopes(driver)
+        plotly_src, size = browser_fps.plotly_and_size(driver)
+        runs = browser_fps.api_runs(driver)
         driver.get("about:blank")
         for r in runs:  # the timing has the machine to itself
             if r["alive"] and r.get("pid"):
