@@ -735,7 +735,6 @@
       yaxis2: { overlaying: "y", side: "right", zeroline: false, showgrid: false, tickmode: "auto", nticks: 5 },
     };
   }
-  GS.metricsLayout = metricsLayout;
 
   // At most six series on the metrics chart: more made a legend of four rows that left the
   // lines a strip a few pixels high. n-D runs lead with the distribution tests; every metric
@@ -750,6 +749,18 @@
       .slice(0, MAX_METRICS);
   }
   GS.chartMetrics = chartMetrics;
+
+  /** The metrics chart of the play page and of replay: the series chartMetrics picks, one colour
+   * each, and the modes captured in the title when the target has modes. */
+  function metricsChart(div, series, modes, modesTotal, runId, extra) {
+    const keys = chartMetrics(Object.keys(series.y));
+    const counted = modesTotal && modes !== null && modes !== undefined;
+    chart(div, series, keys, keys.map(function (k) { return k.replace(/_/g, " "); }),
+          keys.map(function (_, i) { return PALETTE[i % PALETTE.length]; }),
+          "metrics" + (counted ? " · modes " + modes + "/" + modesTotal : ""), runId,
+          Object.assign(metricsLayout(keys), extra || {}));
+  }
+  GS.metricsChart = metricsChart;
 
   const CHART_SHARE = 0.1;
   const charts = { next: 0, pending: 0, scheduled: false, last: 0, cost: 0 };
@@ -768,12 +779,8 @@
             "gradient norms (log)", rid,  // powers of ten only: the 2s and 5s piled up
             { yaxis: { type: "log", dtick: 1, zeroline: false, tickfont: { size: 12 } } });
     } else if (name === "metrics") {
-      const keys = chartMetrics(Object.keys(M.y));
-      const f = view.frame, tot = f && f.scalars.modes_total;
-      const mtitle = "metrics" + (tot && f.scalars.modes !== undefined ? " · modes " + f.scalars.modes + "/" + tot : "");
-      chart(div, M, keys, keys.map(function (k) { return k.replace(/_/g, " "); }),
-            keys.map(function (_, i) { return PALETTE[i % PALETTE.length]; }), mtitle, rid,
-            metricsLayout(keys));
+      const f = view.frame;
+      metricsChart(div, M, f && f.scalars.modes, f && f.scalars.modes_total, rid);
     } else {
       drawTimeline(div, rid);
     }

@@ -130,12 +130,8 @@
       const keys = GS.chartMetrics(Object.keys(ix.metrics));
       keys.forEach(function (k) { my[k] = ix.metrics[k].slice(0, nf); });
       const modes = ix.metrics.modes && nf ? ix.metrics.modes[nf - 1] : null;
-      const mtitle = "metrics" + (ix.modes_total && modes !== null && modes !== undefined
-        ? " · modes " + modes + "/" + ix.modes_total : "");
-      GS.chart($("replay-metrics-" + rec.panel), series(rec.metrics, rec.frameSteps.slice(0, nf), my),
-               keys, keys.map(function (k) { return k.replace(/_/g, " "); }),
-               keys.map(function (_, j) { return GS.PALETTE[j % GS.PALETTE.length]; }), mtitle, rid,
-               Object.assign(GS.metricsLayout(keys), { xaxis: xaxis }));
+      GS.metricsChart($("replay-metrics-" + rec.panel), series(rec.metrics, rec.frameSteps.slice(0, nf), my),
+                      modes, ix.modes_total, rid, { xaxis: xaxis });
     });
     drawTimeline(step);
   }
