@@ -81,6 +81,22 @@ def _clear_grads(params: list[Tensor]) -> None:
         p.grad = None
 
 
+def optimizer_step(optimizer: torch.optim.Optimizer) -> None:
+    """optimizer.step(), with plain SGD (no momentum, dampening, weight decay or nesterov) done
+    as p -= lr * grad directly. That is the arithmetic of torch.optim.SGD's per-tensor path, so
+    a seeded run is unchanged, without step()'s hooks, profiler records and group bookkeeping:
+    about a sixth of a GAN Lab-sized iteration (three such D steps and one G step)."""
+    if type(optimizer) is torch.optim.SGD and len(optimizer.param_groups) == 1:
+        g = optimizer.param_groups[0]
+        if not (g["momentum"] or g["weight_decay"] or g["nesterov"] or g["maximize"]):
+            with torch.no_grad():
+                for p in g["params"]:
+                    if p.grad is not None:
+                        p.add_(p.grad, alpha=-g["lr"])
+            return
+    optimizer.step()
+
+
 def _grad_norm(params: list[Tensor]) -> Tensor:
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
@@ -180,7 +196,7 @@ class Trainer:
             loss = loss + 0.5 * cfg.loss.r1_gamma * r1_penalty(self.D, real, c)
         _clear_grads(self.d_params)
         loss.backward()
-        self.opt_d.step()
+        optimizer_step(self.opt_d)
         if cfg.loss.name == "wgan":
             with torch.no_grad():
                 torch._foreach_clamp_min_(self.d_params, -cfg.loss.clip)
@@ -210,7 +226,7 @@ class Trainer:
             loss = self.loss.g(self.D(fake, c))
         _clear_grads(self.g_params)
         loss.backward()
-        self.opt_g.step()
+        optimizer_step(self.opt_g)
         if cfg.remedies.unrolled_steps:
             self.D.zero_grad(set_to_none=True)  # gradients that leaked into D are not D's update
         return loss

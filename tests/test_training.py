@@ -66,6 +66,30 @@ def test_same_seed_same_weights_different_seed_different():
     assert not all(torch.equal(p, q) for p, q in zip(a.g_params, c.g_params, strict=True))
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_fast_step_matches_torch_sgd_bit_for_bit(momentum, monkeypatch):
+    """optimizer_step's plain-SGD shortcut (and its fallback with momentum) leaves a seeded run
+    exactly where torch.optim.SGD.step() does, a live learning-rate change included."""
+    from gancore import training
+
+    cfg = get_preset("ganlab-ring").config().with_changes(
+        {"opt_g.momentum": momentum, "opt_d.momentum": momentum})
+    fast = Trainer(cfg)
+    monkeypatch.setattr(training, "optimizer_step", lambda opt: opt.step())
+    plain = Trainer(cfg)
+    for t in (plain, fast):
+        if t is fast:
+            monkeypatch.undo()
+        for i in range(40):
+            if i == 20:
+                t.apply_live(cfg.with_changes({"opt_d.lr": 0.02}))
+            t.step()
+    for p, q in zip(fast.g_params + fast.d_params, plain.g_params + plain.d_params, strict=True):
+        assert torch.equal(p, q)
+    moved = Trainer(cfg)
+    assert not all(torch.equal(p, q) for p, q in zip(moved.d_params, plain.d_params, strict=True))
+
+
 def test_live_learning_rate_change_keeps_adam_state_and_step():
     s = Session(small())
     s.train(10)
