@@ -49,8 +49,11 @@ STAT_COLUMNS = ["step", "d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "
 
 
 def make_optimizer(params, opt: OptimConfig) -> torch.optim.Optimizer:
+    # foreach Adam: one call per operation for all tensors instead of a Python loop over them.
+    # On CPU it runs the same kernels in the same order as the per-tensor default: every
+    # preset's weights after 300 seeded steps are bit-identical either way.
     if opt.name == "adam":
-        return torch.optim.Adam(params, lr=opt.lr, betas=(opt.beta1, opt.beta2))
+        return torch.optim.Adam(params, lr=opt.lr, betas=(opt.beta1, opt.beta2), foreach=True)
     if opt.name == "rmsprop":
         return torch.optim.RMSprop(params, lr=opt.lr, momentum=opt.momentum)
     return torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum)
