@@ -619,6 +619,16 @@
       xaxis: { zeroline: false, tickfont: { size: 12 }, ticklabeloverflow: "allow" },
       yaxis: { zeroline: false, tickfont: { size: 12 }, ticklabeloverflow: "allow" },
     }, more));
+    const spans = function (t) { return t.x && t.x.length > 1 && t.x[t.x.length - 1] !== t.x[0]; };
+    if (!data.some(spans)) {  // a line needs two steps (a paused run re-sends its step-0 frame)
+      // Before the first steps: no bare axes (a log scale squeezed its decades into a sliver).
+      ["xaxis", "yaxis", "yaxis2"].forEach(function (k) {
+        if (k in layout || k !== "yaxis2") layout[k] = Object.assign({}, layout[k], { visible: false });
+      });
+      layout.showlegend = false;
+      layout.annotations = [{ xref: "paper", yref: "paper", x: 0.5, y: 0.45, showarrow: false,
+                              text: "no steps yet", font: { size: 14, color: "#8a8f98" } }];
+    }
     react(div, data, layout, false);
   }
 
@@ -843,7 +853,7 @@
     const layout = baseLayout({
       uirevision: rid, datarevision: view.rows.rev, hovermode: "closest", title: title("timeline · events" + (ev.length ? "" : " (none yet)")),
       margin: { l: 90, r: 10, t: 30, b: 26 },
-      xaxis: { range: [x0, Math.max(x1, x0 + 1)], zeroline: false, tickfont: { size: 12 } },
+      xaxis: { range: [x0, Math.max(x1, x0 + 10)], zeroline: false, tickfont: { size: 12 } },
       yaxis: { type: "category", tickfont: { size: 12 }, showgrid: true, automargin: true },
       yaxis2: { overlaying: "y", range: [0, 1], visible: false },
     });
