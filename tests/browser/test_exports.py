@@ -5,16 +5,18 @@ export bar and the page keeps streaming."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageSequence
+from scipy import ndimage
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from gancore.presets import get_preset
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import ARTIFACTS, screenshot
 from tests.browser.page import open_page, painted, step_of, wait_js
 
 pytestmark = pytest.mark.browser
@@ -117,3 +119,11 @@ def test_ex004_png_export_has_the_samples_and_the_d_colour_bar(browser, server, 
     assert near((11, 138, 95), rgb) > 20  # real samples (the canvas layer, as an image)
     beside = rgb[:, 2 * int(right) + 4:]  # right of the plot area: only the colour bar is green
     assert near((163, 217, 189), beside) > 20 and near((242, 194, 213), beside) > 20
+    # the D surface itself: pale green or pink tints away from every sample dot (a dot's
+    # antialiased rim is pale too, so pixels within 6 px of a saturated one do not count)
+    inside = rgb[:, : 2 * int(right)]
+    clear = ndimage.minimum_filter(inside.min(-1), size=13) > 200
+    tinted = clear & (np.abs(inside[..., 0] - inside[..., 1]) > 3)
+    assert tinted.sum() > 2000, tinted.sum()
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copy(png, ARTIFACTS / "ex004_png_export.png")
