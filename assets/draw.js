@@ -727,12 +727,18 @@
   const CHART_JOBS = Object.keys(CHART_DIVS);
   /** The metrics chart's layout (live and replay) for the series `keys`: counts (modes,
    * high-quality samples) on the left axis, divergences and the rest on the right. */
+  // Legend names short enough for three to a row of a chart a third of the page wide.
+  const METRIC_LABELS = { reverse_kl: "reverse KL", kl: "KL", js: "JS", ks_mean: "KS mean",
+                          norm_ks: "norm KS", corr_dist: "corr. distance",
+                          bimodal_dims_fake: "bimodal (G)", bimodal_dims_real: "bimodal (data)" };
+  function metricLabel(k) { return METRIC_LABELS[k] || k.replace(/_/g, " "); }
+
   function metricsLayout(keys) {
     const right = {};
     keys.forEach(function (k) { if (!COUNTS[k]) right[k] = true; });
     // four entries a row (three when a name is long); room for every row (an n-D run has
     // eleven series: no scrolled legend)
-    const perRow = keys.some(function (k) { return k.length > 14; }) ? 3 : 4;
+    const perRow = keys.some(function (k) { return metricLabel(k).length > 10; }) ? 3 : 4;
     const rows = Math.ceil(keys.length / perRow);
     return {
       right: right, margin: { l: 52, r: 44, t: 34, b: 30 + 16 * rows },
@@ -740,9 +746,10 @@
       legend: { orientation: "h", xref: "container", x: 0.01, xanchor: "left", yref: "container",
                 y: 0, yanchor: "bottom", font: { size: keys.length > 8 ? 10 : 11 },
                 entrywidth: 0.98 / perRow, entrywidthmode: "fraction", tracegroupgap: 0 },
-      yaxis: { zeroline: false, rangemode: "tozero", title: { text: "count" } },
+      // few ticks: on a 900 px high screen the plot is about 45 px tall under its legend
+      yaxis: { zeroline: false, rangemode: "tozero", title: { text: "count" }, nticks: 4 },
       // its own round ticks (ticks synced to the left axis came out as -0.48, 9.96, 20.41)
-      yaxis2: { overlaying: "y", side: "right", zeroline: false, showgrid: false, tickmode: "auto", nticks: 5 },
+      yaxis2: { overlaying: "y", side: "right", zeroline: false, showgrid: false, tickmode: "auto", nticks: 3 },
     };
   }
 
@@ -765,7 +772,7 @@
   function metricsChart(div, series, modes, modesTotal, runId, extra) {
     const keys = chartMetrics(Object.keys(series.y));
     const counted = modesTotal && modes !== null && modes !== undefined;
-    chart(div, series, keys, keys.map(function (k) { return k.replace(/_/g, " "); }),
+    chart(div, series, keys, keys.map(metricLabel),
           keys.map(function (_, i) { return PALETTE[i % PALETTE.length]; }),
           "metrics" + (counted ? " · modes " + modes + "/" + modesTotal : ""), runId,
           Object.assign(metricsLayout(keys), extra || {}));
