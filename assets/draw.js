@@ -627,7 +627,7 @@
       });
       layout.showlegend = false;
       layout.annotations = [{ xref: "paper", yref: "paper", x: 0.5, y: 0.45, showarrow: false,
-                              text: "no steps yet", font: { size: 14, color: "#8a8f98" } }];
+                              text: "waiting for steps", font: { size: 14, color: "#8a8f98" } }];
     }
     react(div, data, layout, false);
   }
