@@ -794,13 +794,25 @@
     } else if (name === "grad") {
       chart(div, R, ["d_grad_norm", "g_grad_norm"], ["‖∇D‖", "‖∇G‖"], [FAKE, "#3b6fd8"],
             "gradient norms (log)", rid,  // powers of ten only: the 2s and 5s piled up
-            { yaxis: { type: "log", dtick: 1, zeroline: false, tickfont: { size: 12 } } });
+            { yaxis: { type: "log", dtick: decadeStep(R, ["d_grad_norm", "g_grad_norm"]),
+                       zeroline: false, tickfont: { size: 12 } } });
     } else if (name === "metrics") {
       const f = view.frame;
       metricsChart(div, M, f && f.scalars.modes, f && f.scalars.modes_total, rid);
     } else {
       drawTimeline(div, rid);
     }
+  }
+
+  // Ticks every k-th power of ten, at most four of them: a 1-D run's gradients span seven
+  // decades, and a label on each piled them into one another.
+  function decadeStep(series, keys) {
+    let lo = Infinity, hi = 0;
+    keys.forEach(function (k) {
+      (series.y[k] || []).forEach(function (v) { if (v > 0) { if (v < lo) lo = v; if (v > hi) hi = v; } });
+    });
+    if (!(hi > lo)) return 1;
+    return Math.max(1, Math.ceil((Math.log10(hi) - Math.log10(lo)) / 3));
   }
 
   function runChartJobs(deadline) {
