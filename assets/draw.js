@@ -186,10 +186,15 @@
   })();
   let dCanvas = null;
 
+  function gridSpacing(f) {  // [dx, dy] between the D grid's cell centres
+    const shape = f.shapes.d_grid, ext = f.meta.d_extent;
+    return [(ext[0][1] - ext[0][0]) / (shape[1] - 1), (ext[1][1] - ext[1][0]) / (shape[0] - 1)];
+  }
+
   function dImage(f) {
     const g = f.arrays.d_grid, shape = f.shapes.d_grid, ext = f.meta.d_extent;
     const ny = shape[0], nx = shape[1], scale = scaleSpec(f), span = scale.hi - scale.lo;
-    const dx = (ext[0][1] - ext[0][0]) / (nx - 1), dy = (ext[1][1] - ext[1][0]) / (ny - 1);
+    const [dx, dy] = gridSpacing(f);
     const cv = dCanvas = dCanvas || document.createElement("canvas");
     if (cv.width !== nx || cv.height !== ny) { cv.width = nx; cv.height = ny; }
     const ctx = cv.getContext("2d"), im = ctx.createImageData(nx, ny), px = im.data;
@@ -208,19 +213,20 @@
              xanchor: "left", yanchor: "top", layer: "below" };
   }
 
-  /** The D surface of a div's last frame as a real heatmap trace with its colour bar, for
-   * renderings Plotly makes by itself (PNG export); null when the div shows no D. */
+  /** The D surface of a div's last frame as a real heatmap trace, with its colour bar where the
+   * page shows one (not the compact views), for renderings Plotly makes by itself (PNG export);
+   * null when the div shows no D. */
   GS.dHeatmap = function (div) {
     const f = div && div._gsDFrame;
-    return f ? Object.assign(heatmap(f, "x", "y"), { showscale: true }) : null;
+    return f ? Object.assign(heatmap(f, "x", "y"), { showscale: !!div._gsScale }) : null;
   };
 
   function heatmap(f, xaxis, yaxis) {  // showscale off: paintScale draws the bar
     const g = f.arrays.d_grid, shape = f.shapes.d_grid, ext = f.meta.d_extent;
-    const scale = scaleSpec(f), zmin = scale.lo, zmax = scale.hi;
+    const scale = scaleSpec(f), zmin = scale.lo, zmax = scale.hi, step = gridSpacing(f);
     return {
-      type: "heatmap", z: gridRows(g, shape), x0: ext[0][0], dx: (ext[0][1] - ext[0][0]) / (shape[1] - 1),
-      y0: ext[1][0], dy: (ext[1][1] - ext[1][0]) / (shape[0] - 1), zmin: zmin, zmax: zmax,
+      type: "heatmap", z: gridRows(g, shape), x0: ext[0][0], dx: step[0],
+      y0: ext[1][0], dy: step[1], zmin: zmin, zmax: zmax,
       colorscale: D_SCALE, showscale: false, hoverinfo: "skip", xaxis: xaxis || "x",
       yaxis: yaxis || "y", zsmooth: "fast",
       colorbar: { title: { text: scale.title, side: "right" }, thickness: 12,

@@ -47,7 +47,7 @@
     const heat = GS.dHeatmap && GS.dHeatmap(div);  // the D picture as a heatmap with its bar
     const data = heat ? [heat].concat(div.data) : div.data;
     const layout = Object.assign({}, div.layout);
-    layout.images = (layout.images || []).filter(function (im) { return !heat || im.name !== "gs-d"; });
+    layout.images = (layout.images || []).filter(function (im) { return im.name !== "gs-d"; });
     if (!img) return { data: data, layout: layout };
     const fl = div._fullLayout;
     layout.images = layout.images.concat([img]);

@@ -11,7 +11,14 @@ from __future__ import annotations
 import torch
 
 from gancore.models import Encoder, Generator
-from gancore.training import StepStats, Trainer, _clear_grads, _grad_norm, make_optimizer
+from gancore.training import (
+    StepStats,
+    Trainer,
+    _clear_grads,
+    _grad_norm,
+    make_optimizer,
+    optimizer_step,
+)
 
 
 class VAETrainer(Trainer):
@@ -42,8 +49,8 @@ class VAETrainer(Trainer):
         _clear_grads(self.g_params)
         _clear_grads(self.d_params)
         (recon + kl).backward()
-        self.opt_g.step()
-        self.opt_d.step()
+        optimizer_step(self.opt_g)
+        optimizer_step(self.opt_d)
         self.step_count += 1
         nan = torch.tensor(float("nan"))
         return StepStats(self.step_count, recon.detach(), kl.detach(), nan, nan,
