@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gancore.config import ConfigError, RunConfig, iter_fields, parse_assignment
 from gancore.datasets import DataFileError, load_points, parse_path_spec
+from gancore.modebench import DEFAULT_STEPS
 from gancore.presets import PRESETS, get_preset
 
 
@@ -44,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     va.add_argument("path", help="a file that should be a ganscope HDF5 recording")
     bm = sub.add_parser("bench-modes", help="mode-coverage table: GAN against its remedies")
     bm.add_argument("--seeds", type=int, default=5)
-    bm.add_argument("--steps", type=int, default=2000)
+    bm.add_argument("--steps", type=int, default=DEFAULT_STEPS,
+                    help="training steps per run (learning rates cut tenfold at 70%%)")
     bm.add_argument("--jobs", type=int, default=2, help="parallel training processes")
     ex = sub.add_parser("export", help="animated GIF or MP4 of 1-4 recordings side by side")
     ex.add_argument("paths", nargs="+", metavar="PATH.h5", help="ganscope HDF5 recordings")

@@ -113,6 +113,8 @@ BAD_INPUT = [
     pytest.param(["train", "--steps", "1"], ["--preset", "--config"], id="no preset or config"),
     pytest.param(["train", "--preset", "circle", "--config", "x.json", "--steps", "1"],
                  ["--config", "not allowed"], id="preset and config"),
+    pytest.param(["bench-modes", "--seeds", "0"], ["--seeds", "positive"],
+                 id="bench-modes without seeds"),
     pytest.param(["frobnicate"], ["frobnicate"], id="unknown command"),
     pytest.param([], ["command"], id="no command"),
 ]
