@@ -70,7 +70,6 @@ def run_one(args: tuple[str, str, int, int]) -> Result:
     """Train one (target, method, seed) for `steps` and score 2500 fixed-noise samples."""
     import torch
 
-    from gancore import metrics
     from gancore.training import Trainer
 
     torch.set_num_threads(1)
@@ -81,14 +80,23 @@ def run_one(args: tuple[str, str, int, int]) -> Result:
         if i == cut:
             trainer.apply_live(decayed(trainer.cfg))
         trainer.step()
+    cov = score(trainer, seed)
+    return Result(target, method, seed, cov.modes_captured, cov.high_quality, cov.reverse_kl)
+
+
+def score(trainer, seed: int):
+    """Mode coverage of EVAL_SAMPLES generator samples from evaluation noise seeded apart from
+    training's (10,000 + seed), so a score never disturbs the run it measures."""
+    import torch
+
+    from gancore import metrics
     from gancore.distributions import sample_latent
 
-    gen = torch.Generator().manual_seed(10_000 + seed)  # evaluation noise, apart from training's
+    gen = torch.Generator().manual_seed(10_000 + seed)
     with torch.inference_mode():
         fake = trainer.G(sample_latent(EVAL_SAMPLES, trainer.cfg.latent, gen)).numpy()
     modes = trainer.target.modes()
-    cov = metrics.mode_coverage(fake, modes.centres, modes.stds, modes.weights)
-    return Result(target, method, seed, cov.modes_captured, cov.high_quality, cov.reverse_kl)
+    return metrics.mode_coverage(fake, modes.centres, modes.stds, modes.weights)
 
 
 def run_protocol(seeds: int, steps: int, jobs: int = 2, progress=None) -> list[Result]:
