@@ -154,7 +154,8 @@ def cmd_bench_modes(args: argparse.Namespace) -> str:
         raise UsageError("--seeds, --steps and --jobs must be positive")
 
     def progress(done, total, r):
-        print(f"[{done}/{total}] {r.target} {r.method} seed {r.seed}: {r.modes} modes, "
+        modes = f"{r.modes} mode" + ("" if r.modes == 1 else "s")
+        print(f"[{done}/{total}] {r.target} {r.method} seed {r.seed}: {modes}, "
               f"{100 * r.high_quality:.1f}% high quality, reverse KL {r.reverse_kl:.2f}",
               file=sys.stderr, flush=True)
 
