@@ -92,11 +92,13 @@ def test_cmp001_two_runs_animate_focus_and_step_all_at_equal_steps(browser, serv
         ".map(b => b.dataset.export + ':' + b.dataset.runs)") == [
         f"gif:{ids_shown}", f"mp4:{ids_shown}"]
     browser.find_element(By.CSS_SELECTOR, "#cmp-cell-0 .cmp-focus").click()  # share again
-    # the difference between the two presets is the target and its parameters
+    # the difference table lists exactly the fields in which the two presets differ (the target,
+    # the grid's wider networks and slower D), and none they share (the loss, the batch size)
     paths = browser.execute_script(
         "return [...document.querySelectorAll('.diff-table tr[data-path]')]"
         ".map(r => r.dataset.path)")
-    assert "target.name" in paths and "generator.hidden" not in paths
+    assert {"target.name", "generator.hidden", "opt_d.lr"} <= set(paths), paths
+    assert "loss.name" not in paths and "train.batch_size" not in paths, paths
     wait_js(browser, "const d = document.getElementById('cmp-chart-loss');"
                      "return d._fullData && d._fullData.length === 4", 30, "shared loss chart")
     # step all moves each run by the same number of steps
