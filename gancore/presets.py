@@ -23,9 +23,9 @@ class Preset:
 # PacGAN's ring with small networks and equal learning rates: cheap to train and draw live, and
 # a plain GAN on it collapses within a thousand steps.
 _RING_SMALL = {"target.name": "ring", "target.modes": 8, "target.radius": 1.0,
-                  "target.std": 0.01, "generator.hidden": [64, 64],
-                  "discriminator.hidden": [64, 64], "latent.dim": 2, "train.batch_size": 128,
-                  "loss.name": "non_saturating", "opt_g.lr": 1e-3, "opt_d.lr": 1e-3}
+               "target.std": 0.01, "generator.hidden": [64, 64],
+               "discriminator.hidden": [64, 64], "latent.dim": 2, "train.batch_size": 128,
+               "loss.name": "non_saturating", "opt_g.lr": 1e-3, "opt_d.lr": 1e-3}
 _TOY_NETS = {"generator.hidden": [128, 128], "discriminator.hidden": [128, 128],
              "latent.dim": 2}
 # PacGAN's grid in the mode-coverage protocol's setting (gancore.modebench, without its final

@@ -1,8 +1,8 @@
 """`python -m gancore bench-modes`: the mode-coverage protocol of the README's table.
 
-The table itself takes about an hour (README); here the CLI runs a short version end to end, and
-one seed of the real protocol checks the story the table tells on both targets: the plain GAN
-loses modes that packing, the cheapest remedy, keeps."""
+The table itself takes about two hours on 2 cores (README); here the CLI runs a short version
+end to end, and one seed of the real protocol checks the story the table tells on both targets:
+the plain GAN loses modes that packing, the cheapest remedy, keeps."""
 
 from __future__ import annotations
 
