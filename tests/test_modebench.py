@@ -1,8 +1,9 @@
 """`python -m gancore bench-modes`: the mode-coverage protocol of the README's table.
 
 The table itself takes about two hours on 2 cores (README); here the CLI runs a short version
-end to end, and one seed of the real protocol checks the story the table tells on both targets:
-the plain GAN loses modes that packing, the cheapest remedy, keeps."""
+end to end, and one seed of the real protocol on the ring checks the story the table tells: the
+plain GAN loses modes that packing, the cheapest remedy, keeps. (The grid's side of that story is
+tests/test_presets_remedies.py's grid25 pair, trained in the protocol's setting.)"""
 
 from __future__ import annotations
 
@@ -36,14 +37,11 @@ def test_bench_modes_prints_a_row_per_method_with_both_targets() -> None:
 
 
 def test_the_protocol_collapses_the_gan_where_packing_keeps_the_modes() -> None:
-    """Seed 0 of the full protocol (6,000 steps): on the ring the plain GAN ends with at most two
-    of 8 modes (measured: 0, its samples between modes) and PacGAN4 with at least six (8); on the
-    grid at most 6 of 25 (2) against at least 12 (15)."""
-    tasks = [(t, m, 0, modebench.DEFAULT_STEPS) for t in modebench.TARGETS
-             for m in ("GAN", "PacGAN4")]
+    """Seed 0 of the full protocol on the ring (6,000 steps, the rate cut included): the plain
+    GAN ends with at most two of 8 modes (measured: 0, its samples between modes) and PacGAN4
+    with at least six (8), and PacGAN4's mode histogram is the closer to uniform."""
+    tasks = [("ring", m, 0, modebench.DEFAULT_STEPS) for m in ("GAN", "PacGAN4")]
     with mp.get_context("spawn").Pool(2) as pool:
-        got = {(r.target, r.method): r for r in pool.map(modebench.run_one, tasks)}
-    assert got["ring", "GAN"].modes <= 2 < 6 <= got["ring", "PacGAN4"].modes, got
-    assert got["grid", "GAN"].modes <= 6 < 12 <= got["grid", "PacGAN4"].modes, got
-    for t in modebench.TARGETS:
-        assert got[t, "GAN"].reverse_kl > got[t, "PacGAN4"].reverse_kl, got
+        gan, pac = pool.map(modebench.run_one, tasks, chunksize=1)
+    assert gan.modes <= 2 < 6 <= pac.modes, (gan, pac)
+    assert gan.reverse_kl > pac.reverse_kl, (gan, pac)
