@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 
 @dataclass(frozen=True)
@@ -42,17 +42,26 @@ def mode_coverage(samples: np.ndarray, centres: np.ndarray, stds: np.ndarray,
 
 
 def ks_per_dim(real: np.ndarray, fake: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two-sample KS statistic and asymptotic p-value for each coordinate, vectorised."""
+    """Two-sample KS statistic and asymptotic p-value for each coordinate, all coordinates at
+    once (an n-D frame needs a hundred of them; 16 ms for 100 coordinates of 1,000 samples).
+
+    Along each coordinate of the pooled, sorted sample, the ECDF difference is (reals so far)/n -
+    (fakes so far)/m; the statistic is its largest size at the end of a run of tied values. The
+    p-value is the Kolmogorov law at the effective size with Stephens' small-sample correction,
+    within a few percent of scipy's `ks_2samp(method="asymp")`; scipy's `kstwo` tail
+    took 19 ms of a 100-D frame's 100 ms, this takes 0.05."""
     n, m = len(real), len(fake)
-    r, f = np.sort(real, axis=0), np.sort(fake, axis=0)
-    both = np.concatenate([r, f], axis=0)  # (n + m, dim): ECDF differences peak at data points
-    stat = np.empty(real.shape[1])
-    for j in range(real.shape[1]):
-        cdf_r = np.searchsorted(r[:, j], both[:, j], side="right") / n
-        cdf_f = np.searchsorted(f[:, j], both[:, j], side="right") / m
-        stat[j] = np.abs(cdf_r - cdf_f).max()
-    # scipy's asymptotic two-sided p-value: the one-sample KS law at the effective size.
-    p = stats.kstwo.sf(stat, np.round(n * m / (n + m)))
+    pooled = np.concatenate([real, fake], axis=0).T  # (dim, n + m): rows sort contiguously
+    order = np.argsort(pooled, axis=1)  # ties in any order: only a run's end is read
+    values = np.take_along_axis(pooled, order, axis=1)
+    reals_so_far = np.cumsum(order < n, axis=1, dtype=np.int32)
+    fakes_so_far = np.arange(1, n + m + 1, dtype=np.int32) - reals_so_far
+    diff = reals_so_far / n - fakes_so_far / m
+    run_end = np.ones(values.shape, dtype=bool)
+    run_end[:, :-1] = values[:, 1:] != values[:, :-1]
+    stat = np.abs(np.where(run_end, diff, 0.0)).max(axis=1)
+    root = np.sqrt(n * m / (n + m))
+    p = special.kolmogorov((root + 0.12 + 0.11 / root) * stat)
     return stat, np.clip(p, 0.0, 1.0)
 
 
@@ -69,6 +78,20 @@ def density_histogram(x: np.ndarray, lo: float, hi: float, bins: int) -> np.ndar
     h, _ = np.histogram(x, bins=bins, range=(lo, hi))
     width = (hi - lo) / bins
     return (h / max(len(x), 1) / width).astype(np.float32)
+
+
+def column_density_histograms(x: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                              bins: int) -> np.ndarray:
+    """(dim, bins): `density_histogram` of every column of x over its own [lo, hi], in one pass
+    (a 100-D frame's marginals took 38 ms as a hundred np.histogram calls)."""
+    n, dim = x.shape
+    width = (hi - lo) / bins
+    idx = np.floor((x - lo) / width).astype(np.int64)
+    idx[x == hi] = bins - 1  # the last bin is closed, as in np.histogram
+    inside = (idx >= 0) & (idx < bins)
+    cells = (idx + np.arange(dim) * bins)[inside]
+    counts = np.bincount(cells, minlength=dim * bins).reshape(dim, bins)
+    return (counts / max(n, 1) / width[:, None]).astype(np.float32)
 
 
 def grid_divergences(real: np.ndarray, fake: np.ndarray, bounds: np.ndarray,

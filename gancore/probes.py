@@ -333,10 +333,12 @@ class Probes:
         self._surface(f, d_view, trainer.D is not None and trainer.loss.probabilistic)
         lo, hi = self.bounds[:, 0], self.bounds[:, 1]
         f.arrays["marg_lo_hi"] = self.bounds.astype(np.float32)
-        f.arrays["marg_real"] = _marginals(real, lo, hi).astype(np.float16)
-        f.arrays["marg_fake"] = _marginals(fake, lo, hi).astype(np.float16)
-        cr, _ = quantize(metrics.correlation(real), -1.0, 1.0)
-        cf, _ = quantize(metrics.correlation(fake), -1.0, 1.0)
+        for name, x in (("marg_real", real), ("marg_fake", fake)):
+            marginals = metrics.column_density_histograms(x, lo, hi, MARGINAL_BINS)
+            f.arrays[name] = marginals.astype(np.float16)
+        corr_real, corr_fake = metrics.correlation(real), metrics.correlation(fake)
+        cr, _ = quantize(corr_real, -1.0, 1.0)
+        cf, _ = quantize(corr_fake, -1.0, 1.0)
         f.arrays["corr_real"], f.ranges["corr_real"] = cr, (-1.0, 1.0)
         f.arrays["corr_fake"], f.ranges["corr_fake"] = cf, (-1.0, 1.0)
         ks, p = metrics.ks_per_dim(real, fake)
@@ -349,8 +351,7 @@ class Probes:
         f.meta["plane_bounds"] = self.plane_bounds.tolist()
         f.meta["projection"] = self.cfg.frames.projection
         f.scalars["ks_mean"] = float(ks.mean())
-        f.scalars["corr_dist"] = float(np.abs(metrics.correlation(real)
-                                              - metrics.correlation(fake)).mean())
+        f.scalars["corr_dist"] = float(np.abs(corr_real - corr_fake).mean())
 
     def _fill_mode_metrics(self, f: Frame, fake: np.ndarray, step: int) -> None:
         modes = self.target.modes()
@@ -411,12 +412,6 @@ def _frame_helper() -> ThreadPoolExecutor:
                                   initializer=torch.set_num_threads, initargs=(1,))
         _helper = (os.getpid(), pool)
     return _helper[1]
-
-
-def _marginals(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """(dim, bins) density histograms, one per coordinate over its own view range."""
-    return np.stack([metrics.density_histogram(x[:, j], lo[j], hi[j], MARGINAL_BINS)
-                     for j in range(x.shape[1])])
 
 
 def _stat_scalars(stats: StepStats | None) -> dict[str, float]:

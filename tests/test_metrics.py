@@ -87,6 +87,30 @@ def test_ks_per_dim_matches_scipy():
         assert p[j] == pytest.approx(ref.pvalue, rel=0.05, abs=1e-6)
 
 
+def test_ks_per_dim_matches_scipy_with_ties():
+    """A collapsed generator repeats values: the statistic is read only where a run of equal
+    values ends, as scipy does."""
+    rng = np.random.default_rng(6)
+    real = np.round(rng.normal(size=(300, 4)), 1)
+    fake = np.round(rng.normal(0.3, 1.0, size=(400, 4)), 1)
+    fake[:200, 0] = 0.5  # half the samples on one value
+    stat, _ = metrics.ks_per_dim(real, fake)
+    for j in range(4):
+        assert stat[j] == pytest.approx(stats.ks_2samp(real[:, j], fake[:, j]).statistic,
+                                        abs=1e-12)
+
+
+def test_column_density_histograms_match_one_histogram_per_column():
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(500, 6)) * np.arange(1, 7)
+    lo, hi = x.min(0) + 0.3, x.max(0) - 0.2  # some samples fall outside and are counted out
+    x[0] = hi  # the closed right edge lands in the last bin
+    got = metrics.column_density_histograms(x, lo, hi, 30)
+    want = np.stack([metrics.density_histogram(x[:, j], lo[j], hi[j], 30) for j in range(6)])
+    assert got.shape == (6, 30)
+    np.testing.assert_array_equal(got, want)
+
+
 def test_wasserstein_and_energy_match_scipy():
     rng = np.random.default_rng(5)
     a, b = rng.normal(size=(400, 1)), rng.normal(1.0, 1, size=(400, 1))
