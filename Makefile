@@ -58,6 +58,7 @@ lessons: install
 
 bench: install-dev
 	$(PY) bench/train_throughput.py
+	$(PY) bench/worker_share.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
