@@ -238,8 +238,19 @@ def _page_gone(run: Run, now: float) -> bool:
     watched and is a few seconds old: yes. One never watched belongs to a page still loading (a
     comparison starts its runs one after another and watches them together) until it is
     NEVER_WATCHED_GRACE_S old."""
-    watched_once = run.last_watched > run.created + 0.05
-    return now - run.created > (5.0 if watched_once else NEVER_WATCHED_GRACE_S)
+    return now - run.created > (5.0 if _watched_once(run) else NEVER_WATCHED_GRACE_S)
+
+
+def _watched_once(run: Run) -> bool:
+    return run.last_watched > run.created + 0.05
+
+
+def _idle_for_pause(run: Run, now: float, idle_pause_s: float) -> bool:
+    """Whether a running run nobody watches should be paused. One never watched belongs to a page
+    still loading: on a busy machine its socket attached more than the 3 s idle pause of the
+    browser tests after a `play=1` run started, and the page found its run paused at step 16."""
+    grace = idle_pause_s if _watched_once(run) else max(idle_pause_s, NEVER_WATCHED_GRACE_S)
+    return run.watchers == 0 and now - max(run.last_watched, run.created) > grace
 
 
 @dataclass
@@ -354,7 +365,7 @@ class RunRegistry:
                 return
             except LimitError:
                 now = time.monotonic()
-                closing = any(r.last_watched > r.created + 0.05 and
+                closing = any(_watched_once(r) and
                               (r.watchers > 0 or now - r.last_watched < 2.5)
                               for r in self.active())
                 if not closing or now >= deadline:
@@ -504,8 +515,8 @@ class RunRegistry:
             self._drop_fork_handoffs(FORK_HANDOFF_TTL_S)
             now = time.monotonic()
             for r in active:
-                if r.watchers == 0 and now - max(r.last_watched, r.created) > \
-                        self.limits.idle_pause_s and self.backend.alive(r.run_id):
+                if _idle_for_pause(r, now, self.limits.idle_pause_s) and \
+                        self.backend.alive(r.run_id):
                     try:
                         if self.backend.status(r.run_id)["state"] == "running":
                             self.backend.command(r.run_id, "pause")

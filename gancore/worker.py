@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from multiprocessing.connection import wait as mp_wait
 
 import numpy as np
 
@@ -364,18 +365,21 @@ class WorkerHandle:
 
     @property
     def alive(self) -> bool:
-        return self.process.is_alive()
+        """Whether the process still runs, read from its sentinel (closed when it exits). Not
+        `is_alive()`: that reaps the process, and the reader thread reaps it too; the thread whose
+        waitpid loses the race read "still running" for a process that had exited."""
+        return not mp_wait([self.process.sentinel], 0)
 
     def stop(self, timeout: float = 5.0) -> None:
-        if self.process.is_alive():
+        if self.alive:
             try:
                 self.send("stop")
             except RuntimeError:
                 pass
-            self.process.join(timeout)
-        if self.process.is_alive():
+            mp_wait([self.process.sentinel], timeout)
+        if self.alive:
             self.process.kill()
-            self.process.join(timeout)
+            mp_wait([self.process.sentinel], timeout)
         if self.state not in ("failed",):
             self.state = "stopped"
 

@@ -100,3 +100,21 @@ def test_ra007_a_run_its_page_has_not_watched_yet_keeps_its_room(registry):
     with pytest.raises(LimitError, match="at most 2"):
         registry.start("alice", SMALL)
     assert registry.status(a.run_id)["state"] != "stopped"
+
+
+def test_ra008_idle_runs_pause_but_not_before_their_page_first_watches(tmp_path):
+    """A run its page left is paused after the idle time; one whose page has not attached yet
+    (a slow page load of a play=1 link) keeps training."""
+    reg = RunRegistry(tmp_path / "runs", Limits(idle_pause_s=1.0), LocalBackend(spare=False))
+    try:
+        left = reg.start("alice", SMALL, autoplay=True)
+        loading = reg.start("bob", SMALL, autoplay=True)
+        wait_for(lambda: all(reg.status(r.run_id)["step"] > 0 for r in (left, loading)))
+        reg.watch(left.run_id)
+        reg.unwatch(left.run_id)
+        wait_for(lambda: reg.status(left.run_id)["state"] == "paused", timeout=15)
+        assert reg.status(loading.run_id)["state"] == "running"
+        step = reg.status(loading.run_id)["step"]
+        wait_for(lambda: reg.status(loading.run_id)["step"] > step)
+    finally:
+        reg.close()
