@@ -105,7 +105,12 @@ class LocalBackend:
                                                RunConfig().to_json()))
 
     def _take_spare(self) -> WorkerHandle | None:
+        """The warm spare, once it has started. One still importing torch is left for the next
+        run: taking it made start() wait for it (a compare page's second run held the page for
+        5 s), while a fresh process starts just as soon and start() returns at once."""
         with self._lock:
+            if self._spare is not None and self._spare.state == "starting" and self._spare.alive:
+                return None
             spare, self._spare = self._spare, None
         if spare is not None and (not spare.alive or spare.state == "failed"):
             spare.stop(timeout=1)
