@@ -62,7 +62,10 @@ def worker_rates(name: str, seconds: float) -> tuple[float, float]:
     try:
         if handle.wait_state(("running",), timeout=120) != "running":
             raise RuntimeError(f"{name}: worker did not start ({handle.state} {handle.message})")
+        deadline = time.monotonic() + 60
         while handle.step < 20:  # past the first steps' warm-up
+            if handle.state != "running" or time.monotonic() > deadline:
+                raise RuntimeError(f"{name}: no 20 steps ({handle.state} {handle.message})")
             time.sleep(0.05)
         handle.mailbox.take()
         step0, t0, frames = handle.step, time.perf_counter(), 0
