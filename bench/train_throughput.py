@@ -3,7 +3,9 @@
 1. steps/s of gancore's Trainer on `ring8-reference` against a hand-written bare PyTorch loop of
    the same model, data and optimiser (interleaved rounds; medians; ratio).
 2. iterations/s on `ganlab-ring` (GAN Lab itself: 24.5 it/s in headless Chromium on 2 cores),
-   beside a hand-written bare PyTorch loop of the same networks: what plain PyTorch gets here.
+   beside the same Trainer made to use autograd (its small networks normally train with the
+   hand-derived gradients of gancore.direct_backprop) and a hand-written bare PyTorch loop of the
+   same networks: what plain PyTorch gets here.
 3. time to make a full 2-D frame of `ring8-reference` (1500 samples, 64x64 D grid, 20x20 latent
    arrows, metrics) and its encoded size.
 
@@ -126,12 +128,16 @@ def main() -> None:
     ratio = statistics.median(ours) / statistics.median(theirs)
 
     ganlab, ganlab_bare = Trainer(get_preset("ganlab-ring").config()), BareLoop.ganlab()
+    ganlab_autograd = Trainer(get_preset("ganlab-ring").config())
+    ganlab_autograd._use_direct = False
     for _ in range(50):
         ganlab.step()
+        ganlab_autograd.step()
         ganlab_bare.step()
-    ganlab_rates, ganlab_bare_rates = [], []
+    ganlab_rates, ganlab_autograd_rates, ganlab_bare_rates = [], [], []
     for _ in range(args.rounds):
         ganlab_rates.append(rate(ganlab.step, 1000))
+        ganlab_autograd_rates.append(rate(ganlab_autograd.step, 1000))
         ganlab_bare_rates.append(rate(ganlab_bare.step, 1000))
 
     cfg = get_preset("ring8-reference").config()
@@ -156,6 +162,7 @@ def main() -> None:
         "trainer_over_bare": round(ratio, 3),
         "ganlab_ring_iters_per_s": round(statistics.median(ganlab_rates), 1),
         "ganlab_ring_over_ganlab_browser": round(statistics.median(ganlab_rates) / 24.5, 1),
+        "ganlab_ring_autograd_iters_per_s": round(statistics.median(ganlab_autograd_rates), 1),
         "ganlab_ring_bare_loop_iters_per_s": round(statistics.median(ganlab_bare_rates), 1),
         "frame_2d_ms_median": round(statistics.median(times), 2),
         "frame_2d_ms_p90": round(sorted(times)[int(0.9 * len(times))], 2),
@@ -170,6 +177,7 @@ def main() -> None:
           f"(goal >= 0.97)")
     print(f"ganlab-ring      {result['ganlab_ring_iters_per_s']} iterations/s = "
           f"{result['ganlab_ring_over_ganlab_browser']}x GAN Lab's 24.5 (goal >= 20x); "
+          f"the Trainer through autograd {result['ganlab_ring_autograd_iters_per_s']} it/s; "
           f"bare PyTorch loop of the same {result['ganlab_ring_bare_loop_iters_per_s']} it/s")
     print(f"2-D frame        {result['frame_2d_ms_median']} ms median, "
           f"{result['frame_2d_ms_p90']} ms p90 (goal <= 8 ms); encode "
