@@ -17,11 +17,17 @@ def losses(trainer, n):
     return [trainer.step().as_row()[1:3] for _ in range(n)]
 
 
-def test_ck001_same_config_child_trains_exactly_like_its_parent(tmp_path):
-    parent = make_trainer(SMALL)
+# GAN Lab's sizes: these networks train with direct backprop (gancore.direct_backprop)
+GANLAB_SIZED = SMALL.with_changes({"generator.hidden": [10], "discriminator.hidden": [9, 9]})
+
+
+@pytest.mark.parametrize("cfg", [SMALL, GANLAB_SIZED], ids=["autograd", "direct-backprop"])
+def test_ck001_same_config_child_trains_exactly_like_its_parent(tmp_path, cfg):
+    parent = make_trainer(cfg)
+    assert parent._use_direct == (cfg is GANLAB_SIZED)
     losses(parent, 15)
     save_state(parent, tmp_path / "p.pt")
-    child = make_trainer(SMALL)
+    child = make_trainer(cfg)
     note = load_state(child, tmp_path / "p.pt")
     assert "weights" in note and "optimiser state" in note and "random stream" in note
     assert child.step_count == 15
