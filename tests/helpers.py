@@ -1,8 +1,11 @@
-"""Small things several test modules need: a quick run config and a polling wait."""
+"""Small things several test modules need: a quick run config, a polling wait and a way to
+train several seeded runs on both cores."""
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import time
+from collections.abc import Callable, Iterable, Iterator
 
 from gancore.config import RunConfig
 
@@ -20,3 +23,17 @@ def wait_for(cond, timeout: float = 90.0, what: str = "condition") -> bool:
             return True
         time.sleep(0.05)
     raise AssertionError(f"{what} not met in {timeout:.0f} s")
+
+
+def _one_intra_op_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # as a run's worker trains; two such processes fill two cores
+
+
+def on_both_cores(job: Callable, args: Iterable) -> Iterator:
+    """`job(a)` for each of `args` in two spawned processes (a fresh torch each, one intra-op
+    thread), handed out one at a time in the order given, so list the longest first. Results
+    come as they finish; `job` must be importable (a module-level function)."""
+    with mp.get_context("spawn").Pool(2, initializer=_one_intra_op_thread) as pool:
+        yield from pool.imap_unordered(job, list(args), chunksize=1)

@@ -7,7 +7,6 @@ tests/test_presets_remedies.py's grid25 pair, trained in the protocol's setting.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import re
 import subprocess
@@ -15,6 +14,7 @@ import sys
 from pathlib import Path
 
 from gancore import modebench
+from tests.helpers import on_both_cores
 
 ROOT = Path(__file__).resolve().parents[1]
 CELL = r"\d+\.\d+ ± \d+\.\d+"
@@ -41,7 +41,7 @@ def test_the_protocol_collapses_the_gan_where_packing_keeps_the_modes() -> None:
     GAN ends with at most two of 8 modes (measured: 0, its samples between modes) and PacGAN4
     with at least six (8), and PacGAN4's mode histogram is the closer to uniform."""
     tasks = [("ring", m, 0, modebench.DEFAULT_STEPS) for m in ("GAN", "PacGAN4")]
-    with mp.get_context("spawn").Pool(2) as pool:
-        gan, pac = pool.map(modebench.run_one, tasks, chunksize=1)
+    results = {r.method: r for r in on_both_cores(modebench.run_one, tasks)}
+    gan, pac = results["GAN"], results["PacGAN4"]
     assert gan.modes <= 2 < 6 <= pac.modes, (gan, pac)
     assert gan.reverse_kl > pac.reverse_kl, (gan, pac)

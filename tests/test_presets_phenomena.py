@@ -3,9 +3,9 @@
 The presets train in two real processes side by side (a 2-core machine), once per test session.
 """
 
-import multiprocessing as mp
-
 import pytest
+
+from tests.helpers import on_both_cores
 
 pytestmark = pytest.mark.timeout(1200)  # 14 presets, about 2 minutes on an idle 2-core box
 
@@ -35,9 +35,6 @@ EXPECTED = {
 
 
 def train_preset(job: tuple[str, int]) -> tuple[str, list[dict], str]:
-    import torch
-
-    torch.set_num_threads(1)
     from gancore.presets import get_preset
     from gancore.session import Session
 
@@ -51,9 +48,7 @@ def train_preset(job: tuple[str, int]) -> tuple[str, list[dict], str]:
 @pytest.fixture(scope="module")
 def outcomes():
     jobs = [(name, steps) for name, (steps, _) in EXPECTED.items()]
-    with mp.get_context("spawn").Pool(2) as pool:
-        done = pool.imap_unordered(train_preset, jobs, chunksize=1)
-        return {name: (events, state) for name, events, state in done}
+    return {name: (events, state) for name, events, state in on_both_cores(train_preset, jobs)}
 
 
 @pytest.mark.slow

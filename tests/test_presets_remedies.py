@@ -4,9 +4,9 @@ sample within 3 std of the centre). Trained in two real processes, as the table'
 
 from __future__ import annotations
 
-import multiprocessing as mp
-
 import pytest
+
+from tests.helpers import on_both_cores
 
 # preset -> (steps, modes the preset must end with at least / at most), listed longest first
 # (seconds on one core in the comments) so the two processes finish together. Measured under the
@@ -23,9 +23,6 @@ STORIES = {
 
 
 def train_and_score(job: tuple[str, int]) -> tuple[str, int, float]:
-    import torch
-
-    torch.set_num_threads(1)
     from gancore import modebench
     from gancore.presets import get_preset
     from gancore.training import Trainer
@@ -42,9 +39,7 @@ def train_and_score(job: tuple[str, int]) -> tuple[str, int, float]:
 @pytest.fixture(scope="module")
 def modes() -> dict[str, tuple[int, float]]:
     jobs = [(name, steps) for name, (steps, _, _) in STORIES.items()]
-    with mp.get_context("spawn").Pool(2) as pool:
-        done = pool.imap_unordered(train_and_score, jobs, chunksize=1)
-        return {name: (m, hq) for name, m, hq in done}
+    return {name: (m, hq) for name, m, hq in on_both_cores(train_and_score, jobs)}
 
 
 @pytest.mark.slow
