@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from gancore.config import RunConfig
 from gancore.losses import Loss
@@ -42,28 +43,33 @@ class _Activation:
     backward: Callable[[Tensor, Tensor], Tensor]
 
 
+def _out(t: Tensor) -> tuple[Tensor, Tensor]:
+    """(output, saved) for activations whose backward reads their own output."""
+    return t, t
+
+
 def _activation(module: nn.Module) -> _Activation | None:
     """The written-out form of one activation module, or None where there is none."""
     if isinstance(module, nn.Identity):
         return _Activation(lambda x: (x, x), lambda g, _: g)
     if isinstance(module, nn.ReLU):
-        return _Activation(lambda x: (x := torch.relu_(x), x),
+        return _Activation(lambda x: _out(torch.relu_(x)),
                            lambda g, out: aten.threshold_backward(g, out, 0))
     if isinstance(module, nn.LeakyReLU) and module.negative_slope > 0:
         slope = module.negative_slope  # positive, so the output tells the input's sign
-        return _Activation(lambda x: (x := torch.nn.functional.leaky_relu_(x, slope), x),
+        return _Activation(lambda x: _out(F.leaky_relu_(x, slope)),
                            lambda g, out: aten.leaky_relu_backward(g, out, slope, True))
     if isinstance(module, nn.ELU):
         alpha = module.alpha
-        return _Activation(lambda x: (x := torch.nn.functional.elu_(x, alpha), x),
+        return _Activation(lambda x: _out(F.elu_(x, alpha)),
                            lambda g, out: aten.elu_backward(g, alpha, 1, 1, True, out))
     if isinstance(module, nn.Tanh):
-        return _Activation(lambda x: (x := torch.tanh_(x), x), aten.tanh_backward)
+        return _Activation(lambda x: _out(torch.tanh_(x)), aten.tanh_backward)
     if isinstance(module, nn.Sigmoid):
-        return _Activation(lambda x: (x := torch.sigmoid_(x), x), aten.sigmoid_backward)
+        return _Activation(lambda x: _out(torch.sigmoid_(x)), aten.sigmoid_backward)
     if isinstance(module, nn.GELU):
         approximate = module.approximate  # its backward needs the input, so keep that
-        return _Activation(lambda x: (torch.nn.functional.gelu(x, approximate=approximate), x),
+        return _Activation(lambda x: (F.gelu(x, approximate=approximate), x),
                            lambda g, pre: aten.gelu_backward(g, pre, approximate=approximate))
     return None
 
