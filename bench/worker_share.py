@@ -28,7 +28,7 @@ from gancore.session import Session  # noqa: E402
 from gancore.training import Trainer  # noqa: E402
 from gancore.worker import RunSpec, WorkerHandle  # noqa: E402
 
-PRESETS = ("ring8-reference", "bimodal-6d-wgan-gp", "gaussgan-100d")
+PRESETS = ("ring8-reference", "ganlab-ring", "bimodal-6d-wgan-gp", "gaussgan-100d")
 
 
 def bare_steps_per_s(name: str, seconds: float) -> float:
