@@ -118,3 +118,24 @@ def test_ra008_idle_runs_pause_but_not_before_their_page_first_watches(tmp_path)
         wait_for(lambda: reg.status(loading.run_id)["step"] > step)
     finally:
         reg.close()
+
+
+def test_ra009_both_runs_of_a_comparison_start_in_warm_spares(tmp_path):
+    """A comparison opens two runs at once: both take a spare process that has already imported
+    torch (no new spawn), and the backend warms new spares for the next page."""
+    from gancore.worker import RunSpec
+
+    backend = LocalBackend(spare=True)
+    try:
+        wait_for(lambda: len(backend._spares) == LocalBackend.SPARES and all(
+            h.state != "starting" for h in backend._spares), timeout=120, what="spares warm")
+        warm = {h.process.pid for h in backend._spares}
+        for name in ("left", "right"):
+            backend.start(RunSpec(name, SMALL.to_json(), autoplay=True))
+        assert {backend._handle(n).process.pid for n in ("left", "right")} == warm
+        for name in ("left", "right"):
+            wait_for(lambda n=name: backend.status(n)["step"] > 0, what=f"{name} trains")
+        wait_for(lambda: len(backend._spares) == LocalBackend.SPARES, what="spares refilled")
+        assert not warm & {h.process.pid for h in backend._spares}
+    finally:
+        backend.close()
