@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-tab-fps", type=float, default=None,
                    help="frames per second one browser tab receives at most (default: no cap "
                         "beyond each run's frame-rate cap; env GANSCOPE_MAX_TAB_FPS)")
-    p.add_argument("--no-spare", action="store_true", help="do not keep a warm spare worker")
+    p.add_argument("--no-spare", action="store_true", help="do not keep warm spare workers")
     args = p.parse_args(argv)
     if args.max_tab_fps is not None:
         os.environ["GANSCOPE_MAX_TAB_FPS"] = str(args.max_tab_fps)
