@@ -192,8 +192,30 @@ class Trainer:
                          d_grad, g_grad, which)
 
     def _d_step(self, B: int, want_stats: bool = True) -> tuple[Tensor, Tensor, Tensor]:
-        if self._use_direct:
-            return self._direct_d_step(B, want_stats)
+        cfg = self.cfg
+        if self._use_direct:  # small plain networks: the same draws, gradients written out
+            real, _ = self.real_batch(B)
+            out_real, out_fake = self.direct.d_grads(real, self.latent(B), self.loss)
+            loss = None  # not needed for the update; computed below when reported
+        else:
+            loss, out_real, out_fake = self._autograd_d_grads(B)
+        optimizer_step(self.opt_d)
+        if cfg.loss.name == "wgan":
+            with torch.no_grad():
+                torch._foreach_clamp_min_(self.d_params, -cfg.loss.clip)
+                torch._foreach_clamp_max_(self.d_params, cfg.loss.clip)
+        if not want_stats:  # only the last of k_D steps is reported
+            return _NAN, _NAN, _NAN
+        with torch.no_grad():
+            if loss is None:
+                loss = self.loss.d(out_real, out_fake)
+            if self.loss.probabilistic:
+                return loss, torch.sigmoid(out_real).mean(), torch.sigmoid(out_fake).mean()
+            return loss, out_real.mean(), out_fake.mean()
+
+    def _autograd_d_grads(self, B: int) -> tuple[Tensor, Tensor, Tensor]:
+        """D's loss (penalties included) on a fresh real and fake batch, backpropagated into
+        D's p.grad; returns it with D's logits on the real and the fake batch."""
         cfg = self.cfg
         real, c = self.real_batch(B)
         with torch.no_grad():
@@ -212,35 +234,7 @@ class Trainer:
             loss = loss + 0.5 * cfg.loss.r1_gamma * r1_penalty(self.D, real, c)
         _clear_grads(self.d_params)
         loss.backward()
-        optimizer_step(self.opt_d)
-        if cfg.loss.name == "wgan":
-            with torch.no_grad():
-                torch._foreach_clamp_min_(self.d_params, -cfg.loss.clip)
-                torch._foreach_clamp_max_(self.d_params, cfg.loss.clip)
-        if not want_stats:  # only the last of k_D steps is reported
-            return loss, _NAN, _NAN
-        with torch.no_grad():
-            if self.loss.probabilistic:
-                return loss, torch.sigmoid(out_real).mean(), torch.sigmoid(out_fake).mean()
-            return loss, out_real.mean(), out_fake.mean()
-
-    def _direct_d_step(self, B: int, want_stats: bool) -> tuple[Tensor, Tensor, Tensor]:
-        """_d_step for small plain networks: the same draws, objective and update, with the
-        gradients from gancore.direct_backprop instead of autograd."""
-        real, _ = self.real_batch(B)
-        out_real, out_fake = self.direct.d_grads(real, self.latent(B), self.loss)
-        optimizer_step(self.opt_d)
-        if self.cfg.loss.name == "wgan":
-            with torch.no_grad():
-                torch._foreach_clamp_min_(self.d_params, -self.cfg.loss.clip)
-                torch._foreach_clamp_max_(self.d_params, self.cfg.loss.clip)
-        if not want_stats:
-            return _NAN, _NAN, _NAN
-        with torch.no_grad():
-            loss = self.loss.d(out_real, out_fake)
-            if self.loss.probabilistic:
-                return loss, torch.sigmoid(out_real).mean(), torch.sigmoid(out_fake).mean()
-            return loss, out_real.mean(), out_fake.mean()
+        return loss, out_real, out_fake
 
     def _g_step(self, B: int) -> Tensor:
         if self._use_direct:
