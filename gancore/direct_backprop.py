@@ -133,13 +133,12 @@ def _backward(layers: list[_Layer], saved: list[tuple[Tensor, Tensor]], grad: Te
 
 def applies(cfg: RunConfig) -> bool:
     """Whether this config's per-step objectives are ones written out here: no gradient penalty
-    or R1 (they differentiate a gradient), no unrolling or feature matching, no packing and no
-    condition vector. Live fields among these are read again after each live change."""
+    or R1 (they differentiate a gradient), no unrolling or feature matching. The Trainer reads it
+    again after each live change; what shapes the networks (packing, minibatch discrimination,
+    a condition vector) `DirectBackprop.for_networks` has already refused."""
     return not (
         (cfg.loss.name == "wgan_gp" and cfg.loss.gp_lambda > 0) or cfg.loss.r1_gamma > 0
-        or cfg.remedies.unrolled_steps or cfg.remedies.feature_matching
-        or cfg.remedies.minibatch_discrimination or cfg.remedies.packing > 1
-        or cfg.train.conditional)
+        or cfg.remedies.unrolled_steps or cfg.remedies.feature_matching)
 
 
 class DirectBackprop:
