@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.servers import AppServer, free_port  # noqa: F401 - re-exported for tests
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -22,48 +19,6 @@ CHROME_FLAGS = ("--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usa
                 "--disable-background-networking --disable-component-update --disable-sync "
                 "--no-first-run --use-angle=swiftshader --enable-unsafe-swiftshader "
                 "--window-size=1920,1080").split()
-# Tests watch what a user sees, not how fast it is drawn (bench/ measures that): a capped tab
-# leaves the 2-core box free to answer clicks, so a test's waits measure the app, not the load.
-TEST_TAB_FPS = 5.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class AppServer:
-    """`python -m app` in a subprocess: real sockets, real worker processes."""
-
-    def __init__(self, runs_dir: Path, *args: str, tab_fps: float = TEST_TAB_FPS):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        # A run whose page was left pauses after 3 s, not 15: the next test's runs get the CPU.
-        env = {"GANSCOPE_IDLE_PAUSE_S": "3", **os.environ, "PYTHONPATH": str(ROOT),
-               "GANSCOPE_MAX_TAB_FPS": str(tab_fps)}
-        self.log = open(runs_dir.parent / f"server-{self.port}.log", "w")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "--port", str(self.port), "--runs-dir", str(runs_dir),
-             *args], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(self.url + "/api/runs", timeout=2).read()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"app server exited with {self.proc.returncode}") from None
-                time.sleep(0.2)
-        raise RuntimeError("app server did not answer within 60 s")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
 
 
 @pytest.fixture(scope="session")
