@@ -1,4 +1,7 @@
-"""`python -m app`: the dashboard on http://127.0.0.1:8050 with the local backend."""
+"""`python -m app`: the dashboard on http://127.0.0.1:8050 with the local backend.
+
+Bound beyond loopback (--host 0.0.0.0, to serve a class) it prints a link with a random token
+that every browser needs, as Jupyter does; see --token, --no-token and --allow-host."""
 
 from __future__ import annotations
 
@@ -22,14 +25,39 @@ def main(argv: list[str] | None = None) -> None:
                    help="frames per second one browser tab receives at most (default: no cap "
                         "beyond each run's frame-rate cap; env GANSCOPE_MAX_TAB_FPS)")
     p.add_argument("--no-spare", action="store_true", help="do not keep warm spare workers")
+    p.add_argument("--allow-host", action="append", metavar="NAME",
+                   default=[h for h in os.environ.get("GANSCOPE_ALLOW_HOSTS", "").split(",")
+                            if h.strip()],
+                   help="a host name browsers may use to reach this server, besides localhost, "
+                        "this machine's own names and any IP address (repeatable; env "
+                        "GANSCOPE_ALLOW_HOSTS, comma-separated). Needed for a DNS name such as "
+                        "gans.school.example: requests for other names are refused, which stops "
+                        "DNS-rebinding pages")
+    token = p.add_mutually_exclusive_group()
+    token.add_argument("--token", default=os.environ.get("GANSCOPE_TOKEN") or None,
+                       help="the access token every browser must bring (in the printed link). "
+                            "Default: a random one when bound beyond loopback (--host 0.0.0.0), "
+                            "none on 127.0.0.1; env GANSCOPE_TOKEN")
+    token.add_argument("--no-token", action="store_true",
+                       help="serve without a token even when bound beyond loopback: anyone who "
+                            "can reach the port can start runs and read recordings")
     args = p.parse_args(argv)
     if args.max_tab_fps is not None:
         os.environ["GANSCOPE_MAX_TAB_FPS"] = str(args.max_tab_fps)
 
     from app.main import create_app, serve
+    from app.security import Policy, is_loopback
 
+    try:
+        policy = Policy.for_bind(args.host, allow_hosts=args.allow_host, token=args.token,
+                                 no_token=args.no_token)
+    except ValueError as e:
+        p.error(str(e))
+    if args.no_token and not is_loopback(args.host):
+        print(f"ganscope: WARNING: --no-token on {args.host}: anyone who can reach port "
+              f"{args.port} can use this server", flush=True)
     app = create_app(args.runs_dir, per_session=args.max_runs_per_session, total=args.max_runs,
-                     spare=not args.no_spare)
+                     spare=not args.no_spare, policy=policy)
     serve(app, args.host, args.port)
 
 

@@ -12,16 +12,20 @@ import dash
 from dash import Dash, dcc, html
 from flask import Response
 
-from app import exports, recordings, runs, session, stream
+from app import exports, recordings, runs, security, session, stream
 
 APP_DIR = Path(__file__).resolve().parent
 ROOT = APP_DIR.parent
 
 
 def create_app(runs_dir: str | Path = "runs", *, per_session: int | None = None,
-               total: int | None = None, spare: bool = True) -> Dash:
-    """The dashboard with a local registry (one worker process per run) in `runs_dir`."""
-    limits = runs.Limits.from_env(per_session=per_session, total=total)
+               total: int | None = None, spare: bool = True,
+               policy: security.Policy | None = None) -> Dash:
+    """The dashboard with a local registry (one worker process per run) in `runs_dir`.
+    `policy` says which hosts, origins and token it accepts (default: loopback, no token)."""
+    policy = policy or security.Policy()
+    limits = runs.Limits.for_serving(not security.is_loopback(policy.bind),
+                                     per_session=per_session, total=total)
     registry = runs.RunRegistry(runs_dir, limits, runs.LocalBackend(spare=spare))
     runs.set_registry(registry)
     atexit.register(registry.close)
@@ -39,14 +43,17 @@ def create_app(runs_dir: str | Path = "runs", *, per_session: int | None = None,
     app.layout = html.Div([dcc.Location(id="_url"), dash.page_container], className="shell")
     server = app.server
     server.config["MAX_CONTENT_LENGTH"] = int(limits.upload_bytes * 1.4) + 1_000_000  # base64
-    session.install(server)
+    key = security.load_key(runs_dir)
+    security.install(app, policy, key)
+    session.install(server, key)
     stream.register(server)
     exports.register(server)  # /export/...: GIF, MP4, config, CSV downloads
     recordings.register(server)  # /api/recordings/<name>, /api/replay/<name>/...
 
     @server.get("/api/runs")
     def api_runs():
-        """This session's view of the runs (state, step, parent, worker pid): for tools/tests."""
+        """This session's own runs (state, step, parent, config; no pids or paths): for tools
+        and tests."""
         return Response(json.dumps(registry.list(session.session_id())),
                         mimetype="application/json")
 
@@ -54,12 +61,14 @@ def create_app(runs_dir: str | Path = "runs", *, per_session: int | None = None,
 
 
 def serve(app: Dash, host: str = "127.0.0.1", port: int = 8050) -> None:
-    """Threaded Werkzeug server (WebSockets need a thread each); stops the workers on exit."""
+    """Threaded Werkzeug server (WebSockets need a thread each); stops the workers on exit.
+    Prints the links to open, with the token when the server needs one."""
     from werkzeug.serving import run_simple
 
     def _stop(signum, frame):  # noqa: ARG001
         sys.exit(0)  # runs atexit: the registry stops every worker
 
     signal.signal(signal.SIGTERM, _stop)
-    print(f"ganscope: http://{host}:{port}/", flush=True)
+    for url in security.policy_of(app.server).urls(port):
+        print(f"ganscope: {url}", flush=True)
     run_simple(host, port, app.server, threaded=True, use_reloader=False, use_debugger=False)

@@ -16,7 +16,8 @@ by assets/draw.js exactly as a live frame.
 
 Only names matching NAME_RE inside the runs directory are ever opened, so a path never comes from
 the URL. Uploaded files are checked by `python -m gancore validate` in a child process with a
-timeout: HDF5 is a C library, and a crafted file must not hang or crash the web server.
+memory limit and a timeout (app/limited.py): HDF5 is a C library, and a crafted file must not
+hang, crash or swell the web server.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import os
 import re
 import secrets
 import subprocess
-import sys
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -35,15 +35,17 @@ from typing import Any
 from flask import Flask, Response, request, send_file
 
 from app import runs
+from app.limited import EXIT_OUT_OF_MEMORY, run_limited
 from gancore.frames import encode
 from gancore.library import replay_index, summarize
-from gancore.recording import RecordingError, RunReader, open_recording
+from gancore.recording import RecordingError, RunReader, open_recording, storage_cause
 
-ROOT = Path(__file__).resolve().parents[1]
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}\.h5$")
 VALIDATE_TIMEOUT_S = 60.0
 MAX_OPEN_READERS = 8
+MAX_STEP = 2**63 - 1  # a replay frame request's step: /frames/step is int64
 INCOMING = ".incoming"  # uploads wait here until validated; the listing never looks inside
+OWNERS = ".owners"  # one small file per uploaded recording: its owner tag
 
 
 class RecordingRefused(ValueError):
@@ -68,15 +70,15 @@ def state_words(state: str) -> str:
 
 
 def _validate_in_child(path: Path) -> None:
-    """`python -m gancore validate PATH` with a timeout; RecordingRefused with its message."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+    """`python -m gancore validate PATH` in a child with a memory and a time limit
+    (app.limited); RecordingRefused with its one-line message."""
     try:
-        done = subprocess.run([sys.executable, "-m", "gancore", "validate", str(path)], env=env,
-                              capture_output=True, text=True, timeout=VALIDATE_TIMEOUT_S)
+        done = run_limited("gancore", ["validate", str(path)], timeout_s=VALIDATE_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         raise RecordingRefused(f"could not be read within {VALIDATE_TIMEOUT_S:.0f} s (a damaged "
                                "HDF5 file?)") from None
+    if done.returncode == EXIT_OUT_OF_MEMORY:  # validate_recording names most shortages itself
+        raise RecordingRefused("ran out of its memory budget while being checked")
     if done.returncode != 0:
         lines = (done.stderr or "").strip().splitlines() or [f"exit status {done.returncode}"]
         message = lines[-1].removeprefix("error: ")
@@ -94,7 +96,6 @@ class Recordings:
         self._summaries: dict[str, tuple[tuple, dict]] = {}
         self._readers: OrderedDict[str, tuple[tuple, RunReader]] = OrderedDict()
         self._indexes: dict[str, tuple[tuple, dict]] = {}
-        self._uploaded_by: dict[str, str] = {}  # recording name -> the session that uploaded it
 
     # ---- names and state ---------------------------------------------------------------------
     def path(self, name: str) -> Path:
@@ -169,19 +170,38 @@ class Recordings:
 
     # ---- delete and upload -------------------------------------------------------------------
     def owner(self, name: str) -> str | None:
-        """The browser session a recording belongs to: the owner of the run that wrote it or the
-        session that uploaded it, while this app runs; None for files from before its start
-        (or from the CLI), which any session may delete."""
+        """The owner tag (app.runs.owner_tag) of a recording: the session of the run that wrote
+        it, or of the session that uploaded it. Kept with the file (its `owner` attribute, or a
+        side file for an upload, whose own attributes are the uploader's to forge), so it holds
+        across server restarts. None for files from the CLI or from before owners were kept,
+        which any session may delete."""
         run = self._run_recording(name, self.registry.runs())
-        return run.owner if run is not None else self._uploaded_by.get(name)
+        if run is not None:
+            return runs.owner_tag(run.owner)
+        side = self._owner_file(name)
+        try:
+            return side.read_text().strip() or None
+        except OSError:
+            pass
+        try:
+            with open_recording(self.path(name)) as reader:
+                return reader.owner or None
+        except (RecordingError, OSError):
+            return None
+
+    def may_delete(self, name: str, session: str) -> bool:
+        owner = self.owner(name)
+        return owner is None or owner == runs.owner_tag(session)
+
+    def _owner_file(self, name: str) -> Path:
+        return self.folder / OWNERS / name
 
     def delete(self, name: str, session: str | None = None) -> None:
         """Remove a recording. Refused while its run still trains (its worker writes to it), and
         to a `session` other than its owner (a class shares one server: nobody deletes a
         neighbour's run). `session` None is the app itself, or a test."""
         path = self.path(name)
-        owner = self.owner(name)
-        if session is not None and owner is not None and owner != session:
+        if session is not None and not self.may_delete(name, session):
             raise RecordingRefused(f"{name} belongs to another browser session: only the session "
                                    "that made or uploaded it can delete it")
         live = self.live(name)
@@ -192,7 +212,7 @@ class Recordings:
                 "Close its play page (the run stops when nobody watches it) and delete it then.")
         self._forget(name)
         path.unlink()
-        self._uploaded_by.pop(name, None)
+        self._owner_file(name).unlink(missing_ok=True)
 
     def save_upload(self, data: bytes, filename: str, session: str | None = None) -> str:
         """Store an uploaded recording under a new, safe name (never over an existing file) once
@@ -205,25 +225,35 @@ class Recordings:
             raise RecordingRefused(f"{len(data) / 1e6:.1f} MB is over the upload limit of "
                                    f"{limit / 1e6:.0f} MB")
         incoming = self.folder / INCOMING
-        incoming.mkdir(exist_ok=True)
         tmp = incoming / f"{secrets.token_hex(8)}.h5"
         try:
+            incoming.mkdir(exist_ok=True)
             with open(tmp, "xb") as fh:
                 fh.write(data)
             _validate_in_child(tmp)
-            stem = shown[:-3]
-            for n in range(1, 1000):
-                name = shown if n == 1 else f"{stem}-{n}.h5"
-                try:
-                    os.link(tmp, self.folder / name)  # fails if the name exists: no overwrite
-                    if session is not None:
-                        self._uploaded_by[name] = session
-                    return name
-                except FileExistsError:
-                    continue
-            raise RecordingRefused(f"too many recordings named {stem}")
+            return self._store(tmp, shown, session)
+        except OSError as e:  # a full or read-only runs folder: say so, no HTTP 500
+            raise RecordingRefused(f"the server cannot store it: {storage_cause(e)}") from None
         finally:
             tmp.unlink(missing_ok=True)
+
+    def _store(self, tmp: Path, shown: str, session: str | None) -> str:
+        """Link a validated upload under a free name, its owner in a side file first."""
+        stem = shown[:-3]
+        for n in range(1, 1000):
+            name = shown if n == 1 else f"{stem}-{n}.h5"
+            if (self.folder / name).exists():
+                continue
+            if session is not None:
+                side = self._owner_file(name)
+                side.parent.mkdir(exist_ok=True)
+                side.write_text(runs.owner_tag(session))
+            try:
+                os.link(tmp, self.folder / name)  # fails if the name exists: no overwrite
+                return name
+            except FileExistsError:
+                continue
+        raise RecordingRefused(f"too many recordings named {stem}")
 
     # ---- replay ------------------------------------------------------------------------------
     def _reader_locked(self, name: str) -> RunReader:
@@ -256,7 +286,9 @@ class Recordings:
         return index
 
     def frame_bytes(self, name: str, step: int) -> tuple[bytes, int]:
-        """The wire frame of the last recorded frame at or before `step`, and its step."""
+        """The wire frame of the last recorded frame at or before `step`, and its step. Its size
+        is bounded where the file is opened: RunReader refuses (RecordingError) a recording whose
+        frames could be larger than gancore.recording.MAX_FRAME_BYTES, before reading one."""
         with self._lock:
             reader = self._reader_locked(name)
             frame = reader.frame_at_step(step)  # KeyError when every frame is later
@@ -298,6 +330,14 @@ def _text(message: str, status: int) -> Response:
     return Response(message, status=status, mimetype="text/plain")
 
 
+def _unreplayable(name: str, e: Exception) -> Response:
+    """422 with the reason a recording cannot be replayed: a RecordingError's own words (it
+    names no path), else only the kind of failure (an OSError may carry a server path)."""
+    reason = (str(e).removeprefix(f"{name}: ") if isinstance(e, RecordingError)
+              else f"the file cannot be read ({type(e).__name__})")
+    return _text(f"{name} cannot be replayed: {reason}", 422)
+
+
 def register(server: Flask) -> None:
     """Add the download and replay routes to Dash's Flask server."""
 
@@ -317,7 +357,7 @@ def register(server: Flask) -> None:
         except NoRecording as e:
             return _text(str(e), 404)
         except (RecordingError, OSError, RuntimeError, ValueError) as e:
-            return _text(f"{name} cannot be replayed: {e}", 422)
+            return _unreplayable(name, e)
         # a recording its run still writes: the replay page follows it as it grows
         index = {**index, "live": library().live(name)}
         return Response(json.dumps(index, allow_nan=False, separators=(",", ":")),
@@ -328,7 +368,9 @@ def register(server: Flask) -> None:
         try:
             step = int(request.args.get("step", "0"))
         except ValueError:
-            return _text("step must be an integer", 400)
+            step = -1
+        if not 0 <= step <= MAX_STEP:
+            return _text(f"step must be an integer from 0 to {MAX_STEP:,}", 400)
         try:
             data, at = library().frame_bytes(name, step)
         except NoRecording as e:
@@ -336,6 +378,6 @@ def register(server: Flask) -> None:
         except KeyError:
             return _text(f"{name} has no frame at or before step {step:,}", 404)
         except (RecordingError, OSError, RuntimeError, ValueError) as e:
-            return _text(f"{name} cannot be replayed: {e}", 422)
+            return _unreplayable(name, e)
         return Response(data, mimetype="application/octet-stream",
                         headers={"X-Frame-Step": str(at), "Cache-Control": "no-cache"})

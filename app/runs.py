@@ -7,6 +7,7 @@ keeps warm spare processes, so a new run starts without paying for a spawn and a
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import threading
@@ -18,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from app.cpushare import CpuShare
-from gancore.config import RunConfig, data_dim, needs_restart
+from gancore.config import RunConfig, changed_paths, data_dim, needs_restart
 from gancore.worker import DEAD_AFTER_S, STARTUP_S, CommandError, RunSpec, WorkerHandle
 
 FINISHED = ("diverged", "done", "failed", "stopped")
@@ -27,6 +28,13 @@ FORK_HANDOFF_TTL_S = max(600.0, 2 * STARTUP_S)
 STEPPING_WINDOW_S = 4.0  # a paused run whose step moved this recently is being stepped
 ROOM_WAIT_S = 4.0  # how long a new run waits for the runs of a page that was just left
 NEVER_WATCHED_GRACE_S = 30.0  # a new run's page may take this long to first watch it
+MAX_QUEUE = 64  # runs waiting for a slot at most: two classes of 30, each waiting once
+
+
+def owner_tag(session: str) -> str:
+    """What a recording stores of the session that owns it: a hash, so a downloaded recording
+    does not give away the session id (which would let its holder act as that session)."""
+    return hashlib.sha256(session.encode()).hexdigest()[:32]
 
 
 class LimitError(RuntimeError):
@@ -65,6 +73,18 @@ class Limits:
                 setattr(lim, name, value)
         return lim
 
+    @classmethod
+    def for_serving(cls, wide: bool, **overrides: Any) -> Limits:
+        """The limits for how the server is bound. On loopback its one user may compare up to
+        per_compare runs. Serving a class (bound wider), a comparison counts against the
+        session's share like any run, so one student cannot hold every slot of the machine
+        (per_session 2 of total 4 on a 2-core box); GANSCOPE_MAX_COMPARE_RUNS still decides."""
+        lim = cls.from_env(**overrides)
+        if wide and not os.environ.get("GANSCOPE_MAX_COMPARE_RUNS") \
+                and overrides.get("per_compare") is None:
+            lim.per_compare = min(lim.per_compare, lim.per_session)
+        return lim
+
 
 # ---- backends ------------------------------------------------
 
@@ -74,8 +94,9 @@ class Backend(Protocol):
     def start(self, spec: RunSpec) -> None: ...
     def restart(self, old_id: str, spec: RunSpec, play: bool) -> None: ...
     def command(self, run_id: str, op: str, **args: Any) -> Any: ...
-    def newest(self, run_id: str) -> tuple[bytes, np.ndarray] | None: ...
-    def wait(self, run_id: str, timeout: float) -> bool: ...
+    def newest(self, run_id: str, reader: object) -> tuple[bytes, np.ndarray] | None: ...
+    def wait(self, run_id: str, timeout: float, reader: object) -> bool: ...
+    def forget(self, run_id: str, reader: object) -> None: ...
     def status(self, run_id: str) -> dict[str, Any]: ...
     def has(self, run_id: str) -> bool: ...
     def alive(self, run_id: str) -> bool: ...
@@ -131,8 +152,9 @@ class LocalBackend:
                 handle.call("restart", config=spec.config_json, run_id=spec.run_id,
                             record_path=spec.record_path, parent=spec.parent,
                             fork_step=spec.fork_step, play=spec.autoplay,
-                            init_from=spec.init_from)
-                handle.mailbox.take()  # the spare's own picture, sent before the restart
+                            init_from=spec.init_from, uploads_dir=spec.uploads_dir,
+                            owner_tag=spec.owner_tag)
+                handle.mailbox.reset()  # the spare's own picture, sent before the restart
                 handle.state = "running" if spec.autoplay else "paused"
             except (CommandError, TimeoutError, RuntimeError):
                 handle.stop(timeout=1)
@@ -154,8 +176,8 @@ class LocalBackend:
         handle = self._handle(old_id)
         handle.call("restart", config=spec.config_json, run_id=spec.run_id,
                     record_path=spec.record_path, parent=spec.parent, fork_step=spec.fork_step,
-                    play=play)
-        handle.mailbox.take()
+                    play=play, uploads_dir=spec.uploads_dir, owner_tag=spec.owner_tag)
+        handle.mailbox.reset()  # the old run's frames and rows are not the new run's
         handle.spec = spec
         with self._lock:
             self._handles.pop(old_id, None)
@@ -205,16 +227,21 @@ class LocalBackend:
             handle.step = int(result["step"])  # at once, not at the next heartbeat
         return result
 
-    def newest(self, run_id: str) -> tuple[bytes, np.ndarray] | None:
+    def newest(self, run_id: str, reader: object) -> tuple[bytes, np.ndarray] | None:
         handle = self._handles.get(run_id)
-        return None if handle is None else handle.mailbox.take()
+        return None if handle is None else handle.mailbox.take(reader)
 
-    def wait(self, run_id: str, timeout: float) -> bool:
+    def wait(self, run_id: str, timeout: float, reader: object) -> bool:
         handle = self._handles.get(run_id)
         if handle is None:
             time.sleep(timeout)
             return False
-        return handle.mailbox.wait(timeout)
+        return handle.mailbox.wait(timeout, reader)
+
+    def forget(self, run_id: str, reader: object) -> None:
+        handle = self._handles.get(run_id)
+        if handle is not None:
+            handle.mailbox.forget(reader)
 
     def status(self, run_id: str) -> dict[str, Any]:
         h = self._handle(run_id)
@@ -258,11 +285,18 @@ def _watched_once(run: Run) -> bool:
 
 
 def _idle_for_pause(run: Run, now: float, idle_pause_s: float) -> bool:
-    """Whether a running run nobody watches should be paused. One never watched belongs to a page
-    still loading: on a busy machine its socket attached more than the 3 s idle pause of the
-    browser tests after a `play=1` run started, and the page found its run paused at step 16."""
+    """Whether a running run its owner does not watch should be paused. One never watched belongs
+    to a page still loading: on a busy machine its socket attached more than the 3 s idle pause
+    of the browser tests after a `play=1` run started, and the page found its run paused at
+    step 16. Spectators do not count: a stranger's open tab must not keep a run training."""
     grace = idle_pause_s if _watched_once(run) else max(idle_pause_s, NEVER_WATCHED_GRACE_S)
     return run.watchers == 0 and now - max(run.last_watched, run.created) > grace
+
+
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, ... 11th, 12th, 13th, 21st."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 @dataclass
@@ -277,10 +311,15 @@ class Run:
     fork_step: int | None = None
     preset: str | None = None
     created: float = field(default_factory=time.monotonic)
-    watchers: int = 0
+    watchers: int = 0  # the owner's pages watching it: they keep it from being idle-paused
+    spectators: int = 0  # other sessions' pages watching it (a shared link)
     last_watched: float = field(default_factory=time.monotonic)
     ended: str | None = None  # why the run no longer has a process ("restarted as child ...")
     attempt: int = 1  # a dead run is reported failed, never silently restarted
+    slot: bool = False  # holds one of the machine's run slots (reserved before its start)
+    queued: bool = False  # waits for a slot; starts when one frees up
+    autoplay: bool = False
+    init_from: str | None = None
 
     @property
     def kind(self) -> str:
@@ -288,16 +327,33 @@ class Run:
         return "1d" if dim == 1 else "2d" if dim == 2 else "nd"
 
 
+class ServerFull(LimitError):
+    """Every slot of the machine is taken (a run may wait in the queue instead)."""
+
+
 class RunRegistry:
-    """Runs by id with their owner (a browser session id); limits per session and overall."""
+    """Runs by id with their owner (a browser session id); limits per session and overall.
+
+    Admission is one step under one lock: a run reserves its slot (`Run.slot`) before its
+    process starts, so concurrent starts never pass the limits (12 simultaneous starts from one
+    session gave 7 runs when the check and the registration were apart). A run that finds the
+    machine full waits in a first-come queue whose place its page shows; it starts when a slot
+    frees. Data files are opened only when this server stored them for the same session
+    (`uploads`): a config from a link, a form or a client store never names a server path.
+    """
 
     def __init__(self, runs_dir: str | Path = "runs", limits: Limits | None = None,
                  backend: LocalBackend | None = None):
+        from app.uploads_store import UploadStore
+
         self.runs_dir = Path(runs_dir)
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self.limits = limits or Limits()
         self.backend = backend or LocalBackend()
+        self.uploads = UploadStore(self.runs_dir / "uploads", self.limits.upload_bytes)
         self._runs: dict[str, Run] = {}
+        self._queue: list[str] = []  # run ids waiting for a slot, first come first
+        self._released: list[float] = []  # when slots freed lately (the queue's estimate)
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self._reaper = threading.Thread(target=self._reap_loop, daemon=True)
@@ -319,51 +375,169 @@ class RunRegistry:
         return [r for r in list(self._runs.values()) if self.backend.alive(r.run_id)
                 and (owner is None or r.owner == owner)]
 
-    def list(self, owner: str | None = None) -> list[dict[str, Any]]:
-        return [{"run_id": r.run_id, "owner_is_you": r.owner == owner, "parent": r.parent,
-                 "fork_step": r.fork_step, "preset": r.preset, "kind": r.kind,
-                 "watchers": r.watchers, "config": r.config.to_json(),
-                 **self.status(r.run_id)} for r in list(self._runs.values())]
+    def holding(self, owner: str | None = None) -> list[Run]:
+        """Runs that hold a slot: started, starting, or reserved a moment before their start.
+        A slot whose process died is given back here."""
+        out = []
+        for r in list(self._runs.values()):
+            if r.slot and self.backend.has(r.run_id) and not self.backend.alive(r.run_id):
+                self._free_slot(r)
+            if r.slot and (owner is None or r.owner == owner):
+                out.append(r)
+        return out
+
+    def list(self, owner: str) -> list[dict[str, Any]]:
+        """This session's runs, as `/api/runs` shows them: no process ids, no server paths, and
+        nothing of other sessions' runs."""
+        out = []
+        for r in list(self._runs.values()):
+            if r.owner != owner:
+                continue
+            status = {k: v for k, v in self.status(r.run_id).items() if k != "pid"}
+            out.append({"run_id": r.run_id, "owner_is_you": True, "parent": r.parent,
+                        "fork_step": r.fork_step, "preset": r.preset, "kind": r.kind,
+                        "watchers": r.watchers, "spectators": r.spectators,
+                        "config": r.config.to_json(),
+                        "recording": Path(r.record_path).name if r.record_path else None,
+                        **status})
+        return out
 
     def status(self, run_id: str) -> dict[str, Any]:
         run = self.get(run_id)
+        if run.queued:
+            return {"state": "queued", "message": self._queue_words(run), "step": 0,
+                    "steps_per_s": 0.0, "alive": False, "pid": None}
         if not self.backend.has(run_id):
             return {"state": "stopped" if run.ended else "starting",
                     "message": run.ended or "", "step": 0,
                     "steps_per_s": 0.0, "alive": False, "pid": None}
         return self.backend.status(run_id)
 
-    def newest(self, run_id: str) -> tuple[bytes, np.ndarray] | None:
-        return self.backend.newest(run_id)
+    def newest(self, run_id: str, reader: object = "default") -> tuple[bytes, np.ndarray] | None:
+        """The newest frame `reader` has not seen, with every row since its last read."""
+        return self.backend.newest(run_id, reader)
 
-    def wait(self, run_id: str, timeout: float) -> bool:
-        return self.backend.wait(run_id, timeout)
+    def wait(self, run_id: str, timeout: float, reader: object = "default") -> bool:
+        return self.backend.wait(run_id, timeout, reader)
+
+    def forget_reader(self, run_id: str, reader: object) -> None:
+        self.backend.forget(run_id, reader)
+
+    # ---- the queue -------------------------------------------------------------------------
+    def queue_place(self, run_id: str) -> int | None:
+        with self._lock:
+            return self._queue.index(run_id) + 1 if run_id in self._queue else None
+
+    def _queue_words(self, run: Run) -> str:
+        """"2nd in line, about 40 s": the estimate from how often slots freed lately."""
+        place = self.queue_place(run.run_id)
+        if place is None:
+            return "starting"
+        words = f"{ordinal(place)} in line for a free slot (the server trains at most " \
+                f"{self.limits.total} runs at once)"
+        now = time.monotonic()
+        recent = [t for t in self._released if now - t < 600]
+        if len(recent) >= 2:
+            every = (recent[-1] - recent[0]) / (len(recent) - 1)
+            words += f", about {max(5, round(place * every / 5) * 5):.0f} s"
+        return words
+
+    def _admit_queued(self) -> None:
+        """Start queued runs while slots are free, first come first; drop the queued runs whose
+        page was closed."""
+        starting = []
+        now = time.monotonic()
+        with self._lock:
+            for run_id in list(self._queue):
+                run = self._runs.get(run_id)
+                if run is None or run.ended or (
+                        run.watchers == 0 and now - run.last_watched > 5.0
+                        and _page_gone(run, now)):
+                    self._queue.remove(run_id)
+                    if run is not None:
+                        run.queued = False
+                        run.ended = run.ended or "left the queue: its page was closed"
+            while self._queue and len(self.holding()) < self.limits.total:
+                run = self._runs[self._queue.pop(0)]
+                run.queued, run.slot = False, True
+                run.created = time.monotonic()  # its page-load grace starts now
+                starting.append(run)
+        for run in starting:
+            self._launch(run)
 
     # ---- lifecycle -------------------------------------------------------------------------
     def _new_id(self) -> str:
         return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
+    def _new_run(self, owner: str, cfg: RunConfig, **kw: Any) -> Run:
+        run = Run(self._new_id(), owner, cfg, "", **kw)
+        run.record_path = str(self.runs_dir / f"{run.run_id}.h5")
+        return run
+
     def start(self, owner: str, cfg: RunConfig, *, autoplay: bool = False,
               preset: str | None = None, allowance: int | None = None,
               parent: str | None = None, fork_step: int | None = None,
-              init_from: str | None = None) -> Run:
-        """A new run in its own process; LimitError when the session or the machine is full.
+              init_from: str | None = None, queue: bool = True) -> Run:
+        """A new run in its own process. LimitError when the session has its share already;
+        when the machine is full the run waits in the queue (ServerFull if `queue` is False).
         `allowance` replaces the per-session limit (the compare page asks for per_compare)."""
-        self._wait_for_room(owner, allowance)
-        with self._lock:
-            self._check_limits(owner, allowance)
-            run = Run(self._new_id(), owner, cfg, "", parent=parent, fork_step=fork_step,
-                      preset=preset)
-            run.record_path = str(self.runs_dir / f"{run.run_id}.h5")
-            self._runs[run.run_id] = run
+        self.uploads.check_config(owner, cfg)
         try:
-            self.backend.start(RunSpec(run.run_id, cfg.to_json(), run.record_path, parent,
-                                       fork_step, autoplay=autoplay, init_from=init_from))
+            self._wait_for_room(owner, allowance)
+        except ServerFull:
+            if not queue:
+                raise
+        with self._lock:  # the reservation: check and take the slot in one step
+            try:
+                self._check_limits(owner, allowance)
+                full = False
+            except ServerFull:
+                if not queue:
+                    raise
+                full = True
+            if full and len(self._queue) >= MAX_QUEUE:  # new sessions are free to make
+                raise ServerFull(f"the server is full and {len(self._queue)} runs are waiting "
+                                 "for a slot; try again in a few minutes")
+            run = self._new_run(owner, cfg, parent=parent, fork_step=fork_step, preset=preset,
+                                autoplay=autoplay, init_from=init_from)
+            run.slot, run.queued = not full, full
+            self._runs[run.run_id] = run
+            if full:
+                self._queue.append(run.run_id)
+        if not full:
+            self._launch(run)
+        return run
+
+    def _launch(self, run: Run) -> None:
+        """Start the process of a run that holds a slot; a start that fails frees it."""
+        try:
+            self.backend.start(RunSpec(run.run_id, run.config.to_json(), run.record_path,
+                                       run.parent, run.fork_step, autoplay=run.autoplay,
+                                       init_from=run.init_from,
+                                       uploads_dir=str(self.uploads.folder),
+                                       owner_tag=owner_tag(run.owner)))
         except Exception:
             with self._lock:
                 self._runs.pop(run.run_id, None)
+                self._free_slot(run)
             raise
-        return run
+
+    def _free_slot(self, run: Run) -> None:
+        if run.slot:
+            run.slot = False
+            self._released = [*self._released[-9:], time.monotonic()]
+
+    def _release(self, run: Run, why: str) -> None:
+        """End a run's process (its recording stays) and give its slot to the queue."""
+        run.ended = run.ended or why
+        with self._lock:
+            self._free_slot(run)
+            if run.run_id in self._queue:
+                self._queue.remove(run.run_id)
+                run.queued = False
+        self.backend.stop(run.run_id)
+        if self._queue:
+            threading.Thread(target=self._admit_queued, daemon=True).start()
 
     def _wait_for_room(self, owner: str, allowance: int | None) -> None:
         """A page that was just left frees its runs when its socket closes, which can take a
@@ -379,27 +553,33 @@ class RunRegistry:
                 now = time.monotonic()
                 closing = any(_watched_once(r) and
                               (r.watchers > 0 or now - r.last_watched < 2.5)
-                              for r in self.active())
+                              for r in self.holding())
                 if not closing or now >= deadline:
                     raise
             time.sleep(0.2)
 
+    def _mine(self, owner: str) -> list[Run]:
+        """What counts against a session's share: its runs holding a slot and its queued runs."""
+        return [r for r in self.holding(owner)] + [
+            self._runs[q] for q in self._queue if self._runs[q].owner == owner]
+
     def _check_limits(self, owner: str, allowance: int | None = None) -> None:
+        """Raise LimitError (the session's share) or ServerFull (the machine); the caller holds
+        the lock when it acts on the answer."""
         per_session = self.limits.per_session if allowance is None else allowance
-        mine = self.active(owner)
-        if len(mine) >= per_session or len(self.active()) >= self.limits.total:
+        mine = self._mine(owner)
+        if len(mine) >= per_session or len(self.holding()) >= self.limits.total:
             # Tabs that were closed or reloaded free their runs (a run younger than a few
             # seconds may belong to a tab whose socket is still connecting).
             now = time.monotonic()
             for r in mine:
                 if r.watchers == 0 and now - r.last_watched > 0.5 and _page_gone(r, now):
-                    r.ended = r.ended or "stopped: its page was closed"
-                    self.backend.stop(r.run_id)
-            mine = self.active(owner)
+                    self._release(r, "stopped: its page was closed")
+            mine = self._mine(owner)
         if len(mine) >= per_session:
-            raise LimitError(f"limit reached: this browser session already runs {len(mine)} "
+            raise LimitError(f"limit reached: this browser session already has {len(mine)} "
                              f"run(s) (at most {per_session}); stop or close one first")
-        total = self.active()
+        total = self.holding()
         if len(total) >= self.limits.total:
             # A full machine takes back runs whose page was closed (any session's): the idle
             # reaper would stop them later anyway, and a reloaded page starts its own runs
@@ -407,33 +587,48 @@ class RunRegistry:
             now = time.monotonic()
             for r in total:
                 if r.watchers == 0 and now - r.last_watched > 2.0 and _page_gone(r, now):
-                    r.ended = r.ended or "stopped: no page was watching it"
-                    self.backend.stop(r.run_id)
-            total = self.active()
-        if len(total) >= self.limits.total:
-            raise LimitError(f"the server is full: {len(total)} runs are training (at most "
-                             f"{self.limits.total} on this machine); try again later")
+                    self._release(r, "stopped: no page was watching it")
+            total = self.holding()
+        if len(total) >= self.limits.total or (self._queue and allowance is None):
+            raise ServerFull(f"the server is full: {len(total)} runs are training (at most "
+                             f"{self.limits.total} on this machine)")
 
     def replace(self, owner: str, run_id: str, cfg: RunConfig, *, parent: str | None = None,
                 fork_step: int | None = None, autoplay: bool = False,
                 preset: str | None = None) -> Run:
         """A new run in the old run's process: a child (restart fields changed) when `parent` is
-        given, a fresh run (reset, new preset) otherwise. The old run keeps its recording."""
+        given, a fresh run (reset, new preset) otherwise. The old run keeps its recording; the
+        new one takes over its slot (or its place in the queue)."""
         old = self._owned(owner, run_id)
-        if not self.backend.alive(run_id):  # stopped or crashed: the new run needs a process
-            self.backend.stop(run_id)
+        self.uploads.check_config(owner, cfg)
+        new = self._new_run(owner, cfg, parent=parent, fork_step=fork_step, preset=preset,
+                            autoplay=autoplay)
+        with self._lock:
+            if old.queued:  # not started yet: the new config waits in its place
+                new.queued = True
+                self._queue[self._queue.index(run_id)] = new.run_id
+                old.queued, old.ended = False, f"replaced by run {new.run_id}"
+                self._runs[new.run_id] = new
+                return new
+            in_process = old.slot and self.backend.alive(run_id)
+        if not in_process:  # stopped or crashed: the new run needs a process of its own
+            if old.slot:
+                self._release(old, f"replaced by run {new.run_id}")
             return self.start(owner, cfg, autoplay=autoplay, preset=preset)
-        new = Run(self._new_id(), owner, cfg, "", parent=parent, fork_step=fork_step,
-                  preset=preset)
-        new.record_path = str(self.runs_dir / f"{new.run_id}.h5")
         with self._lock:
             self._runs[new.run_id] = new
+            old.slot, new.slot = False, True  # the slot moves with the process
         try:
             self.backend.restart(run_id, RunSpec(new.run_id, cfg.to_json(), new.record_path,
-                                                 parent, fork_step), play=autoplay)
+                                                 parent, fork_step,
+                                                 uploads_dir=str(self.uploads.folder),
+                                                 owner_tag=owner_tag(owner)),
+                                 play=autoplay)
         except Exception:
             with self._lock:
                 self._runs.pop(new.run_id, None)
+                new.slot = False
+                old.slot = self.backend.has(run_id)
             raise
         old.ended = f"replaced by run {new.run_id}"
         return new
@@ -448,36 +643,46 @@ class RunRegistry:
         """A child of a run in a new process, from the parent's weights at its current step (as
         far as they fit the child's config); the parent keeps running or stays paused."""
         parent = self._owned(owner, run_id)
+        self.uploads.check_config(owner, cfg)
         with self._lock:
             self._check_limits(owner)
         path = self.runs_dir / "forks" / f"{run_id}-{secrets.token_hex(3)}.pt"
         saved = self.backend.command(run_id, "checkpoint", path=str(path))
         return self.start(owner, cfg, autoplay=False, preset=parent.preset, parent=run_id,
-                          fork_step=int(saved["step"]), init_from=str(path))
+                          fork_step=int(saved["step"]), init_from=str(path), queue=False)
 
     def apply(self, owner: str, run_id: str, cfg: RunConfig) -> tuple[Run, list[str], list[str]]:
         """A changed config: live fields go to the running run; restart fields fork a child.
         Returns (the run now shown, live fields changed, restart fields that forced a child)."""
         run = self._owned(owner, run_id)
+        self.uploads.check_config(owner, cfg)
         restart = needs_restart(run.config, cfg)
         if data_dim(cfg) != data_dim(run.config) or (
                 cfg.train.conditional and cfg.target.name != run.config.target.name):
             restart = restart or ["target.name"]
         if restart:
             return self.fork(owner, run_id, cfg), [], restart
+        if run.queued:  # not started yet: it will start with the new config
+            changed = changed_paths(run.config, cfg)
+            run.config = cfg
+            return run, changed, []
         result = self.command(owner, run_id, "update", config=cfg.to_json())
         run.config = cfg
         return run, list(result.get("changed", [])), []
 
     def command(self, owner: str, run_id: str, op: str, **args: Any) -> Any:
-        """Send a command to an owned run and wait for its ack (CommandError with the reason)."""
-        self._owned(owner, run_id)
+        """Send a command to an owned run and wait for its ack (CommandError with the reason).
+        A queued run only remembers play and pause for its start."""
+        run = self._owned(owner, run_id)
+        if run.queued:
+            if op in ("pause", "resume"):
+                run.autoplay = op == "resume"
+                return {}
+            raise CommandError(f"the run is waiting for a free slot ({self._queue_words(run)})")
         return self.backend.command(run_id, op, **args)
 
     def stop(self, owner: str, run_id: str) -> None:
-        run = self._owned(owner, run_id)
-        run.ended = run.ended or "stopped"
-        self.backend.stop(run_id)
+        self._release(self._owned(owner, run_id), "stopped")
 
     def _owned(self, owner: str, run_id: str) -> Run:
         run = self.get(run_id)
@@ -487,17 +692,23 @@ class RunRegistry:
         return run
 
     # ---- watchers and idle runs -------------------------------------------------------------
-    def watch(self, run_id: str) -> None:
+    def watch(self, run_id: str, viewer: str | None = None) -> None:
+        """A page started watching a run: its owner's (`viewer` None or the owner) or a
+        spectator's. Only the owner's pages keep a run from being paused and stopped."""
         run = self._runs.get(run_id)
-        if run is not None:
+        if run is None:
+            return
+        if viewer is None or viewer == run.owner:
             run.watchers += 1
             run.last_watched = time.monotonic()
-            self.request_picture(run_id)
+        else:
+            run.spectators += 1
+        self.request_picture(run_id)
 
     def request_picture(self, run_id: str) -> None:
-        """A watcher needs a picture now, also of a paused run (whose last frame went to the
-        page that watched it before: a fork's parent, a shared link). A paused worker answers
-        within one poll (50 ms); running and starting ones send frames anyway."""
+        """A watcher needs a picture now, also of a paused run that has not made one yet. A
+        paused worker answers within one poll (50 ms); running and starting ones send frames
+        anyway."""
         if self._runs.get(run_id) is None or not self.backend.has(run_id):
             return
         try:
@@ -506,47 +717,58 @@ class RunRegistry:
         except (CommandError, UnknownRun, TimeoutError, RuntimeError):
             pass
 
-    def unwatch(self, run_id: str) -> None:
+    def unwatch(self, run_id: str, viewer: str | None = None) -> None:
         run = self._runs.get(run_id)
-        if run is not None:
+        if run is None:
+            return
+        if viewer is None or viewer == run.owner:
             run.watchers = max(0, run.watchers - 1)
             run.last_watched = time.monotonic()
+        else:
+            run.spectators = max(0, run.spectators - 1)
 
     def _reap(self, runs: list[Run], grace: float) -> None:
         now = time.monotonic()
         for r in runs:
             if r.watchers == 0 and now - max(r.last_watched, r.created) > grace:
-                r.ended = r.ended or "stopped: no page was watching it"
-                self.backend.stop(r.run_id)
+                self._release(r, "stopped: no page was watching it")
 
     def _reap_loop(self) -> None:
         while not self._closed.wait(2.0):
-            self.backend.share_cores()
-            active = self.active()
-            self._reap(active, self.limits.idle_stop_s)
-            self._drop_fork_handoffs(FORK_HANDOFF_TTL_S)
-            now = time.monotonic()
-            for r in active:
-                if _idle_for_pause(r, now, self.limits.idle_pause_s) and \
-                        self.backend.alive(r.run_id):
-                    try:
-                        if self.backend.status(r.run_id)["state"] == "running":
-                            self.backend.command(r.run_id, "pause")
-                    except (CommandError, UnknownRun, TimeoutError, RuntimeError):
-                        pass
+            try:
+                self._reap_once()
+            except Exception:  # noqa: BLE001 - the reaper must outlive any one bad pass
+                import traceback
+
+                traceback.print_exc()
+
+    def _reap_once(self) -> None:
+        self.backend.share_cores()
+        active = self.active()
+        self._reap(active, self.limits.idle_stop_s)
+        self._drop_fork_handoffs(FORK_HANDOFF_TTL_S)
+        self.holding()  # gives back the slots of runs whose process died
+        self._admit_queued()
+        self.uploads.sweep({r.config.target.data_path for r in self.holding()
+                            if r.config.target.data_path} |
+                           {self._runs[q].config.target.data_path for q in list(self._queue)
+                            if q in self._runs and self._runs[q].config.target.data_path})
+        now = time.monotonic()
+        for r in active:
+            if _idle_for_pause(r, now, self.limits.idle_pause_s) and \
+                    self.backend.alive(r.run_id):
+                try:
+                    if self.backend.status(r.run_id)["state"] == "running":
+                        self.backend.command(r.run_id, "pause")
+                except (CommandError, UnknownRun, TimeoutError, RuntimeError):
+                    pass
 
     # ---- uploads ---------------------------------------------------------------------------
-    def save_upload(self, data: bytes, filename: str) -> tuple[str, int, int]:
-        """Check an uploaded data file and store it as a plain .npy under a generated name.
-        Returns (path, rows, columns); raises DataFileError naming what is wrong."""
-        from gancore.datasets import load_bytes
-
-        arr = load_bytes(data, filename, max_bytes=self.limits.upload_bytes)
-        folder = self.runs_dir / "uploads"
-        folder.mkdir(exist_ok=True)
-        path = folder / f"upload-{secrets.token_hex(6)}.npy"
-        np.save(path, arr, allow_pickle=False)
-        return str(path), int(arr.shape[0]), int(arr.shape[1])
+    def save_upload(self, data: bytes, filename: str, owner: str) -> tuple[str, int, int]:
+        """Check an uploaded data file (in a child process) and store it for this session.
+        Returns (the name a config uses, rows, columns); raises DataFileError naming what is
+        wrong."""
+        return self.uploads.save(data, filename, owner)
 
     def close(self) -> None:
         self._closed.set()

@@ -113,10 +113,16 @@ def decode_envelope(buf: bytes) -> list[tuple[dict[str, Any], bytes | None, np.n
 
 
 class TabStream:
-    """What one tab watches and what it was last told; builds each answer to ``next``."""
+    """What one tab watches and what it was last told; builds each answer to ``next``.
 
-    def __init__(self, registry: runs.RunRegistry, max_fps: float = 0.0):
+    The tab reads every run from its own position in the run's mailbox (this object is the
+    reader key), so other tabs watching the same run take nothing from it. `session` is the
+    tab's browser session: only the owner's tabs keep a run from being idle-paused."""
+
+    def __init__(self, registry: runs.RunRegistry, max_fps: float = 0.0,
+                 session: str | None = None):
         self.registry = registry
+        self.session = session
         self.watching: list[str] = []
         self.min_interval = 1.0 / max_fps if max_fps > 0 else 0.0
         self.last_frame_at = 0.0
@@ -124,13 +130,14 @@ class TabStream:
         self.asked_at: dict[str, float] = {}
 
     def watch(self, run_ids: list[str]) -> None:
-        run_ids = [str(r) for r in run_ids[:MAX_WATCH]]
+        run_ids = list(dict.fromkeys(str(r)[:64] for r in run_ids[:MAX_WATCH]))
         for r in self.watching:
             if r not in run_ids:
-                self.registry.unwatch(r)
+                self.registry.unwatch(r, self.session)
+                self.registry.forget_reader(r, self)
         for r in run_ids:
             if r not in self.watching:
-                self.registry.watch(r)
+                self.registry.watch(r, self.session)
         self.watching = run_ids
 
     def close(self) -> None:
@@ -143,11 +150,11 @@ class TabStream:
             return
         while time.monotonic() < deadline:
             if len(ids) == 1:
-                if self.registry.wait(ids[0], max(0.0, deadline - time.monotonic())):
+                if self.registry.wait(ids[0], max(0.0, deadline - time.monotonic()), self):
                     return
                 continue
             for r in ids:
-                if self.registry.wait(r, POLL_S):
+                if self.registry.wait(r, POLL_S, self):
                     return
 
     def _ask_for_missing_pictures(self, wanted: list[str]) -> None:
@@ -179,7 +186,7 @@ class TabStream:
                 entries.append(({"run": r, "state": "unknown", "message": str(e), "step": 0,
                                  "steps_per_s": 0.0, "error": str(e)}, None, None))
                 continue
-            got = self.registry.newest(r) if r in wanted else None
+            got = self.registry.newest(r, self) if r in wanted else None
             frame, rows = got if got is not None else (None, None)
             entries.append(({"run": r, "state": status["state"], "message": status["message"],
                              "step": status["step"], "steps_per_s": status["steps_per_s"],
@@ -191,19 +198,23 @@ class TabStream:
         return encode_envelope(entries)
 
 
-def register(server, registry_getter=runs.registry) -> Sock:
-    """Add the `/ws` route to Dash's Flask server."""
+def register(server, registry_getter=runs.registry, max_message: int = 64 * 1024) -> Sock:
+    """Add the `/ws` route to Dash's Flask server. A tab only ever sends ``next`` or a watch
+    list of at most MAX_WATCH ids, so a message over `max_message` bytes is no tab's: the
+    socket is closed (1009, message too big) as soon as that many bytes have arrived; the
+    rest is never held (Werkzeug reads and drops whatever else the client sends)."""
+    server.config.setdefault("SOCK_SERVER_OPTIONS", {})["max_message_size"] = max_message
     sock = Sock(server)
 
     @sock.route("/ws")
     def frames_socket(ws):  # noqa: ANN001 - flask-sock's WebSocket
         session_id()  # the handshake carries the cookie; watching needs no ownership
-        tab = TabStream(registry_getter(), max_tab_fps())
+        tab = TabStream(registry_getter(), max_tab_fps(), session=session_id())
         try:
             while True:
                 # A tab answers every envelope at once; silence means it was frozen or closed
                 # without a close frame, and a silent socket must not keep its runs watched.
-                msg = ws.receive(timeout=SILENT_S)
+                msg = _receive(ws, SILENT_S)
                 if msg is None:
                     break
                 if isinstance(msg, bytes):
@@ -225,3 +236,16 @@ def register(server, registry_getter=runs.registry) -> Sock:
             tab.close()
 
     return sock
+
+
+def _receive(ws, silent_s: float, recheck_s: float = 0.5):  # noqa: ANN001, ANN202
+    """`ws.receive`, but a socket that simple_websocket closed by itself is noticed: when it
+    refuses a too-big message it wakes a waiting receive *before* marking itself closed
+    (simple-websocket 1.1), so `ws.receive(timeout=20)` slept on and held the refused
+    connection open for 20 s. None after `silent_s` of silence or once the socket closed."""
+    deadline = time.monotonic() + silent_s
+    while ws.connected:
+        msg = ws.receive(timeout=min(recheck_s, max(0.0, deadline - time.monotonic())))
+        if msg is not None or time.monotonic() >= deadline:
+            return msg
+    return None

@@ -135,7 +135,7 @@
       el.dataset.run = e.run;  // which run the figures are of (tests wait on it after a restart)
       const step = f ? Math.max(f.step, e.step) : e.step;
       const stateText = state === "diverged" || state === "failed" || state === "done"
-        ? (e.message || state) : state;
+        ? (e.message || state) : state === "queued" ? "waiting" : state;
       // Built once, then only its texts change: this runs for every frame.
       if (!el._gsStats || !el._gsStats[0].isConnected) {
         el.innerHTML = "";
@@ -162,6 +162,9 @@
     } else if (state === "failed") {
       banner("Run failed: " + (e.message || "the worker stopped") + ". Its recording is kept up " +
              "to its last frame; reset to start again.", "error");
+    } else if (state === "queued") {
+      banner("The server is full: this run waits for a free slot, " + (e.message || "in line") +
+             ". It starts by itself; keep this page open.", "warn");
     } else if (state === "stopped" || state === "unknown") {
       banner("This run has stopped: " + (e.message || "") + ".", "warn");
     } else {

@@ -6,6 +6,7 @@ Every rejection is a `DataFileError` whose one-line message starts with the file
 from __future__ import annotations
 
 import io
+import math
 import os
 import stat
 import warnings
@@ -17,6 +18,12 @@ import numpy as np
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 1_000_000
 MAX_DIM = 256
+# The decoded size, checked from the header before anything is read: rows and columns alone
+# allow 256 million values, which a 2 MB gzip-compressed HDF5 file inflates to (2 GB as float64;
+# it took the web process to 5-9 GB). 16 Mi values are 64 MB as float32, more than any 50 MB
+# file of float32 holds (13 Mi) and above the 10-25 Mi a 50 MB CSV can hold at 2-5 characters a
+# value; the generator and the page draw batches of thousands, never the whole file.
+MAX_VALUES = 16 * 1024 * 1024
 # Larger values blow up the discriminator's first layer and the plot ranges; users should rescale.
 MAX_ABS_VALUE = 1e6
 DEFAULT_DATASET = "/data"
@@ -36,18 +43,19 @@ class _Limits(NamedTuple):
     max_rows: int
     max_dim: int
     expected_dim: int | None
+    max_values: int = MAX_VALUES
 
 
 def load_points(path: str | os.PathLike[str], dataset: str | None = None, *,
                 max_bytes: int = MAX_FILE_BYTES, max_rows: int = MAX_ROWS, max_dim: int = MAX_DIM,
-                expected_dim: int | None = None) -> np.ndarray:
+                expected_dim: int | None = None, max_values: int = MAX_VALUES) -> np.ndarray:
     """Read and check a data file on disk; `dataset` only matters for HDF5 (default `/data`).
 
     Returns a C-contiguous float32 array of shape (N, dim); 1-D data becomes (N, 1).
     """
     path = os.fspath(path)
     name = _base_name(path)
-    limits = _Limits(max_bytes, max_rows, max_dim, expected_dim)
+    limits = _Limits(max_bytes, max_rows, max_dim, expected_dim, max_values)
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -72,15 +80,21 @@ def load_bytes(data: bytes, filename: str, dataset: str | None = None,
     Parsed from memory, so nothing the user sends is ever written to the server's disk.
     `limits` are the keyword limits of `load_points` (max_bytes, max_rows, ...).
     """
-    # Browsers may send a full client-side path; only its last part means anything here.
-    name = filename.replace("\\", "/").rsplit("/", 1)[-1] or "upload"
+    name = upload_name(filename)
     lim = _Limits(limits.pop("max_bytes", MAX_FILE_BYTES), limits.pop("max_rows", MAX_ROWS),
-                  limits.pop("max_dim", MAX_DIM), limits.pop("expected_dim", None))
+                  limits.pop("max_dim", MAX_DIM), limits.pop("expected_dim", None),
+                  limits.pop("max_values", MAX_VALUES))
     if limits:
         raise TypeError(f"load_bytes: unknown limit(s) {', '.join(sorted(limits))}")
     kind = _kind(name)
     _check_size(name, len(data), lim.max_bytes)
     return _load(kind, name, bytes(data), dataset, lim)
+
+
+def upload_name(filename: str) -> str:
+    """The name an upload's messages use: browsers may send a full client-side path, and only
+    its last part means anything here."""
+    return filename.replace("\\", "/").rsplit("/", 1)[-1] or "upload"
 
 
 def parse_path_spec(spec: str) -> tuple[str, str | None]:
@@ -175,11 +189,21 @@ def _check_shape(name: str, shape: tuple[int, ...], limits: _Limits) -> None:
     if rows > limits.max_rows:
         raise DataFileError(f"{name}: has {rows:,} rows, more than the limit of "
                             f"{limits.max_rows:,}")
+    if rows * cols > limits.max_values:
+        raise _too_large(name, f"{rows:,} rows x {cols:,} columns = {rows * cols:,} values",
+                         limits)
     if rows < 2:
         raise DataFileError(f"{name}: has only 1 row; at least 2 are needed to train on")
     if limits.expected_dim is not None and cols != limits.expected_dim:
         raise DataFileError(f"{name}: has {_plural(cols, 'column')}, "
                             f"expected {limits.expected_dim}")
+
+
+def _too_large(name: str, what: str, limits: _Limits) -> DataFileError:
+    """The one message for a file past the MAX_VALUES budget (see there for why)."""
+    return DataFileError(f"{name}: too large when decompressed: {what}, more than the limit of "
+                         f"{limits.max_values:,} values ({_human(4 * limits.max_values)} as "
+                         "float32)")
 
 
 def _check_values(name: str, arr: np.ndarray, row_lines: array | None) -> None:
@@ -268,15 +292,17 @@ def _csv_fast(lines: list[str], limits: _Limits) -> np.ndarray | None:
     if len(fields) > limits.max_dim:
         return None
     has_header = not any(_is_number(f) for f in fields)
+    # Never parse past the row or value budget: one row more than allowed tells "too many".
+    max_rows = min(limits.max_rows, limits.max_values // len(fields))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # numpy warns about input without data rows
         try:
             arr = np.loadtxt(lines[first + has_header:], dtype=np.float64, delimiter=",",
-                             comments="#", ndmin=2, max_rows=limits.max_rows + 1)
+                             comments="#", ndmin=2, max_rows=max_rows + 1)
         except ValueError:
             return None
     rows, cols = arr.shape
-    if not 0 < rows <= limits.max_rows or cols != len(fields):
+    if not 0 < rows <= max_rows or cols != len(fields):
         return None
     # Bad values go the careful way too, so their message can name the file line.
     if not np.isfinite(arr).all() or np.abs(arr).max() > MAX_ABS_VALUE:
@@ -312,6 +338,8 @@ def _csv_careful(name: str, lines: list[str], limits: _Limits) -> tuple[np.ndarr
         row_lines.append(lineno)
         if len(row_lines) > limits.max_rows:
             raise DataFileError(f"{name}: has more than {limits.max_rows:,} rows, the limit")
+        if len(values) > limits.max_values:
+            raise _too_large(name, f"{len(values):,} values by line {lineno}", limits)
     if not row_lines:
         raise DataFileError(f"{name}: no data rows (only blank lines, comments or a header)")
     return np.frombuffer(values, dtype=np.float64).reshape(-1, ncols), row_lines
@@ -414,6 +442,11 @@ def _read_hdf5(name: str, source: str | bytes, dataset: str, limits: _Limits) ->
         if ds.shape is None:
             raise DataFileError(f"{name}: dataset '{key}' is empty")
         _check_shape(name, ds.shape, limits)
+        # HDF5 inflates whole chunks, and a chunk may be far larger than the dataset it holds.
+        chunk = math.prod(ds.chunks or ())
+        if chunk > limits.max_values:
+            raise _too_large(name, f"dataset '{key}' is stored in chunks of {chunk:,} values",
+                             limits)
         try:
             return ds[()]
         except (OSError, ValueError) as e:

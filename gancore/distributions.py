@@ -343,8 +343,9 @@ def _mixture_weights(t: TargetConfig, k: int) -> np.ndarray | None:
 
 def _file(t: TargetConfig) -> FileData:
     from gancore.datasets import load_points
+    from gancore.userdata import resolve
 
-    data = load_points(t.data_path, dataset=t.data_dataset)
+    data = load_points(resolve(t.data_path), dataset=t.data_dataset)
     if data.shape[1] != t.dim:
         raise ValueError(f"target.dim: the data file has {data.shape[1]} columns but the run "
                          f"expects dimension {t.dim}")

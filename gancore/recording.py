@@ -11,7 +11,9 @@ resizable along axis 0 only (maxshape (None, ...)).
 
     /                       attrs: format_version int (1), config str (run config JSON),
                             parent_run str ("" = none), fork_step int (-1 = none), run_id str,
-                            created str (ISO 8601, UTC), scalar_columns list[str]
+                            created str (ISO 8601, UTC), scalar_columns list[str],
+                            owner str (optional; "" = none: the dashboard's tag of the browser
+                            session that made the run, so only it may delete the file)
     /frames/step            int64 (F,)           training step of each frame
     /frames/header          uint8 (F, 8192)      per-frame UTF-8 JSON, zero-padded:
                                                  {"kind": "1d"|"2d"|"nd", "scalars": {..},
@@ -68,9 +70,45 @@ COMPRESS_MIN_BYTES = 1024  # below this per frame, gzip's own overhead outweighs
 GZIP_LEVEL = 1
 _RESERVED = {"step", "header", "samples"}
 
+# What a reader may decode, checked from the file's metadata when it opens, so that a small
+# crafted file cannot make the upload check or a replay request inflate gigabytes (a 1.7 MB file
+# served 400 MB per frame). The largest frame a run makes is n-D at the config bounds (5000
+# samples, MAX_DATA_DIM 256, a 256 x 256 D grid): its /frames/samples row is 5000 x 256 float32
+# = 5.1 MB, and with the D grid and two 256 x 256 correlation maps (64 KB each as uint8), the
+# projections, marginals and the 8 KB header the frame is 5.4 MB (test_largest_frame_is_accepted
+# writes one). Both bounds leave room above it.
+MAX_FRAME_ARRAY_BYTES = 8 * 2**20  # one row of one /frames/* dataset; also any one chunk
+MAX_FRAME_BYTES = 16 * 2**20  # one frame: a row of every /frames/* dataset together
+# Tables are read whole (/scalars, /events, /frames/step, /frames/<name>_range) and their rows
+# are narrow: 7 scalar columns are 56 bytes, an event 240.
+MAX_TABLE_ROW_BYTES = 8192
+# The writer stores tables uncompressed and writes every row it adds, so a table holds on disk
+# what it holds in memory; a killed writer may leave one flush of rows declared but unwritten
+# (at record_every's bound, a million scalar rows between two frames: 56 MB). Declared bytes
+# beyond what is stored are compression or fill values: a bomb.
+MAX_TABLE_UNSTORED_BYTES = 64 * 2**20
+MAX_LINKS = 1024  # a recording has about 20 (two groups, a dataset per array and table)
+
 
 class RecordingError(ValueError):
     """A file that is not a valid ganscope recording; the message names the file and the problem."""
+
+
+def storage_cause(e: OSError) -> str:
+    """Why a write to the runs folder failed, in words a user can act on and without the
+    server's path ("disk full", "the runs folder is not writable"). h5py reports a failed write
+    as an OSError whose text carries the errno."""
+    import errno
+
+    text = f"{e.strerror or ''} {e}".lower()
+    if e.errno == errno.ENOSPC or "no space" in text or "errno = 28" in text:
+        return "disk full"
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS) or "permission denied" in text \
+            or "read-only" in text:
+        return "the runs folder is not writable"
+    if isinstance(e, FileExistsError):
+        return "a file of that name exists already"
+    return f"the file could not be written ({e.strerror or type(e).__name__})"
 
 
 # ---- helpers ------------------------------------------------------------------------------------
@@ -133,7 +171,7 @@ class Recorder:
 
     def __init__(self, path, config_json: str, scalar_columns: list[str],
                  parent: str | None = None, fork_step: int | None = None,
-                 run_id: str | None = None):
+                 run_id: str | None = None, owner: str = ""):
         self.path = Path(path)
         if not scalar_columns:
             raise ValueError("Recorder needs at least one scalar column")
@@ -159,6 +197,7 @@ class Recorder:
         attrs["run_id"] = run_id if run_id is not None else self.path.stem
         attrs["created"] = datetime.now(UTC).isoformat(timespec="seconds")
         attrs["scalar_columns"] = self.columns
+        attrs["owner"] = owner  # who may delete it: a tag the dashboard derives from a session
         frames = self._f.create_group("frames")
         self._step = _table(frames, "step", (), np.int64)
         self._header = frames.create_dataset(
@@ -320,7 +359,11 @@ class Recorder:
 
 
 class RunReader:
-    """Reads a recording, finished, still being written, or left behind by a killed writer."""
+    """Reads a recording, finished, still being written, or left behind by a killed writer.
+
+    Opening refuses (RecordingError) a file that reads other files or whose datasets could
+    decode to more than the layout allows (MAX_FRAME_BYTES and the bounds beside it): checked
+    from metadata alone, so every later read is bounded."""
 
     def __init__(self, path, swmr: bool = True):
         self.path = Path(path)
@@ -336,9 +379,13 @@ class RunReader:
             # minutes, plain reading fails at once (validate_recording).
             self._f = h5py.File(self.path, "r", swmr=swmr)
         except OSError as e:
-            raise RecordingError(f"{name}: HDF5 file cannot be opened ({e})") from None
+            raise RecordingError(f"{name}: HDF5 file cannot be opened "
+                                 f"({_unplaced(e, self.path)})") from None
         try:
+            # Links first: anything else would resolve them, and open the files they name.
+            _check_self_contained(self._f, name)
             self._validate(name)
+            _check_sizes(self._f, name)
             self._load(name)
         except BaseException:
             self._f.close()
@@ -371,6 +418,7 @@ class RunReader:
         self.fork_step: int | None = None if fork < 0 else fork
         self.run_id = _text(attrs.get("run_id", self.path.stem))
         self.created = _text(attrs.get("created", ""))
+        self.owner = _text(attrs.get("owner", ""))
         frames = self._f["frames"]
         self._step, self._header = frames["step"], frames["header"]
         self._scalars, self._events = self._f["scalars"], self._f["events"]
@@ -457,6 +505,105 @@ class RunReader:
         self.close()
 
 
+def _check_self_contained(f: h5py.File, name: str) -> None:
+    """Refuse a recording that reads another file (an external link, a dataset with external
+    raw storage, a virtual dataset): replaying it would serve that file's data. Soft links are
+    refused too: the writer makes none, and an alias would be read as a second array."""
+    links: list[tuple[str, Any]] = []
+
+    def collect(path: str, link: Any) -> bool | None:
+        links.append((path, link))
+        return True if len(links) > MAX_LINKS else None  # stop early: not a recording
+
+    f.visititems_links(collect)
+    if len(links) > MAX_LINKS:
+        raise RecordingError(f"{name}: holds more than {MAX_LINKS:,} objects; not a ganscope "
+                             "recording")
+    for path, link in links:
+        if isinstance(link, h5py.ExternalLink):
+            raise RecordingError(f"{name}: /{path} is an external link to another file; "
+                                 "recordings must hold their own data")
+        if isinstance(link, h5py.SoftLink):
+            raise RecordingError(f"{name}: /{path} is a soft link; recordings hold their "
+                                 "datasets themselves")
+    for path, _ in links:  # only hard links are left: getting an object opens no other file
+        ds = f.get(path)
+        if not isinstance(ds, h5py.Dataset):
+            continue
+        if ds.is_virtual:
+            raise RecordingError(f"{name}: /{path} is a virtual dataset mapping other files; "
+                                 "recordings must hold their own data")
+        if ds.external:
+            raise RecordingError(f"{name}: /{path} keeps its data in external files; "
+                                 "recordings must hold their own data")
+
+
+def _check_sizes(f: h5py.File, name: str) -> None:
+    """Refuse datasets larger per read than the layout allows (MAX_FRAME_ARRAY_BYTES and the
+    bounds beside it), from their shapes, before a byte of data is read."""
+    frame = 0
+    for key, ds in f["frames"].items():
+        path = f"/frames/{key}"
+        if not isinstance(ds, h5py.Dataset) or ds.ndim == 0:
+            raise RecordingError(f"{name}: {path} is not a per-frame dataset")
+        if key == "step" or key.endswith("_range"):
+            _check_table(name, path, ds)
+            continue
+        row = _row_bytes(ds)
+        if row > MAX_FRAME_ARRAY_BYTES:
+            raise RecordingError(f"{name}: {path} holds {_mb(row)} per frame, more than the "
+                                 f"{_mb(MAX_FRAME_ARRAY_BYTES)} a frame array may hold")
+        _check_dataset(name, path, ds)
+        frame += row
+    if frame > MAX_FRAME_BYTES:
+        raise RecordingError(f"{name}: a frame holds {_mb(frame)}, more than the "
+                             f"{_mb(MAX_FRAME_BYTES)} a frame may hold")
+    for key in ("scalars", "events"):
+        _check_table(name, f"/{key}", f[key])
+
+
+def _check_dataset(name: str, path: str, ds: h5py.Dataset) -> None:
+    """What every dataset of the layout shares: fixed-size values, chunks HDF5 may inflate."""
+    if ds.dtype.hasobject:
+        raise RecordingError(f"{name}: {path} holds variable-length data; recordings hold "
+                             "fixed-size values")
+    chunk = math.prod(ds.chunks or ()) * ds.dtype.itemsize
+    if chunk > MAX_FRAME_ARRAY_BYTES:  # HDF5 inflates a whole chunk to read one row of it
+        raise RecordingError(f"{name}: {path} is stored in chunks of {_mb(chunk)}, more than "
+                             f"the {_mb(MAX_FRAME_ARRAY_BYTES)} a recording's chunks hold")
+
+
+def _check_table(name: str, path: str, ds: h5py.Dataset) -> None:
+    """A table is read whole: narrow rows, and on disk what it declares (MAX_TABLE_...)."""
+    row = _row_bytes(ds)
+    if row > MAX_TABLE_ROW_BYTES:
+        raise RecordingError(f"{name}: {path} has rows of {row:,} bytes, more than the "
+                             f"{MAX_TABLE_ROW_BYTES:,} a recording's table rows hold")
+    _check_dataset(name, path, ds)
+    unstored = ds.size * ds.dtype.itemsize - ds.id.get_storage_size()
+    if unstored > MAX_TABLE_UNSTORED_BYTES:
+        raise RecordingError(f"{name}: {path} declares {_mb(unstored)} more than it stores "
+                             "(compressed or never written); recordings store tables as written")
+
+
+def _unplaced(e: Exception, path: Path) -> str:
+    """An error's text with the file's server path cut to its name (HDF5 quotes the path it
+    opened): the message may reach a stranger who uploaded the file."""
+    text = str(e)
+    for place in {str(path.resolve()), str(path)}:
+        text = text.replace(place, path.name)
+    return text
+
+
+def _row_bytes(ds: h5py.Dataset) -> int:
+    """Bytes of one row (one frame, one table row) once read."""
+    return math.prod(ds.shape[1:]) * ds.dtype.itemsize
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:,.1f} MB"
+
+
 def _text(value: Any) -> str:
     """h5py hands back str or bytes depending on how a string was stored; always str."""
     return value.decode(errors="replace") if isinstance(value, bytes | np.bytes_) else str(value)
@@ -510,7 +657,7 @@ def open_recording(path) -> RunReader:
     try:
         return RunReader(p, swmr=flagged)
     except RuntimeError as e:  # h5py's answer to some damaged superblocks
-        raise RecordingError(f"{name}: damaged HDF5 file ({e})") from None
+        raise RecordingError(f"{name}: damaged HDF5 file ({_unplaced(e, p)})") from None
 
 
 def validate_recording(path) -> None:
@@ -519,8 +666,9 @@ def validate_recording(path) -> None:
     and every frame readable and encodable as a wire frame (gancore.frames.encode).
 
     It reads every frame once, so it belongs at the edge (an upload, `python -m gancore
-    validate`), not in a request path. Run it in a child process with a timeout when the file
-    comes from a stranger: a crafted HDF5 file can make the C library hang or crash."""
+    validate`), not in a request path. Run it in a child process with a time and a memory
+    limit when the file comes from a stranger, as the dashboard does: a crafted HDF5 file can
+    make the C library hang or crash."""
     from gancore.frames import encode
 
     name = Path(path).name
@@ -538,5 +686,8 @@ def validate_recording(path) -> None:
             reader.events()
     except RecordingError:
         raise
+    except MemoryError:  # a checker run under a memory limit (app.limited) says so in one line
+        raise RecordingError(f"{name}: needs more memory than the check may use") from None
     except (OSError, RuntimeError, KeyError, IndexError, TypeError, ValueError) as e:  # + JSON
-        raise RecordingError(f"{name}: damaged recording ({type(e).__name__}: {e})") from None
+        raise RecordingError(f"{name}: damaged recording ({type(e).__name__}: "
+                             f"{_unplaced(e, Path(path))})") from None

@@ -5,7 +5,9 @@ The worker process drives a Session; the CLI drives one directly. No networking 
 
 from __future__ import annotations
 
+import errno
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,7 @@ from gancore.distributions import build_target
 from gancore.frames import Frame
 from gancore.phenomena import Monitor, divergence_event
 from gancore.probes import Probes
-from gancore.recording import Recorder
+from gancore.recording import Recorder, storage_cause
 from gancore.training import STAT_COLUMNS, StepStats
 from gancore.vae import make_trainer
 
@@ -38,7 +40,7 @@ class Session:
 
     def __init__(self, cfg: RunConfig, run_id: str = "run", record_path: str | Path | None = None,
                  parent: str | None = None, fork_step: int | None = None,
-                 init_from: str | Path | None = None):
+                 init_from: str | Path | None = None, owner: str = ""):
         self.cfg, self.run_id = cfg, run_id
         self.parent, self.fork_step = parent, fork_step
         self.trainer = make_trainer(cfg)
@@ -57,8 +59,12 @@ class Session:
         self.recorder = None
         self.check()  # step 0: the baseline the detectors compare the first moves against
         if record_path is not None:
-            self.recorder = Recorder(record_path, cfg.to_json(), STAT_COLUMNS, parent=parent,
-                                     fork_step=fork_step, run_id=run_id)
+            try:
+                self.recorder = Recorder(record_path, cfg.to_json(), STAT_COLUMNS,
+                                         parent=parent, fork_step=fork_step, run_id=run_id,
+                                         owner=owner)
+            except OSError as e:
+                raise RecordingUnavailable(storage_problem(e, 0, "could not start")) from None
             self._record_frame()
         if self.inherited:
             self.add_event("fork", f"forked from {parent or 'its parent'}: {self.inherited}")
@@ -149,10 +155,29 @@ class Session:
     def _record_frame(self) -> None:
         if self.recorder is None:
             return
-        if self._unrecorded:
-            self.recorder.append_scalars(np.asarray(self._unrecorded, dtype=np.float64))
-            self._unrecorded = []
-        self.recorder.append_frame(self._decorated_frame())
+        try:
+            if disk_nearly_full(self.recorder.path.parent):
+                raise OSError(errno.ENOSPC, "No space left on device")
+            if self._unrecorded:
+                self.recorder.append_scalars(np.asarray(self._unrecorded, dtype=np.float64))
+                self._unrecorded = []
+            self.recorder.append_frame(self._decorated_frame())
+        except OSError as e:
+            self._storage_failed(e)
+
+    def _storage_failed(self, e: OSError) -> None:
+        """The recording cannot grow (disk full, folder gone or read-only): the run stops as
+        failed with a message that says so, and what was recorded stays readable. The writer is
+        dropped without another write: HDF5 after a failed write took a worker down with
+        SIGSEGV."""
+        self.state = "failed"
+        self.message = storage_problem(e, self.step)
+        self.events.append({"step": self.step, "kind": "recording", "message": self.message})
+        recorder, self.recorder = self.recorder, None
+        try:
+            recorder.close()
+        except Exception:  # noqa: BLE001 - the file is already as complete as it can be
+            pass
 
     # ---- edits --------------------------------------------------------------------------------
     def update(self, new: RunConfig) -> list[str]:
@@ -189,11 +214,42 @@ class Session:
             self.recorder.add_event(self.step, kind, message)
 
     def close(self) -> None:
-        if self.recorder is not None:
-            if self._unrecorded:
-                self._record_frame()
-            self.recorder.close()
-            self.recorder = None
+        """Flush and close the recording. A run that never trained a step leaves none: every
+        page visit starts a run, and the library filled with 0-step files (72 in 45 minutes)."""
+        if self.recorder is None:
+            return
+        if self._unrecorded:
+            self._record_frame()
+        recorder, self.recorder = self.recorder, None
+        if recorder is None:
+            return  # the last write failed and stopped the recording
+        try:
+            recorder.close()
+        except OSError:
+            return
+        if self.step == 0:
+            recorder.path.unlink(missing_ok=True)
+
+
+class RecordingUnavailable(OSError):
+    """The run's recording cannot be created (disk full, runs folder not writable)."""
+
+
+# Below this much free space a recording stops before it writes (a frame of the largest run is
+# a few MB; HDF5 that runs out of space mid-write can crash the process instead of raising).
+MIN_FREE_BYTES = 8 * 1024 * 1024
+
+
+def disk_nearly_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < MIN_FREE_BYTES
+    except OSError:
+        return False  # the write itself will say what is wrong
+
+
+def storage_problem(e: OSError, step: int, what: str = "stopped") -> str:
+    """One line for a failed recording write that names the cause and never a server path."""
+    return f"{storage_cause(e)}: the recording {what} at step {step:,}"
 
 
 def _short(v) -> str:

@@ -30,42 +30,112 @@ DEAD_AFTER_S = 10.0  # no heartbeat for this long while the process lives: repor
 # A new process imports torch and builds its run before it answers anything: on a busy 2-core
 # box that alone can take tens of seconds, so a command sent meanwhile may wait this much longer.
 STARTUP_S = 120.0
+# One step command trains at most this many steps: it holds the worker (and in a comparison every
+# worker of the group) until done, and 10^9 steps asked by a forged request kept four cores busy.
+MAX_STEP_COMMAND = 100_000
 
 
 class Mailbox:
-    """Newest frame only; scalar rows accumulate until taken."""
+    """The newest frame of a run and its recent scalar rows, read by any number of readers, each
+    from its own position.
+
+    Every reader (a tab's socket, a test) names itself with a hashable key. It gets the newest
+    frame it has not seen yet (older ones are dropped, never queued) and every scalar row since
+    its previous take. Readers do not take from each other: with 19 spectators on one mailbox
+    that was consumed by whoever asked first, the owner's page got 24 of 313 frames and lost 93%
+    of its loss-curve steps. Rows are kept until every reader has them, within ROWS_KEPT (a
+    reader that stops asking must not grow the web process without bound); a new reader starts
+    with the newest frame and the last NEW_READER_ROWS rows.
+    """
+
+    ROWS_KEPT = 200_000  # about 20 MB of float64 rows at 12 columns; minutes of training
+    NEW_READER_ROWS = 4000  # what a chart keeps anyway (gancore.library.MAX_CURVE_ROWS)
+    DEFAULT = "default"
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
         self._frame: bytes | None = None
-        self._rows: list[np.ndarray] = []
-        self._event = threading.Event()
+        self._frame_seq = 0  # number of frames put so far; the newest has this number
+        self._rows: list[np.ndarray] = []  # row blocks, oldest first
+        self._rows_start = 0  # overall index of the first kept row
+        self._rows_end = 0  # overall index one past the last row
+        self._readers: dict[object, tuple[int, int]] = {}  # key -> (frame seen, next row)
         self.frames_put = 0
-        self.frames_dropped = 0
+        self.frames_dropped = 0  # frames the default reader never saw
 
     def put(self, frame: bytes, rows: np.ndarray) -> None:
-        with self._lock:
-            if self._frame is not None:
+        with self._cond:
+            seen = self._readers.get(self.DEFAULT, (0, 0))[0]
+            if self._frame is not None and seen < self._frame_seq:
                 self.frames_dropped += 1
             self._frame = frame
+            self._frame_seq += 1
             if len(rows):
                 self._rows.append(rows)
+                self._rows_end += len(rows)
+                self._trim()
             self.frames_put += 1
-            self._event.set()
+            self._cond.notify_all()
 
-    def take(self) -> tuple[bytes, np.ndarray] | None:
-        """The newest frame and every row since the last take, or None when nothing is new."""
-        with self._lock:
-            if self._frame is None:
+    def _trim(self) -> None:
+        """Drop row blocks every reader has read (keeping a newcomer's NEW_READER_ROWS), and
+        anything past ROWS_KEPT."""
+        lowest = min((pos for _, pos in self._readers.values()), default=self._rows_end)
+        floor = max(min(lowest, self._rows_end - self.NEW_READER_ROWS),
+                    self._rows_end - self.ROWS_KEPT)
+        while self._rows and self._rows_start + len(self._rows[0]) <= floor:
+            self._rows_start += len(self._rows.pop(0))
+
+    def _position(self, reader: object) -> tuple[int, int]:
+        pos = self._readers.get(reader)
+        if pos is None:
+            pos = (0, max(self._rows_start, self._rows_end - self.NEW_READER_ROWS))
+            self._readers[reader] = pos
+        return pos
+
+    def take(self, reader: object = DEFAULT) -> tuple[bytes, np.ndarray] | None:
+        """The newest frame this reader has not seen and every row since its last take, or None
+        when there is no new frame (rows then wait for the next frame)."""
+        with self._cond:
+            seen, next_row = self._position(reader)
+            if self._frame is None or seen >= self._frame_seq:
                 return None
-            frame, self._frame = self._frame, None
-            rows = np.concatenate(self._rows) if self._rows else np.zeros((0, 0))
-            self._rows = []
-            self._event.clear()
-            return frame, rows
+            first = max(next_row, self._rows_start)
+            rows = self._rows_from(first)
+            self._readers[reader] = (self._frame_seq, self._rows_end)
+            self._trim()
+            return self._frame, rows
 
-    def wait(self, timeout: float) -> bool:
-        return self._event.wait(timeout)
+    def _rows_from(self, first: int) -> np.ndarray:
+        if first >= self._rows_end:
+            return np.zeros((0, 0))
+        blocks, at = [], self._rows_start
+        for block in self._rows:
+            if at + len(block) > first:
+                blocks.append(block[max(0, first - at):])
+            at += len(block)
+        return np.concatenate(blocks)
+
+    def wait(self, timeout: float, reader: object = DEFAULT) -> bool:
+        """Wait until this reader has a frame it has not seen (True) or `timeout` passes."""
+        with self._cond:
+            seen = self._position(reader)[0]
+            return self._cond.wait_for(lambda: self._frame_seq > seen and
+                                       self._frame is not None, timeout)
+
+    def forget(self, reader: object) -> None:
+        """A reader that left: its position no longer holds rows back."""
+        with self._cond:
+            self._readers.pop(reader, None)
+            self._trim()
+
+    def reset(self) -> None:
+        """A new run in the same process: nothing of the old run may reach its readers."""
+        with self._cond:
+            self._frame = None
+            self._rows.clear()
+            self._rows_start = self._rows_end = 0
+            self._readers = {k: (self._frame_seq, 0) for k in self._readers}
 
 
 @dataclass
@@ -79,6 +149,8 @@ class RunSpec:
     fork_step: int | None = None
     autoplay: bool = False
     init_from: str | None = None  # a fork beside its parent: the parent's saved trainer state
+    uploads_dir: str | None = None  # where the dashboard keeps uploads (gancore.userdata)
+    owner_tag: str = ""  # stored in the recording: which browser session may delete it
 
 
 # ---- the worker process ------------------------------------------------------------------------
@@ -134,11 +206,13 @@ class _Loop:
 
     def _start(self, cfg, spec: RunSpec) -> None:
         from gancore.session import Session
+        from gancore.userdata import set_uploads_dir
 
+        set_uploads_dir(spec.uploads_dir)
         if self.session is not None:
             self.session.close()
         self.session = Session(cfg, spec.run_id, spec.record_path, spec.parent, spec.fork_step,
-                               spec.init_from)
+                               spec.init_from, owner=spec.owner_tag)
         self.frame_requested = True
 
     def _train_until_frame(self) -> None:
@@ -236,8 +310,11 @@ class _Loop:
             raise ValueError(f"step: 'which' must be both, d or g, not {which!r}")
         if self.session.finished:
             raise ValueError(f"run is {self.session.state}: {self.session.message}")
+        n = int(cmd.get("n", 1))
+        if not 0 <= n <= MAX_STEP_COMMAND:
+            raise ValueError(f"step: n must be between 0 and {MAX_STEP_COMMAND:,}, not {n:,}")
         self.session.state = "paused"
-        self.session.train(int(cmd.get("n", 1)), which)
+        self.session.train(n, which)
         self._emit_frame()
         return {"step": self.session.step}
 
@@ -255,7 +332,8 @@ class _Loop:
 
         cfg = RunConfig.from_json(cmd["config"])
         spec = RunSpec(cmd["run_id"], cmd["config"], cmd.get("record_path"),
-                       cmd.get("parent"), cmd.get("fork_step"), init_from=cmd.get("init_from"))
+                       cmd.get("parent"), cmd.get("fork_step"), init_from=cmd.get("init_from"),
+                       uploads_dir=cmd.get("uploads_dir"), owner_tag=cmd.get("owner_tag", ""))
         was_running = self.session.state == "running"
         self._start(cfg, spec)
         self.spec = spec

@@ -119,9 +119,14 @@ class Client:
         if outputs is None:
             ident, _, prop = output.rpartition(".")
             outputs = {"id": ident, "property": prop}
+        first = inputs[0][0] if inputs and isinstance(inputs[0], list) and inputs[0] else \
+            (inputs[0] if inputs else {})
+        ident = first.get("id", "")
+        if not isinstance(ident, str):  # a pattern id, as the renderer writes it
+            ident = json.dumps(ident, separators=(",", ":"), sort_keys=True)
+        changed = [f"{ident}.{first.get('property', '')}"] if first else []
         body = {"output": output, "outputs": outputs, "inputs": inputs, "state": state or [],
-                "changedPropIds": [f"{i['id']}.{i['property']}" for i in inputs
-                                   if isinstance(i.get("id"), str)]}
+                "changedPropIds": changed}
         status, _, raw = self.request("/_dash-update-component", json.dumps(body).encode(),
                                       headers={"Content-Type": "application/json",
                                                **(headers or {})}, timeout=timeout)
@@ -129,6 +134,34 @@ class Client:
             return status, json.loads(raw)
         except ValueError:
             return status, raw.decode(errors="replace")
+
+    def dependency(self, *needles: str, trigger: str | None = None) -> str:
+        """The output string Dash registered for a callback whose outputs mention every needle
+        (and whose first input's id contains `trigger`): duplicate outputs carry a hash."""
+        _, _, body = self.get("/_dash-dependencies")
+        for dep in json.loads(body):
+            first = json.dumps(dep["inputs"][0]["id"]) if dep["inputs"] else ""
+            if all(n in dep["output"] for n in needles) and (trigger is None or trigger in first):
+                return dep["output"]
+        raise LookupError(f"no callback with outputs {needles} and input {trigger}")
+
+    def call(self, needles: tuple[str, ...], inputs: list, state: list | None = None,
+             fields: list[str] = (), trigger: str | None = None) -> tuple[int, Any]:
+        """A callback found by `dependency`, its outputs derived from its output string; the
+        play page's pattern outputs ("field", "field-error", "field-row") list `fields`."""
+        output = self.dependency(*needles, trigger=trigger)
+        outputs = []
+        for piece in output.strip(".").split("..."):
+            ident, _, prop = piece.split("@")[0].rpartition(".")
+            if ident.startswith("{"):
+                kind = json.loads(ident)["type"]
+                outputs.append([{"id": {"path": f.replace(".", "__"), "type": kind},
+                                 "property": prop} for f in fields])
+            else:
+                outputs.append({"id": ident, "property": prop})
+        if len(outputs) == 1:
+            outputs = outputs[0]
+        return self.callback(output, inputs, state, outputs=outputs)
 
     def open_run(self, config_json: str, *, play: bool = False, preset: str | None = None,
                  watch: str | None = None) -> tuple[int, Any]:
@@ -179,3 +212,21 @@ def worker_pid(runs_dir: Path, run_id: str, timeout: float = 30.0) -> int:
                     continue
         time.sleep(0.1)
     raise AssertionError(f"no process holds {target} open")
+
+
+def worker_processes(server_pid: int) -> list[int]:
+    """The run workers a server has now: its spawned children (not the resource tracker)."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == server_pid and b"spawn_main" in cmd and b"resource_tracker" not in cmd \
+                and stat.rsplit(")", 1)[1].split()[0] != "Z":
+            out.append(int(pid))
+    return out

@@ -7,7 +7,7 @@ import pytest
 from dash._callback_context import context_value
 from dash._utils import AttributeDict
 
-from app import forms, ids, runs
+from app import forms, ids, runs, session
 from gancore.config import RunConfig
 from gancore.presets import PRESETS
 
@@ -32,7 +32,8 @@ def call(app, fn, *args, sid=ALICE, trigger=None, outputs=None):
         context_value.set(AttributeDict(
             triggered_inputs=[{"prop_id": f"{trigger}.value", "value": None}] if trigger else [],
             outputs_list=outputs or [], inputs_list=[], states_list=[]))
-        with app.server.test_request_context(headers={"Cookie": f"ganscope_session={sid}"}):
+        cookie = f"ganscope_session={session.cookie_value(sid)}"  # signed, as the server issues
+        with app.server.test_request_context(headers={"Cookie": cookie}):
             return getattr(fn, "__wrapped__", fn)(*args)
     return contextvars.copy_context().run(run)
 

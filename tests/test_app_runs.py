@@ -7,6 +7,7 @@ import signal
 import pytest
 
 from app.runs import LimitError, Limits, LocalBackend, RunRegistry
+from gancore.config import ConfigError
 from gancore.datasets import DataFileError
 from tests.helpers import SMALL, wait_for
 
@@ -39,7 +40,10 @@ def test_ra002_limits_per_session_and_overall(registry):
         registry.start("alice", SMALL)
     registry.start("bob", SMALL)
     with pytest.raises(LimitError, match="server is full"):
-        registry.start("carol", SMALL)
+        registry.start("carol", SMALL, queue=False)
+    waiting = registry.start("carol", SMALL)  # a play page waits in line instead
+    assert registry.status(waiting.run_id)["state"] == "queued"
+    assert len(registry.active()) == 3
 
 
 def test_ra003_live_change_keeps_step_restart_field_forks_child(registry):
@@ -67,14 +71,17 @@ def test_ra004_killed_worker_is_reported_failed(registry):
     assert registry.active("alice") == []  # a dead run no longer counts against the limit
 
 
-def test_ra005_upload_checked_and_saved_as_npy(registry):
+def test_ra005_upload_checked_and_saved_for_its_session_only(registry):
     with pytest.raises(DataFileError, match="line 3"):
-        registry.save_upload(b"1,2\n3,4\n5\n", "bad.csv")
-    path, rows, cols = registry.save_upload(b"1,2,3\n4,5,6\n7,8,9\n", "good.csv")
-    assert path.endswith(".npy") and (rows, cols) == (3, 3)
-    run = registry.start("alice", SMALL.with_changes(
-        {"target.name": "file", "target.data_path": path, "target.dim": 3}))
+        registry.save_upload(b"1,2\n3,4\n5\n", "bad.csv", "alice")
+    name, rows, cols = registry.save_upload(b"1,2,3\n4,5,6\n7,8,9\n", "good.csv", "alice")
+    assert name.endswith(".npy") and "/" not in name and (rows, cols) == (3, 3)
+    cfg = SMALL.with_changes({"target.name": "file", "target.data_path": name, "target.dim": 3})
+    with pytest.raises(ConfigError, match="uploaded in this browser session"):
+        registry.start("bob", cfg)  # another session's upload (a share link of alice's run)
+    run = registry.start("alice", cfg)
     wait_for(lambda: registry.newest(run.run_id) is not None)
+    assert registry.status(run.run_id)["state"] == "paused"
 
 
 def test_ra006_unwatched_runs_are_freed_for_a_new_page(registry):

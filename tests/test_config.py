@@ -11,12 +11,15 @@ import zlib
 from pathlib import Path
 from typing import Any, get_args
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gancore.cli import config_reference
 from gancore.config import (
+    MAX_CONFIG_BYTES,
+    MAX_LINK_CHARS,
     MAX_PARAMS,
     ConfigError,
     LossName,
@@ -36,8 +39,12 @@ URL_SAFE = re.compile(r"[A-Za-z0-9_-]+")
 
 def _link(data: Any) -> str:
     """A link as to_url builds it, from any JSON value."""
-    raw = json.dumps(data).encode()
-    return base64.urlsafe_b64encode(zlib.compress(raw)).decode().rstrip("=")
+    return _link_of(json.dumps(data).encode())
+
+
+def _link_of(raw: bytes) -> str:
+    """A link as to_url builds it, from any bytes."""
+    return base64.urlsafe_b64encode(zlib.compress(raw, 9)).decode().rstrip("=")
 
 
 # --- serialisation ---------------------------------------------------------------------------
@@ -75,6 +82,42 @@ def test_every_preset_has_its_own_link() -> None:
 def test_corrupted_link_is_a_config_error(text: str) -> None:
     with pytest.raises(ConfigError, match="corrupted|foo: unknown config key"):
         RunConfig.from_url(text)
+
+
+def test_truncated_link_is_corrupted_not_too_large() -> None:
+    with pytest.raises(ConfigError, match="corrupted"):
+        RunConfig.from_url(RunConfig().with_changes({"train.seed": 5}).to_url()[:-6])
+
+
+def test_link_longer_than_any_config_is_refused_before_decoding() -> None:
+    with pytest.raises(ConfigError, match=r"^config link is too large \(a config is at most "
+                                          r"512 KB\)$"):
+        RunConfig.from_url("A" * (MAX_LINK_CHARS + 1))
+
+
+def test_link_that_inflates_past_the_bound_is_refused() -> None:
+    """Valid JSON (`{}` padded with blanks) one byte past MAX_CONFIG_BYTES, in a 1 KB link: it is
+    inflated only up to the bound."""
+    text = _link_of(b"{" + b" " * (MAX_CONFIG_BYTES - 1) + b"}")
+    assert len(text) < 2000
+    with pytest.raises(ConfigError, match="config link is too large"):
+        RunConfig.from_url(text)
+
+
+def test_largest_legitimate_config_fits_the_link_bounds() -> None:
+    """The 'points' target at its 5000-point bound with the longest coordinates JSON writes
+    (17 digits, sign, exponent), and every list at its bound: the case MAX_CONFIG_BYTES is for."""
+    rng = np.random.default_rng(0)
+    pts = (-rng.uniform(1e-5, 9.9e-5, (5000, 2))).tolist()
+    values = (-rng.uniform(1e-5, 9.9e-5, 64)).tolist()
+    cfg = RunConfig().with_changes({
+        "target.name": "points", "target.points": pts, "target.positions": values,
+        "target.widths": [-v for v in values], "target.weights": [-v for v in values],
+        "generator.hidden": [1] * 8, "discriminator.hidden": [1] * 8})
+    text = cfg.to_url()
+    assert len(text) <= MAX_LINK_CHARS
+    assert RunConfig.from_url(text) == cfg
+    assert len(cfg.to_json()) < MAX_CONFIG_BYTES * 0.6  # the bound keeps its margin
 
 
 def test_link_with_a_bad_value_names_the_field() -> None:

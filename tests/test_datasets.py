@@ -48,6 +48,13 @@ def h5_external_storage(p: Path) -> None:
         f.create_dataset("data", shape=(3, 2), dtype="f8", external=[(str(raw), 0, 48)])
 
 
+def h5_big_chunks(p: Path) -> None:
+    # 20 values in chunks of 2,000: HDF5 inflates a whole chunk to read any part of it.
+    with h5py.File(p, "w") as f:
+        f.create_dataset("data", data=np.ones((10, 2)), maxshape=(None, 2), chunks=(1000, 2),
+                         compression="gzip")
+
+
 # --- good files ----------------------------------------------------------------------------------
 
 
@@ -175,6 +182,14 @@ CORPUS = [
     ("h5-compound", "cp.h5", h5(data=np.zeros(3, dtype=[("a", "f4"), ("b", "i4")])), {},
      "compound"),
     ("h5-external-storage", "ext.h5", h5_external_storage, {}, "outside this file"),
+    ("too-many-values-npy", "tv.npy", npy(np.zeros((4, 3))), {"max_values": 11},
+     "too large when decompressed: 4 rows x 3 columns = 12 values, more than the limit of 11"),
+    ("too-many-values-csv", "tv.csv", text("1,2,3\n" * 4), {"max_values": 11},
+     "too large when decompressed: 12 values by line 4"),
+    ("too-many-values-h5", "tv.h5", h5(data=np.zeros((4, 3))), {"max_values": 11},
+     "too large when decompressed: 4 rows x 3 columns"),
+    ("h5-big-chunks", "bc.h5", h5_big_chunks, {"max_values": 1000},
+     "dataset '/data' is stored in chunks of 2,000 values"),
     ("not-h5", "n.h5", text("1,2\n3,4\n"), {}, "not a valid HDF5 file"),
     ("oversize", "big.csv", text("1,2\n" * 10), {"max_bytes": 16}, "larger than the 16 bytes"),
     ("unknown-extension", "d.json", text("[[1, 2]]"), {}, "accepted: .csv"),
@@ -201,3 +216,16 @@ def test_malformed_file_is_refused(tmp_path: Path, filename: str,
     assert message.startswith(f"{filename}: ")
     assert keyword in message
     assert "\n" not in message
+
+
+def test_hdf5_bomb_is_refused_from_its_header(tmp_path: Path) -> None:
+    """1,000,000 x 256 float64 that was never written: a few KB of file, 2 GB once read (every
+    value the fill value). The shape alone refuses it, so nothing is read."""
+    path = tmp_path / "bomb.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("data", (1_000_000, 256), "f8", chunks=(4096, 256))
+    assert path.stat().st_size < 100_000
+    with pytest.raises(DataFileError, match=r"^bomb\.h5: too large when decompressed: "
+                       r"1,000,000 rows x 256 columns = 256,000,000 values, more than the limit "
+                       r"of 16,777,216 values \(64\.0 MB as float32\)$"):
+        load_bytes(path.read_bytes(), "bomb.h5")

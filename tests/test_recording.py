@@ -16,7 +16,16 @@ import numpy as np
 import pytest
 
 from gancore.frames import Frame, quantize
-from gancore.recording import FORMAT_VERSION, Recorder, RecordingError, RunReader
+from gancore.recording import (
+    FORMAT_VERSION,
+    MAX_FRAME_ARRAY_BYTES,
+    MAX_FRAME_BYTES,
+    MAX_LINKS,
+    Recorder,
+    RecordingError,
+    RunReader,
+    validate_recording,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITER = Path(__file__).with_name("_recording_writer.py")
@@ -283,3 +292,97 @@ def test_size_per_frame(tmp_path):
     per_frame = path.stat().st_size / n
     print(f"\nrecording size: {per_frame:.0f} bytes per 2-D frame ({n} frames, with scalars)")
     assert per_frame < 20_000
+
+
+# --- what a reader refuses before reading --------------------------------------------------------
+
+
+def test_largest_frame_is_accepted(tmp_path):
+    """A frame of a run at every probe bound (n-D at MAX_DATA_DIM, 5000 samples, 256 x 256 D
+    grid): what MAX_FRAME_ARRAY_BYTES and MAX_FRAME_BYTES are measured against."""
+    from gancore.config import MAX_DATA_DIM, FrameConfig, RunConfig
+    from gancore.session import Session
+
+    def top(field: str) -> int:
+        return next(m.le for m in FrameConfig.model_fields[field].metadata if hasattr(m, "le"))
+
+    cfg = RunConfig().with_changes({
+        "target.name": "gaussian_nd", "target.dim": MAX_DATA_DIM, "latent.dim": 4,
+        "frames.samples": top("samples"), "frames.d_grid": top("d_grid"),
+        "frames.latent_grid": top("latent_grid"), "generator.hidden": [16],
+        "discriminator.hidden": [16], "train.batch_size": 64})
+    path = tmp_path / "largest.h5"
+    with Recorder(path, cfg.to_json(), COLUMNS) as rec:
+        rec.append_frame(Session(cfg).frame())
+    validate_recording(path)
+    with h5py.File(path, "r") as h:
+        rows = {k: math.prod(ds.shape[1:]) * ds.dtype.itemsize for k, ds in h["frames"].items()
+                if k != "step" and not k.endswith("_range")}
+    assert rows["samples"] == 5000 * MAX_DATA_DIM * 4 < MAX_FRAME_ARRAY_BYTES * 0.7
+    assert sum(rows.values()) < MAX_FRAME_BYTES * 0.4
+
+
+def _soft_link(f: h5py.File) -> None:
+    f["frames/alias"] = h5py.SoftLink("/frames/samples")
+
+
+def _wide_scalars(f: h5py.File) -> None:
+    del f["scalars"]
+    f.create_dataset("scalars", (4, 2000), "f8").attrs["columns"] = [f"c{i}" for i in range(2000)]
+
+
+def _unstored_scalars(f: h5py.File) -> None:
+    # 10 million rows declared, none written: 534 MB of fill values from a few KB of file.
+    del f["scalars"]
+    f.create_dataset("scalars", (10_000_000, 7), "f8", chunks=(1024, 7)).attrs["columns"] = \
+        COLUMNS
+    f["scalars"][:4] = 1.0
+
+
+def _big_chunks(f: h5py.File) -> None:
+    n = f["frames/real"].shape[0]
+    del f["frames/real"]
+    f["frames"].create_dataset("real", (n, 1500, 2), "f2", maxshape=(None, 1500, 2),
+                               chunks=(2000, 1500, 2))
+
+
+def _variable_length(f: h5py.File) -> None:
+    f["frames"].create_dataset("notes", (f["frames/step"].shape[0],), h5py.string_dtype())
+
+
+def _frame_over_the_bound(f: h5py.File) -> None:
+    # Arrays each under MAX_FRAME_ARRAY_BYTES, together over MAX_FRAME_BYTES (never written).
+    n = f["frames/step"].shape[0]
+    for i in range(3):
+        f["frames"].create_dataset(f"extra{i}", (n, 6 * 2**20), "u1", chunks=(1, 6 * 2**20))
+
+
+def _many_objects(f: h5py.File) -> None:
+    for i in range(MAX_LINKS):
+        f.create_group(f"g{i}")
+
+
+DAMAGES = [
+    (_soft_link, "/frames/alias is a soft link"),
+    (_wide_scalars, "/scalars has rows of 16,000 bytes, more than the 8,192"),
+    (_unstored_scalars, "/scalars declares 534.0 MB more than it stores"),
+    (_big_chunks, "/frames/real is stored in chunks of 11.4 MB"),
+    (_variable_length, "/frames/notes holds variable-length data"),
+    (_frame_over_the_bound, "a frame holds 18.0 MB, more than the 16.0 MB a frame may hold"),
+    (_many_objects, f"holds more than {MAX_LINKS:,} objects"),
+]
+
+
+@pytest.mark.parametrize(("damage", "problem"), DAMAGES,
+                         ids=[damage.__name__.strip("_") for damage, _ in DAMAGES])
+def test_reader_refuses_what_the_layout_does_not_allow(tmp_path, damage, problem):
+    path = tmp_path / "x.h5"
+    with Recorder(path, CONFIG, COLUMNS) as rec:
+        rng = np.random.default_rng(0)
+        for k in range(2):
+            rec.append_frame(frame_2d(k, rng))
+    with h5py.File(path, "r+") as f:
+        damage(f)
+    with pytest.raises(RecordingError) as err:
+        RunReader(path)
+    assert str(err.value).startswith("x.h5: ") and problem in str(err.value)

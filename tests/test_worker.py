@@ -130,3 +130,22 @@ def test_invalid_config_fails_the_run_with_its_reason(worker):
                                    "target.data_path": "/nonexistent/data.csv"}))
     assert h.wait_state(("failed",), timeout=30) == "failed"
     assert "data.csv" in h.message and "not found" in h.message
+
+
+def test_mailbox_readers_keep_their_own_positions():
+    """A spectator reading a run takes nothing from its owner: each reader gets the newest frame
+    it has not seen and every row since its own last read."""
+    box = Mailbox()
+    box.put(b"one", np.array([[1.0, 0.1]]))
+    assert box.take("owner")[0] == b"one"
+    box.put(b"two", np.array([[2.0, 0.2]]))
+    assert box.take("spectator")[0] == b"two"  # a newcomer: the newest frame, recent rows
+    for _ in range(5):
+        box.put(b"more", np.array([[9.0, 0.9]]))
+        assert box.take("spectator")[0] == b"more"
+    frame, rows = box.take("owner")
+    assert frame == b"more" and rows[:, 0].tolist() == [2.0] + [9.0] * 5
+    assert box.take("owner") is None and not box.wait(0.01, "owner")
+    box.forget("spectator")
+    box.reset()  # a new run in the same process: the old run's picture is not shown
+    assert box.take("owner") is None and box.take("newcomer") is None

@@ -31,7 +31,7 @@ from app.components.exports import side_by_side_bar
 from app.components.header import page_header
 from app.runs import LimitError, Run, UnknownRun, registry
 from app.session import session_id
-from gancore.config import RunConfig
+from gancore.config import ConfigError, RunConfig
 from gancore.worker import CommandError
 
 dash.register_page(__name__, path="/compare", title="ganscope · compare", name="Compare")
@@ -146,7 +146,13 @@ def _start(entries: list[Entry], sid: str) -> tuple[list[dict], list[str]]:
     payloads, errors = [], []
     for e in entries:
         try:
-            run = reg.start(sid, e.config, preset=e.preset, allowance=reg.limits.per_compare)
+            # No queue here: a comparison's runs move in lock-step, so half of them waiting
+            # for slots would hold the other half still.
+            run = reg.start(sid, e.config, preset=e.preset, allowance=reg.limits.per_compare,
+                            queue=False)
+        except ConfigError as err:
+            errors.append(f"{e.label or 'a run'} cannot run: {err}")
+            continue
         except LimitError as err:
             left = len(entries) - len(payloads)
             errors.append(f"{err} ({left} of the {len(entries)} runs not started)")
@@ -156,7 +162,8 @@ def _start(entries: list[Entry], sid: str) -> tuple[list[dict], list[str]]:
 
 
 def _group(store: dict) -> lockstep.Lockstep:
-    return lockstep.group(registry(), session_id(), [p["run"] for p in store["runs"]])
+    return lockstep.group(registry(), session_id(),
+                          [str(p["run"]) for p in store["runs"][:MAX_RUNS]])
 
 
 def _play_label(playing: bool) -> str:
@@ -274,7 +281,7 @@ def play_pause(_n, speed: int, store: dict | None):
         g = _group(store)
         if g.playing:
             return "Play all", _at(g.pause()), ""
-        g.chunk = int(speed or 0)
+        g.chunk = speed if speed in SPEEDS else 0
         g.play()
     except CONTROL_ERRORS as e:
         return no_update, no_update, _notice([str(e)])
@@ -289,9 +296,12 @@ def play_pause(_n, speed: int, store: dict | None):
 def step_all(_n, count: int, store: dict | None):
     if not store or not store.get("runs"):
         return no_update, no_update, _notice(["There are no runs to step"])
+    if count not in STEP_COUNTS:  # the dropdown's values only: 10^9 steps held four cores
+        return no_update, no_update, _notice([f"step count must be one of "
+                                              f"{', '.join(map(str, STEP_COUNTS))}"])
     try:
         g = _group(store)
-        steps = g.step(int(count or 1))
+        steps = g.step(int(count))
     except CONTROL_ERRORS as e:
         return no_update, no_update, _notice([str(e)])
     dropped = [f"{rid} no longer moves: {why}" for rid, why in g.dropped.items()]
@@ -302,7 +312,7 @@ def step_all(_n, count: int, store: dict | None):
           Input(ids.CMP_SPEED, "value"), State(ids.CMP_RUNS, "data"), prevent_initial_call=True)
 def speed(value: int, store: dict | None):
     if store and store.get("runs"):
-        _group(store).chunk = int(value or 0)
+        _group(store).chunk = value if value in SPEEDS else 0
     return no_update
 
 

@@ -162,8 +162,7 @@ def ask_delete(_clicks):
     if not _clicked() or not isinstance(ctx.triggered_id, dict):
         return no_update, no_update, no_update, no_update
     name = ids.rec_name(ctx.triggered_id)
-    owner = library().owner(name)
-    if owner is not None and owner != session_id():
+    if not library().may_delete(name, session_id()):
         return None, True, "", _notice(
             f"Cannot delete {name}: it belongs to another browser session; only the session "
             "that made or uploaded it can delete it.", "error")

@@ -8,6 +8,7 @@ the lesson bar (app/components/classroom.py), `&present=1` presenter mode (asset
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Any
 
 import dash
@@ -65,7 +66,7 @@ def run_payload(run: Run, owner: str) -> dict[str, Any]:
     """What the page keeps about its run (dcc.Store)."""
     return {"run": run.run_id, "config": run.config.to_json(), "kind": run.kind,
             "owner": run.owner == owner, "parent": run.parent, "fork_step": run.fork_step,
-            "preset": run.preset, "record": run.record_path,
+            "preset": run.preset, "record": Path(run.record_path).name,
             "url": url_query(run.config, run.preset),
             "share": play_share_query(run.config, run.preset)}
 
@@ -127,11 +128,22 @@ def open_run(boot: dict):
         except UnknownRun:
             note = _notice(f"No run '{boot['watch']}' here; opened {DEFAULT_PRESET} instead.",
                            "error")
-    cfg = RunConfig.from_json(boot["config"])
     try:
+        cfg = RunConfig.from_json(boot["config"])
         run = reg.start(sid, cfg, autoplay=bool(boot.get("play")), preset=boot.get("preset"))
+    except ConfigError as e:  # a link or a forged store naming a server file, a bad config
+        cfg = PRESETS[DEFAULT_PRESET].config()
+        note = _notice(f"The config in this link cannot run: {e}. Showing {DEFAULT_PRESET}.",
+                       "error")
+        try:
+            run = reg.start(sid, cfg, autoplay=False, preset=DEFAULT_PRESET)
+        except LimitError as err:
+            return {"run": None, "config": cfg.to_json(), "error": str(err)}, note
     except LimitError as e:
         return {"run": None, "config": cfg.to_json(), "error": str(e)}, _notice(str(e), "error")
+    if run.queued and note is no_update:
+        note = _notice(f"The server is full: your run waits for a free slot "
+                       f"({reg.status(run.run_id)['message']}). It starts by itself.", "info")
     return run_payload(run, sid), note
 
 
@@ -345,8 +357,8 @@ def upload(contents: str | None, filename: str | None, run_data: dict | None):
     try:
         if reg.get(current[0]).owner != sid:
             raise PermissionError("this run belongs to another browser session")
-        path, rows, cols = reg.save_upload(raw, name)
-        cfg = current[1].with_changes({"target.name": "file", "target.data_path": path,
+        upload_name, rows, cols = reg.save_upload(raw, name, sid)
+        cfg = current[1].with_changes({"target.name": "file", "target.data_path": upload_name,
                                        "target.dim": cols})
         run, _, restart = reg.apply(sid, current[0], cfg)
     except (DataFileError, ConfigError) as e:

@@ -1,0 +1,97 @@
+"""Parse a data upload (CSV, .npy, HDF5) in a child process with memory and time limits.
+
+`gancore.datasets` refuses a file past its size budget from the header, before anything is
+inflated; the child is the second wall, for what a crafted file can still make a C library do
+(a 2 MB gzip-compressed HDF5 file took the web process to 5-9 GB when it was parsed there).
+
+Protocol: the parent writes the upload's bytes to a hidden temporary file beside `dest` and runs
+`python -m app.limited MEMORY app.uploads JOB` (app/limited.py), JOB being JSON
+{"src", "name", "out", "dataset", "max_bytes"}. The child writes the checked float32 array to
+"out" as .npy and prints one JSON line: {"rows": R, "cols": C}, or {"error": MESSAGE} with a
+DataFileError's one-line message. The parent moves "out" to `dest`; after any failure it leaves
+nothing on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.limited import EXIT_OUT_OF_MEMORY, MEMORY_BYTES, run_limited
+from gancore.datasets import DataFileError, upload_name
+
+TIMEOUT_S = 30.0
+
+
+def parse_upload(data: bytes, filename: str, dest: Path, *, max_bytes: int,
+                 dataset: str | None = None, timeout_s: float = TIMEOUT_S,
+                 memory_bytes: int = MEMORY_BYTES) -> tuple[int, int]:
+    """Check an uploaded data file in a child process and write it to `dest` as a float32 .npy;
+    returns (rows, columns). Raises DataFileError whose message starts with the file's base name;
+    then neither `dest` nor any temporary file exists. `dest`'s folder must exist; OSError when
+    it cannot be written (a full disk is the caller's to word)."""
+    dest = Path(dest)
+    name = upload_name(filename)
+    token = secrets.token_hex(8)
+    src = dest.parent / f".{token}.upload"
+    out = dest.parent / f".{token}.npy.part"
+    job = {"src": str(src), "name": name, "out": str(out), "dataset": dataset,
+           "max_bytes": int(max_bytes)}
+    try:
+        with open(src, "xb") as fh:
+            fh.write(data)
+        answer = _run_child(job, timeout_s, memory_bytes)
+        out.replace(dest)
+        return answer["rows"], answer["cols"]
+    finally:
+        src.unlink(missing_ok=True)
+        out.unlink(missing_ok=True)
+
+
+def _run_child(job: dict[str, Any], timeout_s: float, memory_bytes: int) -> dict[str, Any]:
+    """The child's answer {"rows", "cols"}; DataFileError for its refusal or its failure. Its
+    stderr is never shown: a traceback would name server paths."""
+    name = job["name"]
+    try:
+        done = run_limited("app.uploads", [json.dumps(job)], memory_bytes=memory_bytes,
+                           timeout_s=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise DataFileError(f"{name}: took longer than {timeout_s:g} s to read") from None
+    if done.returncode == EXIT_OUT_OF_MEMORY:
+        raise DataFileError(f"{name}: ran out of its memory budget ({memory_bytes / 2**20:.0f} "
+                            "MB) while being read") from None
+    try:
+        answer = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        answer = {}
+    if "error" in answer:
+        raise DataFileError(str(answer["error"]))
+    if done.returncode != 0 or not {"rows", "cols"} <= answer.keys():
+        raise DataFileError(f"{name}: could not be read (the reader stopped with exit status "
+                            f"{done.returncode})")
+    return answer
+
+
+def _child(job: dict[str, Any]) -> dict[str, Any]:
+    """In the child: read, check, and save the array; a refusal is an answer, not a crash."""
+    import numpy as np
+
+    from gancore.datasets import load_bytes
+
+    with open(job["src"], "rb") as fh:
+        data = fh.read(job["max_bytes"] + 1)  # one byte more tells "too large"
+    try:
+        arr = load_bytes(data, job["name"], job["dataset"], max_bytes=job["max_bytes"])
+    except DataFileError as e:
+        return {"error": str(e)}
+    with open(job["out"], "xb") as fh:
+        np.save(fh, arr)
+    return {"rows": int(arr.shape[0]), "cols": int(arr.shape[1])}
+
+
+if __name__ == "__main__":
+    print(json.dumps(_child(json.loads(sys.argv[1]))), flush=True)
