@@ -433,8 +433,7 @@ class RunRegistry:
         place = self.queue_place(run.run_id)
         if place is None:
             return "starting"
-        words = f"{ordinal(place)} in line for a free slot (the server trains at most " \
-                f"{self.limits.total} runs at once)"
+        words = f"{ordinal(place)} in line"
         now = time.monotonic()
         recent = [t for t in self._released if now - t < 600]
         if len(recent) >= 2:
@@ -457,6 +456,8 @@ class RunRegistry:
                     if run is not None:
                         run.queued = False
                         run.ended = run.ended or "left the queue: its page was closed"
+            if self._queue and len(self.holding()) >= self.limits.total:
+                self._take_back_closed(self.holding(), 2.0, "stopped: no page was watching it")
             while self._queue and len(self.holding()) < self.limits.total:
                 run = self._runs[self._queue.pop(0)]
                 run.queued, run.slot = False, True
@@ -571,10 +572,7 @@ class RunRegistry:
         if len(mine) >= per_session or len(self.holding()) >= self.limits.total:
             # Tabs that were closed or reloaded free their runs (a run younger than a few
             # seconds may belong to a tab whose socket is still connecting).
-            now = time.monotonic()
-            for r in mine:
-                if r.watchers == 0 and now - r.last_watched > 0.5 and _page_gone(r, now):
-                    self._release(r, "stopped: its page was closed")
+            self._take_back_closed(mine, 0.5, "stopped: its page was closed")
             mine = self._mine(owner)
         if len(mine) >= per_session:
             raise LimitError(f"limit reached: this browser session already has {len(mine)} "
@@ -584,14 +582,19 @@ class RunRegistry:
             # A full machine takes back runs whose page was closed (any session's): the idle
             # reaper would stop them later anyway, and a reloaded page starts its own runs
             # again. Runs younger than a few seconds may belong to a page still connecting.
-            now = time.monotonic()
-            for r in total:
-                if r.watchers == 0 and now - r.last_watched > 2.0 and _page_gone(r, now):
-                    self._release(r, "stopped: no page was watching it")
+            self._take_back_closed(total, 2.0, "stopped: no page was watching it")
             total = self.holding()
         if len(total) >= self.limits.total or (self._queue and allowance is None):
             raise ServerFull(f"the server is full: {len(total)} runs are training (at most "
                              f"{self.limits.total} on this machine)")
+
+    def _take_back_closed(self, runs: list[Run], quiet_s: float, why: str) -> None:
+        """Stop the runs whose page was closed (their owner's pages stopped watching more than
+        `quiet_s` ago, see `_page_gone`): a full machine or a full session needs their room."""
+        now = time.monotonic()
+        for r in runs:
+            if r.watchers == 0 and now - r.last_watched > quiet_s and _page_gone(r, now):
+                self._release(r, why)
 
     def replace(self, owner: str, run_id: str, cfg: RunConfig, *, parent: str | None = None,
                 fork_step: int | None = None, autoplay: bool = False,

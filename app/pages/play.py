@@ -141,10 +141,7 @@ def open_run(boot: dict):
             return {"run": None, "config": cfg.to_json(), "error": str(err)}, note
     except LimitError as e:
         return {"run": None, "config": cfg.to_json(), "error": str(e)}, _notice(str(e), "error")
-    if run.queued and note is no_update:
-        note = _notice(f"The server is full: your run waits for a free slot "
-                       f"({reg.status(run.run_id)['message']}). It starts by itself.", "info")
-    return run_payload(run, sid), note
+    return run_payload(run, sid), note  # a queued run's place: the banner (assets/stream.js)
 
 
 @callback(Output(ids.RUN_LABEL, "children"), Input(ids.RUN, "data"))
