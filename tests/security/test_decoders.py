@@ -110,6 +110,28 @@ def test_sec_dec003_hdf5_upload_bomb_is_refused_in_a_child(tmp_path):
     assert grown_mb < 50, f"the parent grew by {grown_mb:.0f} MB"
 
 
+def test_sec_dec008_hdf5_upload_bomb_through_the_play_page_leaves_the_server_small(
+        server, tmp_path):
+    """The same bomb as a browser sends it: the play page's upload callback, base64 in JSON."""
+    client = Client(server.url)
+    status, answer = client.open_preset("ring8-reference")
+    run_data = answer["response"]["run"]["data"]
+    contents = "data:application/x-hdf5;base64," + base64.b64encode(
+        _hdf5_bomb(tmp_path / "made.h5")).decode()
+    before = server.peak_rss_mb()
+    status, answer = client.call(
+        ("run.data", "upload-info.children"),
+        [{"id": "upload", "property": "contents", "value": contents}],
+        [{"id": "upload", "property": "filename", "value": "bomb.h5"},
+         {"id": "run", "property": "data", "value": run_data}], fields=["target.name"])
+    assert status == 200
+    text = json.dumps(answer)
+    assert "bomb.h5: too large when decompressed" in text and "Upload refused" in text
+    assert str(server.runs_dir) not in text
+    assert server.peak_rss_mb() < before + GROWTH_MB
+    assert not [p for p in (Path(server.runs_dir) / "uploads").glob("*") if p.suffix == ".npy"]
+
+
 # ---- recordings ---------------------------------------------------------------------------------
 
 
