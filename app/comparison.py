@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gancore.config import ConfigError, RunConfig, get_path, iter_fields
-from gancore.presets import PRESETS
+from gancore.teach.presets import PRESETS
 
 MAX_RUNS = 4
 CFG_SEP = "~"

@@ -142,7 +142,7 @@ def run_config(run_id: str, _what: str) -> Response:
 
 def run_scalars(run_id: str, _what: str) -> Response:
     """Every recorded training step's scalars (losses, D means, gradient norms) as CSV."""
-    from gancore.recording import RecordingError, RunReader
+    from gancore.store.recording import RecordingError, RunReader
 
     run = _run(run_id)
     try:

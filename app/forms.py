@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from gancore.config import ConfigError, RunConfig, get_path, iter_fields
-from gancore.distributions import TARGETS
-from gancore.losses import LOSSES
+from gancore.data.targets import TARGETS
+from gancore.train.losses import LOSSES
 
 # Set from the page rather than typed: drawn points, the uploaded file and its dataset.
 NOT_TYPED = {"target.points", "target.data_path", "target.data_dataset"}

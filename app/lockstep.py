@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from app.runs import RunRegistry, UnknownRun
-from gancore.worker import CommandError
+from gancore.run.worker import CommandError
 
 TICK_FPS = 12.0  # frames per second of a full-speed group (4 plots to draw per frame)
 MAX_CHUNK = 2000

@@ -37,8 +37,8 @@ from flask import Flask, Response, request, send_file
 from app import runs
 from app.limited import EXIT_OUT_OF_MEMORY, run_limited
 from gancore.frames import encode
-from gancore.library import replay_index, summarize
-from gancore.recording import RecordingError, RunReader, open_recording, storage_cause
+from gancore.store.library import replay_index, summarize
+from gancore.store.recording import RecordingError, RunReader, open_recording, storage_cause
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}\.h5$")
 VALIDATE_TIMEOUT_S = 60.0
@@ -274,7 +274,8 @@ class Recordings:
         return reader
 
     def index(self, name: str) -> dict[str, Any]:
-        """The replay index of a recording (gancore.library.replay_index), cached per version."""
+        """The replay index of a recording (gancore.store.library.replay_index), cached per
+        version."""
         stamp = self._stamp(self.path(name))
         cached = self._indexes.get(name)
         if cached and cached[0] == stamp:
@@ -288,7 +289,7 @@ class Recordings:
     def frame_bytes(self, name: str, step: int) -> tuple[bytes, int]:
         """The wire frame of the last recorded frame at or before `step`, and its step. Its size
         is bounded where the file is opened: RunReader refuses (RecordingError) a recording whose
-        frames could be larger than gancore.recording.MAX_FRAME_BYTES, before reading one."""
+        frames could be larger than gancore.store.recording.MAX_FRAME_BYTES, before reading one."""
         with self._lock:
             reader = self._reader_locked(name)
             frame = reader.frame_at_step(step)  # KeyError when every frame is later

@@ -20,7 +20,7 @@ import numpy as np
 
 from app.cpushare import CpuShare
 from gancore.config import RunConfig, changed_paths, data_dim, needs_restart
-from gancore.worker import DEAD_AFTER_S, STARTUP_S, CommandError, RunSpec, WorkerHandle
+from gancore.run.worker import DEAD_AFTER_S, STARTUP_S, CommandError, RunSpec, WorkerHandle
 
 FINISHED = ("diverged", "done", "failed", "stopped")
 # A fork's child reads its parent's checkpoint at start-up (within STARTUP_S); then it is litter.

@@ -41,7 +41,7 @@ from flask_sock import Sock
 
 from app import runs
 from app.session import session_id
-from gancore.training import STAT_COLUMNS
+from gancore.train.trainer import STAT_COLUMNS
 
 ENVELOPE_VERSION = 1
 WAIT_S = 1.0  # longest wait for a new frame before a status-only answer

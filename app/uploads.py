@@ -1,6 +1,6 @@
 """Parse a data upload (CSV, .npy, HDF5) in a child process with memory and time limits.
 
-`gancore.datasets` refuses a file past its size budget from the header, before anything is
+`gancore.data.files` refuses a file past its size budget from the header, before anything is
 inflated; the child is the second wall, for what a crafted file can still make a C library do
 (a 2 MB gzip-compressed HDF5 file took the web process to 5-9 GB when it was parsed there).
 
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from app.limited import EXIT_OUT_OF_MEMORY, MEMORY_BYTES, run_limited
-from gancore.datasets import DataFileError, upload_name
+from gancore.data.files import DataFileError, upload_name
 
 TIMEOUT_S = 30.0
 
@@ -80,7 +80,7 @@ def _child(job: dict[str, Any]) -> dict[str, Any]:
     """In the child: read, check, and save the array; a refusal is an answer, not a crash."""
     import numpy as np
 
-    from gancore.datasets import load_bytes
+    from gancore.data.files import load_bytes
 
     with open(job["src"], "rb") as fh:
         data = fh.read(job["max_bytes"] + 1)  # one byte more tells "too large"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from app.uploads import parse_upload
 from gancore.config import ConfigError, RunConfig
-from gancore.datasets import DataFileError
-from gancore.recording import storage_cause
-from gancore.userdata import is_upload_name
+from gancore.data.files import DataFileError
+from gancore.data.uploads import is_upload_name
+from gancore.store.recording import storage_cause
 
 KEEP_UNUSED_S = 600.0  # an upload no run uses is deleted after this long
 PER_SESSION = 3  # uploads a session keeps at most (the oldest unused one goes first)

@@ -135,8 +135,8 @@ def _bare_train(seconds: float, q) -> None:
     import torch
 
     torch.set_num_threads(1)
-    from gancore.presets import PRESETS
-    from gancore.session import Session
+    from gancore.run.session import Session
+    from gancore.teach.presets import PRESETS
 
     s = Session(PRESETS[PRESET].config())
     s.train(20)

@@ -4,8 +4,8 @@
    the same model, data and optimiser (interleaved rounds; medians; ratio).
 2. iterations/s on `ganlab-ring` (GAN Lab itself: 24.5 it/s in headless Chromium on 2 cores),
    beside the same Trainer made to use autograd (its small networks normally train with the
-   hand-derived gradients of gancore.direct_backprop) and a hand-written bare PyTorch loop of the
-   same networks: what plain PyTorch gets here.
+   hand-derived gradients of gancore.train.direct_backprop) and a hand-written bare PyTorch
+   loop of the same networks: what plain PyTorch gets here.
 3. time to make a full 2-D frame of `ring8-reference` (1500 samples, 64x64 D grid, 20x20 latent
    arrows, metrics) and its encoded size.
 
@@ -30,9 +30,9 @@ from torch.nn import functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gancore.frames import encode  # noqa: E402
-from gancore.presets import get_preset  # noqa: E402
-from gancore.probes import Probes  # noqa: E402
-from gancore.training import Trainer  # noqa: E402
+from gancore.observe.probes import Probes  # noqa: E402
+from gancore.teach.presets import get_preset  # noqa: E402
+from gancore.train.trainer import Trainer  # noqa: E402
 
 
 class BareLoop:

@@ -23,10 +23,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gancore.frames import encode  # noqa: E402
-from gancore.presets import get_preset  # noqa: E402
-from gancore.session import Session  # noqa: E402
-from gancore.training import Trainer  # noqa: E402
-from gancore.worker import RunSpec, WorkerHandle  # noqa: E402
+from gancore.run.session import Session  # noqa: E402
+from gancore.run.worker import RunSpec, WorkerHandle  # noqa: E402
+from gancore.teach.presets import get_preset  # noqa: E402
+from gancore.train.trainer import Trainer  # noqa: E402
 
 PRESETS = ("ring8-reference", "ganlab-ring", "bimodal-6d-wgan-gp", "gaussgan-100d")
 

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 from gancore.config import ConfigError, RunConfig, iter_fields, parse_assignment
-from gancore.datasets import DataFileError, load_points, parse_path_spec
-from gancore.modebench import DEFAULT_STEPS
-from gancore.presets import PRESETS, get_preset
+from gancore.data.files import DataFileError, load_points, parse_path_spec
+from gancore.teach.modebench import DEFAULT_STEPS
+from gancore.teach.presets import PRESETS, get_preset
 
 
 class UsageError(Exception):
@@ -94,7 +94,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
 
     import torch
 
-    from gancore.session import Session
+    from gancore.run.session import Session
 
     torch.set_num_threads(1)
     try:
@@ -116,7 +116,7 @@ def cmd_train(args: argparse.Namespace) -> dict:
 
 
 def cmd_eval(args: argparse.Namespace) -> dict:
-    from gancore.recording import RecordingError, RunReader
+    from gancore.store.recording import RecordingError, RunReader
 
     try:
         reader = RunReader(args.path)
@@ -136,7 +136,7 @@ def cmd_eval(args: argparse.Namespace) -> dict:
 
 def cmd_validate(args: argparse.Namespace) -> dict:
     """The library's upload check (it runs this in a child process): exit 2 naming the problem."""
-    from gancore.recording import RecordingError, open_recording, validate_recording
+    from gancore.store.recording import RecordingError, open_recording, validate_recording
 
     try:
         validate_recording(args.path)
@@ -148,7 +148,7 @@ def cmd_validate(args: argparse.Namespace) -> dict:
 
 
 def cmd_bench_modes(args: argparse.Namespace) -> str:
-    from gancore import modebench
+    from gancore.teach import modebench
 
     if args.seeds < 1 or args.steps < 1 or args.jobs < 1:
         raise UsageError("--seeds, --steps and --jobs must be positive")
@@ -174,7 +174,7 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 
 
 def cmd_export(args: argparse.Namespace) -> dict:
-    from gancore.export import ExportError, export_animation
+    from gancore.render.export import ExportError, export_animation
 
     out = args.gif or args.mp4
     want = ".gif" if args.gif else ".mp4"
@@ -196,7 +196,7 @@ def cmd_export(args: argparse.Namespace) -> dict:
 
 
 def cmd_lessons_gifs(args: argparse.Namespace) -> dict:
-    from gancore import lessongifs
+    from gancore.teach import lessongifs
 
     if args.jobs < 1:
         raise UsageError("--jobs must be 1 or more")
@@ -212,7 +212,7 @@ def cmd_presets() -> str:
 
 
 def cmd_targets() -> str:
-    from gancore.distributions import TARGETS
+    from gancore.data.targets import TARGETS
 
     return "\n".join(f"{name:22s} {spec.family:5s} {spec.doc}" for name, spec in TARGETS.items())
 

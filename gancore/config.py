@@ -227,7 +227,7 @@ class RunConfig(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> RunConfig:
-        from gancore.distributions import TARGETS  # late: distributions imports this module
+        from gancore.data.targets import TARGETS  # late: distributions imports this module
 
         if self.target.name not in TARGETS:
             raise ValueError(f"target.name: unknown target {_short_repr(self.target.name)}; "
@@ -316,7 +316,7 @@ def _inflate_link(text: str) -> bytes:
 def data_dim(cfg: RunConfig) -> int:
     """The data dimension a config trains on (a target with a fixed dimension overrides
     target.dim)."""
-    from gancore.distributions import TARGETS
+    from gancore.data.targets import TARGETS
 
     spec = TARGETS[cfg.target.name]
     return spec.fixed_dim if spec.fixed_dim else cfg.target.dim

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 
 from gancore.frames import Frame, quantize
-from gancore.recording import Recorder
+from gancore.store.recording import Recorder
 
 MAX_FRAMES = 5000
 STEPS_PER_FRAME = 10

@@ -176,7 +176,7 @@ class Client:
 
     def open_preset(self, name: str = "ring8-reference", play: bool = False) -> tuple[int, Any]:
         """Load the play page of a preset and start its run, as a browser would."""
-        from gancore.presets import PRESETS
+        from gancore.teach.presets import PRESETS
 
         status, _, _ = self.get(f"/?preset={name}" + ("&play=1" if play else ""))
         if status != 200:

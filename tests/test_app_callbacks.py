@@ -9,7 +9,7 @@ from dash._utils import AttributeDict
 
 from app import forms, ids, runs, session
 from gancore.config import RunConfig
-from gancore.presets import PRESETS
+from gancore.teach.presets import PRESETS
 
 ALICE, BOB = "alice-session-0123456789", "bob-session-0123456789ab"
 

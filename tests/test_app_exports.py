@@ -12,7 +12,7 @@ import pytest
 
 from app import runs
 from gancore.config import RunConfig
-from gancore.session import Session
+from gancore.run.session import Session
 
 SMALL = RunConfig().with_changes({"generator.hidden": [16], "discriminator.hidden": [16],
                                   "train.batch_size": 32, "frames.samples": 100,

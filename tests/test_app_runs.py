@@ -8,7 +8,7 @@ import pytest
 
 from app.runs import LimitError, Limits, LocalBackend, RunRegistry
 from gancore.config import ConfigError
-from gancore.datasets import DataFileError
+from gancore.data.files import DataFileError
 from tests.helpers import SMALL, wait_for
 
 
@@ -130,7 +130,7 @@ def test_ra008_idle_runs_pause_but_not_before_their_page_first_watches(tmp_path)
 def test_ra009_both_runs_of_a_comparison_start_in_warm_spares(tmp_path):
     """A comparison opens two runs at once: both take a spare process that has already imported
     torch (no new spawn), and the backend warms new spares for the next page."""
-    from gancore.worker import RunSpec
+    from gancore.run.worker import RunSpec
 
     backend = LocalBackend(spare=True)
     try:

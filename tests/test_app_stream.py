@@ -8,7 +8,7 @@ import pytest
 from app.runs import Limits, LocalBackend, RunRegistry
 from app.stream import TabStream, decode_envelope, encode_envelope
 from gancore.frames import decode
-from gancore.training import STAT_COLUMNS
+from gancore.train.trainer import STAT_COLUMNS
 from tests.test_app_runs import SMALL
 
 

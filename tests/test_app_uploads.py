@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from app.uploads import parse_upload
-from gancore.datasets import DataFileError, load_bytes
+from gancore.data.files import DataFileError, load_bytes
 from tests.servers import ROOT
 
 LIMIT = 50 * 2**20
@@ -65,7 +65,7 @@ def test_a_reader_past_its_memory_is_stopped(uploads, wide_csv):
 
 def test_the_child_loads_no_web_or_tensor_stack():
     """What the child imports: a torch import alone would take most of its memory budget."""
-    code = ("import sys, app.limited, app.uploads, gancore.datasets, h5py, numpy; "
+    code = ("import sys, app.limited, app.uploads, gancore.data.files, h5py, numpy; "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'dash', 'flask'}))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           check=True, timeout=60)

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from gancore.checkpoint import load_state, save_state
 from gancore.config import RunConfig
-from gancore.session import Session
-from gancore.vae import make_trainer
+from gancore.run.session import Session
+from gancore.train.checkpoint import load_state, save_state
+from gancore.train.vae import make_trainer
 
 SMALL = RunConfig().with_changes({"generator.hidden": [16], "discriminator.hidden": [16],
                                   "train.batch_size": 32, "frames.samples": 100,
@@ -17,7 +17,7 @@ def losses(trainer, n):
     return [trainer.step().as_row()[1:3] for _ in range(n)]
 
 
-# GAN Lab's sizes: these networks train with direct backprop (gancore.direct_backprop)
+# GAN Lab's sizes: these networks train with direct backprop (gancore.train.direct_backprop)
 GANLAB_SIZED = SMALL.with_changes({"generator.hidden": [10], "discriminator.hidden": [9, 9]})
 
 

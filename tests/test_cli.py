@@ -15,8 +15,8 @@ import pytest
 
 from gancore.cli import main
 from gancore.config import iter_fields
-from gancore.distributions import TARGETS
-from gancore.presets import PRESETS
+from gancore.data.targets import TARGETS
+from gancore.teach.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}

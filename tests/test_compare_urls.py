@@ -17,7 +17,7 @@ from app.comparison import (
 )
 from app.components.fork_share import fork_config, parse_changes
 from gancore.config import ConfigError, RunConfig
-from gancore.presets import PRESETS
+from gancore.teach.presets import PRESETS
 
 VAE = RunConfig().with_changes({"model": "vae", "target.name": "two_points", "train.seed": 9})
 

@@ -28,8 +28,8 @@ from gancore.config import (
     iter_fields,
     needs_restart,
 )
-from gancore.distributions import TARGETS
-from gancore.presets import PRESETS
+from gancore.data.targets import TARGETS
+from gancore.teach.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 FIELDS = {path: (info, ann) for path, info, ann in iter_fields()}

@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from gancore.datasets import DataFileError, load_bytes, load_points, parse_path_spec
+from gancore.data.files import DataFileError, load_bytes, load_points, parse_path_spec
 
 POINTS = np.array([[0.0, 1.0], [2.5, -3.0], [4.0, 5.0]])
 
@@ -119,7 +119,7 @@ def test_load_bytes_applies_limits() -> None:
 ])
 def test_csv_fast_path_agrees_with_careful_parser(content: str) -> None:
     # The C-parser shortcut may decline a file, but must never read one differently.
-    from gancore import datasets
+    from gancore.data import files as datasets
 
     limits = datasets._Limits(1 << 20, 100, 8, None)
     lines = content.replace("\r\n", "\n").split("\n")

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from gancore.config import RunConfig
-from gancore.losses import LOSSES
-from gancore.presets import get_preset
-from gancore.training import Trainer
+from gancore.teach.presets import get_preset
+from gancore.train.losses import LOSSES
+from gancore.train.trainer import Trainer
 
 # GAN Lab's sizes: every layer under direct_backprop.SMALL_WIDTH
 TINY = {"generator.hidden": [10, 12], "discriminator.hidden": [9, 9], "train.batch_size": 150}

@@ -12,10 +12,10 @@ import pytest
 from PIL import Image, ImageSequence
 
 from gancore.cli import main
-from gancore.export import ExportError, export_animation, plan_steps, render_png
-from gancore.presets import get_preset
-from gancore.recording import Recorder, RunReader
-from gancore.session import Session
+from gancore.render.export import ExportError, export_animation, plan_steps, render_png
+from gancore.run.session import Session
+from gancore.store.recording import Recorder, RunReader
+from gancore.teach.presets import get_preset
 
 
 def _train(path, preset: str, steps: int, every: int) -> None:

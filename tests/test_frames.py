@@ -10,8 +10,8 @@ from conftest import ROOT
 
 from gancore.config import RunConfig
 from gancore.frames import Frame, decode, encode, quantize
-from gancore.presets import get_preset
-from gancore.session import Session
+from gancore.run.session import Session
+from gancore.teach.presets import get_preset
 
 KINDS = {
     "2d": {},

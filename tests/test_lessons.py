@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from gancore.lessons import LESSONS, get_lesson
-from gancore.phenomena import DETECTORS
-from gancore.presets import PRESETS
+from gancore.observe.detectors import DETECTORS
+from gancore.teach.lessons import LESSONS, get_lesson
+from gancore.teach.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,5 +1,6 @@
-"""The recordings library on real files: upload validation (gancore.recording.validate_recording
-and `python -m gancore validate`), the listing, the replay frames and routes, delete and upload.
+"""The recordings library on real files: upload validation
+(gancore.store.recording.validate_recording and `python -m gancore validate`), the listing, the
+replay frames and routes, delete and upload.
 
 The recording is made by a real seeded run: sway-1d fires its "swaying" event at step 50, and
 frames are recorded every 30 steps, so the frame at or before the event is the one of step 30.
@@ -20,15 +21,15 @@ from app.runs import Limits, LocalBackend, RunRegistry
 from gancore import cli
 from gancore.config import RunConfig
 from gancore.frames import decode
-from gancore.presets import PRESETS
-from gancore.recording import Recorder, RecordingError, RunReader, validate_recording
+from gancore.store.recording import Recorder, RecordingError, RunReader, validate_recording
+from gancore.teach.presets import PRESETS
 
 STEPS, EVERY, EVENT_STEP = 120, 30, 50
 
 
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory):
-    from gancore.session import Session
+    from gancore.run.session import Session
 
     path = tmp_path_factory.mktemp("rec") / "sway.h5"
     cfg = PRESETS["sway-1d"].config().with_changes({"frames.record_every": EVERY})
@@ -158,7 +159,7 @@ def test_lib010_listing_reads_steps_metrics_and_events(recording, registry):
 
 
 def test_lib011_listing_names_a_preset_recording(tmp_path, registry):
-    from gancore.session import Session
+    from gancore.run.session import Session
 
     cfg = PRESETS["two-points"].config()
     session = Session(cfg, run_id="tp", record_path=registry.runs_dir / "tp.h5")

@@ -6,7 +6,7 @@ import pytest
 
 from app import lockstep
 from app.runs import LimitError, Limits, LocalBackend, RunRegistry
-from gancore.recording import RunReader
+from gancore.store.recording import RunReader
 from tests.helpers import SMALL, wait_for
 
 SMALL = SMALL.with_changes({"frames.record_every": 10})

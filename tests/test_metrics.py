@@ -7,9 +7,9 @@ import pytest
 import torch
 from scipy import stats
 
-from gancore import metrics
 from gancore.config import RunConfig
-from gancore.distributions import build_target
+from gancore.data.targets import build_target
+from gancore.observe import metrics
 
 
 def ring_target():

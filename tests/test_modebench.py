@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gancore import modebench
+from gancore.teach import modebench
 from tests.helpers import on_both_cores
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gancore.phenomena import (
+from gancore.observe.detectors import (
     WARMUP_STEPS,
     ModeCollapse,
     ModeHopping,

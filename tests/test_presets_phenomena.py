@@ -13,7 +13,7 @@ pytestmark = pytest.mark.timeout(1200)  # 14 presets, about 2 minutes on an idle
 # means any one of its kinds will do: a collapsed ring-of-8 generator sits on one mode at a time
 # and hops, and which of the two detectors speaks first depends on the trajectory (5 of 7 seeds
 # give both, 6 of 7 at least one; the preset's own seed gives both). The healthy presets include
-# the remedy side of the classroom lessons (gancore.lessons). Listed longest first (seconds on
+# the remedy side of the classroom lessons (gancore.teach.lessons). Listed longest first (seconds on
 # one core of the 2-core box in the comments), the order the two processes take them in, so both
 # finish at about the same time.
 EXPECTED = {
@@ -35,8 +35,8 @@ EXPECTED = {
 
 
 def train_preset(job: tuple[str, int]) -> tuple[str, list[dict], str]:
-    from gancore.presets import get_preset
-    from gancore.session import Session
+    from gancore.run.session import Session
+    from gancore.teach.presets import get_preset
 
     name, steps = job
     session = Session(get_preset(name).config())

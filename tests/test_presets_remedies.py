@@ -23,9 +23,9 @@ STORIES = {
 
 
 def train_and_score(job: tuple[str, int]) -> tuple[str, int, float]:
-    from gancore import modebench
-    from gancore.presets import get_preset
-    from gancore.training import Trainer
+    from gancore.teach import modebench
+    from gancore.teach.presets import get_preset
+    from gancore.train.trainer import Trainer
 
     name, steps = job
     cfg = get_preset(name).config()

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from gancore.frames import Frame, quantize
-from gancore.recording import (
+from gancore.store.recording import (
     FORMAT_VERSION,
     MAX_FRAME_ARRAY_BYTES,
     MAX_FRAME_BYTES,
@@ -301,7 +301,7 @@ def test_largest_frame_is_accepted(tmp_path):
     """A frame of a run at every probe bound (n-D at MAX_DATA_DIM, 5000 samples, 256 x 256 D
     grid): what MAX_FRAME_ARRAY_BYTES and MAX_FRAME_BYTES are measured against."""
     from gancore.config import MAX_DATA_DIM, FrameConfig, RunConfig
-    from gancore.session import Session
+    from gancore.run.session import Session
 
     def top(field: str) -> int:
         return next(m.le for m in FrameConfig.model_fields[field].metadata if hasattr(m, "le"))

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from gancore.config import RunConfig
-from gancore.losses import LOSSES
-from gancore.presets import PRESETS, get_preset
-from gancore.session import RestartRequired, Session
-from gancore.training import Trainer
+from gancore.run.session import RestartRequired, Session
+from gancore.teach.presets import PRESETS, get_preset
+from gancore.train.losses import LOSSES
+from gancore.train.trainer import Trainer
 
 SMALL = {"generator.hidden": [32, 32], "discriminator.hidden": [32, 32], "train.batch_size": 64}
 
@@ -70,7 +70,7 @@ def test_same_seed_same_weights_different_seed_different():
 def test_sgd_fast_step_matches_torch_sgd_bit_for_bit(momentum, monkeypatch):
     """optimizer_step's plain-SGD shortcut (and its fallback with momentum) leaves a seeded run
     exactly where torch.optim.SGD.step() does, a live learning-rate change included."""
-    from gancore import training
+    from gancore.train import trainer as training
 
     cfg = get_preset("ganlab-ring").config().with_changes(
         {"opt_g.momentum": momentum, "opt_d.momentum": momentum})

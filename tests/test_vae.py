@@ -3,7 +3,7 @@
 import numpy as np
 
 from gancore.config import RunConfig
-from gancore.session import Session
+from gancore.run.session import Session
 
 NETS = {"generator.hidden": [64, 64], "discriminator.hidden": [64, 64], "train.batch_size": 128}
 

@@ -10,9 +10,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gancore import recording  # noqa: E402
 from gancore.cli import config_reference  # noqa: E402
-from gancore.presets import PRESETS  # noqa: E402
+from gancore.store import recording  # noqa: E402
+from gancore.teach.presets import PRESETS  # noqa: E402
 
 
 def presets_table() -> str:
@@ -28,7 +28,7 @@ def recording_layout() -> str:
 def detectors() -> str:
     from inspect import cleandoc
 
-    from gancore.phenomena import DETECTORS, divergence_event
+    from gancore.observe.detectors import DETECTORS, divergence_event
 
     lines = [f"- **{d.kind.replace('_', ' ')}**: {' '.join(cleandoc(d.__doc__).split())}"
              for d in DETECTORS]
@@ -38,7 +38,7 @@ def detectors() -> str:
 
 def lessons() -> str:
     """Each lesson's title, text and presets, beside its GIF (written by `make lessons`)."""
-    from gancore.lessons import LESSONS
+    from gancore.teach.lessons import LESSONS
 
     out = []
     for lesson in LESSONS.values():

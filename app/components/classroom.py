@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from dash import dcc, html
 
 from app import ids
-from gancore.lessons import LESSONS, Lesson
+from gancore.teach.lessons import LESSONS, Lesson
 
 KIND_LABELS = {"mode_collapse": "mode collapse", "mode_hopping": "mode hopping",
                "non_convergence": "non-convergence", "swaying": "swaying", "stuck": "stuck",

@@ -7,7 +7,7 @@ from dash import dcc, html
 from app import forms, ids
 from app.components.header import logo
 from gancore.config import RunConfig
-from gancore.presets import PRESETS
+from gancore.teach.presets import PRESETS
 
 SPEEDS = (0, 1, 2, 5, 10, 25, 100, 500)
 FPS_CAPS = (1, 2, 5, 10, 15, 25, 30, 60)

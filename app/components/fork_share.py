@@ -15,7 +15,7 @@ from app import ids
 from app.runs import LimitError, UnknownRun, registry
 from app.session import session_id
 from gancore.config import ConfigError, RunConfig, parse_assignment
-from gancore.worker import CommandError
+from gancore.run.worker import CommandError
 
 MAX_CHANGES = 20
 

@@ -32,7 +32,7 @@ from app.components.header import page_header
 from app.runs import LimitError, Run, UnknownRun, registry
 from app.session import session_id
 from gancore.config import ConfigError, RunConfig
-from gancore.worker import CommandError
+from gancore.run.worker import CommandError
 
 dash.register_page(__name__, path="/compare", title="ganscope · compare", name="Compare")
 

@@ -1,5 +1,6 @@
-"""The lessons page: one card per phenomenon (gancore.lessons), each opening its problem beside
-its remedy, or the problem on the play page with the lesson bar; plus the lesson bar's switch."""
+"""The lessons page: one card per phenomenon (gancore.teach.lessons), each opening its problem
+beside its remedy, or the problem on the play page with the lesson bar; plus the lesson bar's
+switch."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from dash import Input, Output, State, callback, html, no_update
 from app import ids
 from app.components import classroom
 from app.components.header import page_header
-from gancore.lessons import LESSONS, Lesson
-from gancore.presets import PRESETS
+from gancore.teach.lessons import LESSONS, Lesson
+from gancore.teach.presets import PRESETS
 
 dash.register_page(__name__, path="/lessons", title="ganscope · lessons", name="Lessons")
 

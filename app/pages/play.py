@@ -20,9 +20,9 @@ from app.components import classroom, controls, exports, fork_share, views
 from app.runs import LimitError, Run, UnknownRun, registry
 from app.session import session_id
 from gancore.config import ConfigError, RunConfig
-from gancore.datasets import DataFileError
-from gancore.presets import PRESETS
-from gancore.worker import CommandError
+from gancore.data.files import DataFileError
+from gancore.run.worker import CommandError
+from gancore.teach.presets import PRESETS
 
 dash.register_page(__name__, path="/", title="ganscope", name="Play")
 

@@ -14,7 +14,7 @@ from dash import Input, Output, clientside_callback, dcc, html
 from app import ids
 from app.components.header import nav, page_header
 from app.recordings import NoRecording, library
-from gancore.recording import RecordingError
+from gancore.store.recording import RecordingError
 
 dash.register_page(__name__, path="/replay", title="ganscope · replay", name="Replay")
 

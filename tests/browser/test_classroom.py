@@ -12,7 +12,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from gancore.lessons import LESSONS
+from gancore.teach.lessons import LESSONS
 from tests.browser.conftest import screenshot
 from tests.browser.page import step_is, step_of, wait_js
 

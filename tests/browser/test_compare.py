@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from gancore.config import RunConfig
-from gancore.presets import PRESETS
+from gancore.teach.presets import PRESETS
 from tests.browser.conftest import screenshot
 from tests.browser.page import severe_errors, wait_js
 

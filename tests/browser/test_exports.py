@@ -15,7 +15,7 @@ from scipy import ndimage
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from gancore.presets import get_preset
+from gancore.teach.presets import get_preset
 from tests.browser.conftest import ARTIFACTS, screenshot
 from tests.browser.page import open_page, painted, step_of, wait_js
 

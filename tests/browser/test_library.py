@@ -17,7 +17,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from gancore.recording import RunReader
+from gancore.store.recording import RunReader
 from tests.browser.conftest import ROOT, AppServer, screenshot
 from tests.browser.page import wait_js
 
@@ -32,8 +32,8 @@ EVERY = 30
 def lib_server(tmp_path_factory, chromium_available):
     """The app on a runs directory holding a CLI run's recording (sway-1d, 150 steps) and a
     short two-points run made in this process while the CLI trains and the server starts."""
-    from gancore.presets import PRESETS
-    from gancore.session import Session
+    from gancore.run.session import Session
+    from gancore.teach.presets import PRESETS
 
     runs_dir = tmp_path_factory.mktemp("library") / "runs"
     runs_dir.mkdir()
@@ -200,7 +200,7 @@ def test_lib106_replay_of_a_recording_being_written_follows_its_run(browser, sec
     """A run trains on the play page (first browser); its recording, opened in the replay page
     of another browser, grows there: the scrubber gains frames, and a viewer at the newest
     frame moves on with the run."""
-    from gancore.presets import PRESETS
+    from gancore.teach.presets import PRESETS
 
     cfg = PRESETS["sway-1d"].config().with_changes({"frames.record_every": 10})
     browser.get(f"{lib_server.url}/?cfg={cfg.to_url()}&play=1")

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from app.uploads import parse_upload
-from gancore.datasets import DataFileError
-from gancore.recording import Recorder, RecordingError, validate_recording
+from gancore.data.files import DataFileError
+from gancore.store.recording import Recorder, RecordingError, validate_recording
 from tests._recording_writer import COLUMNS, CONFIG_JSON, make_frame, scalar_rows
 from tests.servers import ROOT, Client
 

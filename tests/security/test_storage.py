@@ -12,8 +12,8 @@ import pytest
 
 from app.recordings import RecordingRefused, Recordings
 from app.runs import Limits, LocalBackend, RunRegistry
-from gancore.datasets import DataFileError
-from gancore.recording import open_recording
+from gancore.data.files import DataFileError
+from gancore.store.recording import open_recording
 from tests.helpers import SMALL, wait_for
 
 

@@ -1,7 +1,7 @@
 """A recording in a few lines and its replay index: what the library page lists and what the
 replay page needs before its first frame (config summary, steps, final metrics, events, curves).
 
-Pure reading through `gancore.recording.open_recording`; no web stack.
+Pure reading through `gancore.store.recording.open_recording`; no web stack.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from gancore.recording import RunReader, open_recording
+from gancore.store.recording import RunReader, open_recording
 
 # Frame scalars that are not metrics: the step, the live speed, and the denominator of "modes".
 NOT_METRICS = ("step", "steps_per_s", "modes_total")
@@ -80,7 +80,7 @@ def remedies_of(cfg: dict) -> list[str]:
 
 @cache
 def _preset_configs() -> dict[str, str]:
-    from gancore.presets import PRESETS
+    from gancore.teach.presets import PRESETS
 
     return {name: p.config().to_json() for name, p in PRESETS.items()}
 

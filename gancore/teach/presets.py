@@ -28,7 +28,7 @@ _RING_SMALL = {"target.name": "ring", "target.modes": 8, "target.radius": 1.0,
                "loss.name": "non_saturating", "opt_g.lr": 1e-3, "opt_d.lr": 1e-3}
 _TOY_NETS = {"generator.hidden": [128, 128], "discriminator.hidden": [128, 128],
              "latent.dim": 2}
-# PacGAN's grid in the mode-coverage protocol's setting (gancore.modebench, without its final
+# PacGAN's grid in the mode-coverage protocol's setting (gancore.teach.modebench, without its final
 # learning-rate cut): G learns ten times faster than D, so the presets and the table agree.
 _GRID = {**_RING_SMALL, "target.name": "grid", "target.spacing": 2.0, "target.std": 0.05,
          "generator.hidden": [128, 128, 128], "discriminator.hidden": [128, 128, 128],
@@ -119,7 +119,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
             "opt_g.name": "sgd", "opt_d.name": "sgd", "opt_g.lr": 0.03, "opt_d.lr": 0.1,
             "loss.name": "non_saturating", "train.k_d": 3, "train.batch_size": 150,
             "latent.dim": 2, "latent.distribution": "uniform"}, "GAN Lab"),
-    # ---- the other half of each classroom lesson (gancore.lessons): remedies and contrasts ----
+    # ---- the other half of each classroom lesson (gancore.teach.lessons): remedies, contrasts ----
     Preset("four-points-settled",
            "The four points again, with a deeper G and Adam at a gentle rate: the samples split "
            "over all four points and come to rest.",

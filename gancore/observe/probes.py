@@ -12,13 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-from gancore import metrics
 from gancore.config import RunConfig, data_dim
-from gancore.distributions import Target, sample_latent
+from gancore.data.targets import Target, sample_latent
 from gancore.frames import Frame, quantize
-from gancore.heap import one_malloc_arena
-from gancore.phenomena import Snapshot
-from gancore.training import StepStats, Trainer
+from gancore.observe import metrics
+from gancore.observe.detectors import Snapshot
+from gancore.run.heap import one_malloc_arena
+from gancore.train.trainer import StepStats, Trainer
 
 GRID_CHUNK = 1024  # rows per D evaluation: keeps activations in cache (3x faster than 4096)
 N_GRAD_ARROWS = 120
@@ -146,7 +146,7 @@ class Probes:
         if not self.target.time_varying:
             return self._real_fixed
         # A time-varying target shows one mode at a time; the data is all of them.
-        from gancore.distributions import Mixture
+        from gancore.data.targets import Mixture
 
         m = self.target.modes()
         return Mixture(m.centres, m.stds, m.weights).sample(

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from gancore.frames import Frame
-from gancore.recording import RecordingError, RunReader
+from gancore.store.recording import RecordingError, RunReader
 
 MAX_RUNS = 4
 FORMATS = (".gif", ".mp4")

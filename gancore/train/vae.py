@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from gancore.models import Encoder, Generator
-from gancore.training import (
+from gancore.train.models import Encoder, Generator
+from gancore.train.trainer import (
     StepStats,
     Trainer,
     _clear_grads,

@@ -13,15 +13,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gancore.checkpoint import load_state
 from gancore.config import RunConfig, changed_paths, data_dim, get_path, needs_restart
-from gancore.distributions import build_target
+from gancore.data.targets import build_target
 from gancore.frames import Frame
-from gancore.phenomena import Monitor, divergence_event
-from gancore.probes import Probes
-from gancore.recording import Recorder, storage_cause
-from gancore.training import STAT_COLUMNS, StepStats
-from gancore.vae import make_trainer
+from gancore.observe.detectors import Monitor, divergence_event
+from gancore.observe.probes import Probes
+from gancore.store.recording import Recorder, storage_cause
+from gancore.train.checkpoint import load_state
+from gancore.train.trainer import STAT_COLUMNS, StepStats
+from gancore.train.vae import make_trainer
 
 STATES = ("running", "paused", "diverged", "done", "failed")
 

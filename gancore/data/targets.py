@@ -342,8 +342,8 @@ def _mixture_weights(t: TargetConfig, k: int) -> np.ndarray | None:
 
 
 def _file(t: TargetConfig) -> FileData:
-    from gancore.datasets import load_points
-    from gancore.userdata import resolve
+    from gancore.data.files import load_points
+    from gancore.data.uploads import resolve
 
     data = load_points(resolve(t.data_path), dataset=t.data_dataset)
     if data.shape[1] != t.dim:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from gancore.training import Trainer, set_live_hyperparameters
+from gancore.train.trainer import Trainer, set_live_hyperparameters
 
 FORMAT = 1
 

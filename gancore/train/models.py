@@ -7,7 +7,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from gancore.config import NetConfig
-from gancore.remedies import MinibatchDiscrimination
+from gancore.train.remedies import MinibatchDiscrimination
 
 # In-place where autograd allows it: saves one allocation per layer (about 25% of a D-surface
 # evaluation on a 2-core CPU). Each follows a Linear or a norm, never a tensor it must keep.

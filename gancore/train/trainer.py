@@ -11,12 +11,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from gancore import direct_backprop
 from gancore.config import OptimConfig, RunConfig, data_dim
-from gancore.distributions import Target, build_target, sample_latent
-from gancore.losses import LOSSES, gradient_penalty, r1_penalty
-from gancore.models import Discriminator, Generator
-from gancore.remedies import feature_matching_loss, unrolled_g_loss
+from gancore.data.targets import Target, build_target, sample_latent
+from gancore.train import direct_backprop
+from gancore.train.losses import LOSSES, gradient_penalty, r1_penalty
+from gancore.train.models import Discriminator, Generator
+from gancore.train.remedies import feature_matching_loss, unrolled_g_loss
 
 
 @dataclass

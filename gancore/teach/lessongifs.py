@@ -2,7 +2,8 @@
 
 Each preset is trained for the lesson's step count in a spawned process (one torch thread each,
 so two jobs fill a 2-core machine), recorded into a temporary folder about thirty times, and the
-two recordings are exported side by side by `gancore.export`. Same presets and seeds, same GIFs.
+two recordings are exported side by side by `gancore.render.export`. Same presets and seeds,
+same GIFs.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gancore.lessons import LESSONS, get_lesson
+from gancore.teach.lessons import LESSONS, get_lesson
 
 FRAMES = 30  # recorded frames per run
 GIF_FRAMES = 24  # drawn frames per GIF (evenly spread, the last kept): the story, under 1.5 MB
@@ -36,8 +37,8 @@ def _train(job: tuple[str, int, str]) -> tuple[str, float]:
     import torch
 
     torch.set_num_threads(1)
-    from gancore.presets import get_preset
-    from gancore.session import Session
+    from gancore.run.session import Session
+    from gancore.teach.presets import get_preset
 
     preset, steps, path = job
     start = time.perf_counter()
@@ -51,7 +52,7 @@ def _train(job: tuple[str, int, str]) -> tuple[str, float]:
 
 
 def _export(job: tuple[str, str, str, str, str, str]) -> tuple[str, int, int, float]:
-    from gancore.export import export_animation
+    from gancore.render.export import export_animation
 
     slug, problem_path, remedy_path, problem, remedy, out = job
     start = time.perf_counter()

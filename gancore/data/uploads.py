@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from gancore.datasets import DataFileError
+from gancore.data.files import DataFileError
 
 UPLOAD_NAME_RE = re.compile(r"^upload-[0-9a-f]{16}\.npy$")
 

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from gancore.config import RunConfig
-from gancore.losses import Loss
+from gancore.train.losses import Loss
 
 aten = torch.ops.aten
 

@@ -70,7 +70,7 @@ def run_one(args: tuple[str, str, int, int]) -> Result:
     """Train one (target, method, seed) for `steps` and score 2500 fixed-noise samples."""
     import torch
 
-    from gancore.training import Trainer
+    from gancore.train.trainer import Trainer
 
     torch.set_num_threads(1)
     target, method, seed, steps = args
@@ -89,8 +89,8 @@ def score(trainer, seed: int):
     training's (10,000 + seed), so a score never disturbs the run it measures."""
     import torch
 
-    from gancore import metrics
-    from gancore.distributions import sample_latent
+    from gancore.data.targets import sample_latent
+    from gancore.observe import metrics
 
     gen = torch.Generator().manual_seed(10_000 + seed)
     with torch.inference_mode():

@@ -23,7 +23,7 @@ from multiprocessing.connection import wait as mp_wait
 
 import numpy as np
 
-from gancore.heap import HeapTrimmer
+from gancore.run.heap import HeapTrimmer
 
 HEARTBEAT_S = 0.5
 DEAD_AFTER_S = 10.0  # no heartbeat for this long while the process lives: reported as stuck
@@ -49,7 +49,7 @@ class Mailbox:
     """
 
     ROWS_KEPT = 200_000  # about 20 MB of float64 rows at 12 columns; minutes of training
-    NEW_READER_ROWS = 4000  # what a chart keeps anyway (gancore.library.MAX_CURVE_ROWS)
+    NEW_READER_ROWS = 4000  # what a chart keeps anyway (gancore.store.library.MAX_CURVE_ROWS)
     DEFAULT = "default"
 
     def __init__(self) -> None:
@@ -149,7 +149,7 @@ class RunSpec:
     fork_step: int | None = None
     autoplay: bool = False
     init_from: str | None = None  # a fork beside its parent: the parent's saved trainer state
-    uploads_dir: str | None = None  # where the dashboard keeps uploads (gancore.userdata)
+    uploads_dir: str | None = None  # where the dashboard keeps uploads (gancore.data.uploads)
     owner_tag: str = ""  # stored in the recording: which browser session may delete it
 
 
@@ -205,8 +205,8 @@ class _Loop:
         self.session.close()
 
     def _start(self, cfg, spec: RunSpec) -> None:
-        from gancore.session import Session
-        from gancore.userdata import set_uploads_dir
+        from gancore.data.uploads import set_uploads_dir
+        from gancore.run.session import Session
 
         set_uploads_dir(spec.uploads_dir)
         if self.session is not None:
@@ -343,7 +343,7 @@ class _Loop:
 
     def _op_checkpoint(self, cmd):
         """Save the trainer's state for a fork beside this run; the run keeps its state."""
-        from gancore.checkpoint import save_state
+        from gancore.train.checkpoint import save_state
 
         return {"step": save_state(self.session.trainer, cmd["path"]),
                 "state": self.session.state}

@@ -14,7 +14,7 @@ class Lesson:
     text: str  # what to watch and why it happens, a short paragraph
     problem: str  # preset showing the phenomenon (left)
     remedy: str  # preset answering or contrasting it (right)
-    watch: tuple[str, ...] = ()  # gancore.phenomena event kinds that mark the phenomenon
+    watch: tuple[str, ...] = ()  # gancore.observe.detectors event kinds that mark the phenomenon
 
 
 LESSONS: dict[str, Lesson] = {lesson.slug: lesson for lesson in [

@@ -20,7 +20,7 @@ class Loss:
 
     `d_grad(d_real, d_fake) -> (dL/dd_real, dL/dd_fake)` and `g_grad(d_fake) -> dL/dd_fake` are
     the same objectives' gradients written out, for the hand-derived backprop of small networks
-    (gancore.direct_backprop); a test holds each to autograd of `d` and `g`."""
+    (gancore.train.direct_backprop); a test holds each to autograd of `d` and `g`."""
 
     d: Callable[[Tensor, Tensor], Tensor]
     g: Callable[[Tensor], Tensor]

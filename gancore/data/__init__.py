@@ -1,0 +1,1 @@
+"""Where the data comes from: target distributions and the user's own files."""

@@ -1,0 +1,1 @@
+"""A run in one object (session) and its process (worker): commands in, frames out."""

@@ -1,0 +1,1 @@
+"""Recordings on disk and the library's summaries of them."""

@@ -1,0 +1,1 @@
+"""Presets, classroom lessons and the mode-coverage protocol built on them."""

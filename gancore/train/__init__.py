@@ -1,0 +1,1 @@
+"""Networks, losses, remedies and the training step (no I/O)."""
