@@ -9,10 +9,13 @@ PORT ?= 8050
 .PHONY: install install-dev run train test test-engine test-browser lint bench browser clean \
 	lessons
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	# ganscope itself, editable: the `ganscope` and `gancore` commands, imports from anywhere.
+	# Its build uses the setuptools torch and dash brought (no download).
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
@@ -25,11 +28,11 @@ install-dev: $(VENV)/.installed-dev
 
 ## make run: install, then start the dashboard on http://127.0.0.1:8050
 run: install
-	$(PY) -m app --host $(HOST) --port $(PORT)
+	$(VENV)/bin/ganscope --host $(HOST) --port $(PORT)
 
 ## make train: train a preset from the command line (PRESET=name STEPS=n)
 train: install
-	$(PY) -m gancore train --preset $(PRESET) --steps $${STEPS:-2000}
+	$(VENV)/bin/gancore train --preset $(PRESET) --steps $${STEPS:-2000}
 
 browser:
 	bash tools/ensure_chromium.sh
@@ -57,8 +60,8 @@ lessons: install
 	$(PY) -m gancore lessons-gifs docs/lessons
 
 bench: install-dev
-	$(PY) bench/train_throughput.py
-	$(PY) bench/worker_share.py
+	$(PY) -m bench.train_throughput
+	$(PY) -m bench.worker_share
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""`python -m app`: the dashboard on http://127.0.0.1:8050 with the local backend.
+"""`ganscope` (or `python -m app`): the dashboard on http://127.0.0.1:8050 with the local backend.
 
 Bound beyond loopback (--host 0.0.0.0, to serve a class) it prints a link with a random token
 that every browser needs, as Jupyter does; see --token, --no-token and --allow-host."""
@@ -10,7 +10,7 @@ import os
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    p = argparse.ArgumentParser(prog="ganscope", description=__doc__)
     p.add_argument("--host", default=os.environ.get("GANSCOPE_HOST", "127.0.0.1"),
                    help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=int(os.environ.get("GANSCOPE_PORT", "8050")))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gancore.config import ConfigError, RunConfig, get_path, iter_fields
-from gancore.teach.presets import PRESETS
+from gancore.teach.presets import PRESETS, preset_of
 
 MAX_RUNS = 4
 CFG_SEP = "~"
@@ -31,11 +31,6 @@ class Entry:
     config: RunConfig
     preset: str | None  # the preset it came from, or the preset its config equals
     label: str
-
-
-def preset_of(cfg: RunConfig) -> str | None:
-    """The preset whose config this is exactly (so a shared config keeps its name)."""
-    return next((name for name, p in PRESETS.items() if p.config() == cfg), None)
 
 
 def _split(text: str | None, sep: str) -> list[str]:

@@ -30,6 +30,8 @@ from pathlib import Path
 from flask import Flask, Response, request
 
 from app import runs
+from app.limits import UnknownRun
+from app.run_record import Run
 
 ROOT = Path(__file__).resolve().parents[1]
 ANIMATIONS = {"gif": ("image/gif", ".gif"), "mp4": ("video/mp4", ".mp4")}
@@ -59,14 +61,14 @@ def _attachment(data: bytes, mimetype: str, filename: str) -> Response:
     return resp
 
 
-def _run(run_id: str) -> runs.Run:
+def _run(run_id: str) -> Run:
     try:
         return runs.registry().get(run_id)
-    except runs.UnknownRun:
+    except UnknownRun:
         raise ExportRefused(f"no run '{run_id[:80]}' on this server", 404) from None
 
 
-def _recording(run: runs.Run) -> Path:
+def _recording(run: Run) -> Path:
     path = Path(run.record_path)
     if not path.is_file():
         raise ExportRefused(f"run {run.run_id} has no recording yet: it records its first "
@@ -74,7 +76,7 @@ def _recording(run: runs.Run) -> Path:
     return path
 
 
-def _label(run: runs.Run) -> str:
+def _label(run: Run) -> str:
     """A panel title that fits: the preset (or 'custom run') and the run id's random tail."""
     return f"{run.preset or 'custom run'} · {run.run_id.rsplit('-', 1)[-1]}"
 
@@ -142,7 +144,8 @@ def run_config(run_id: str, _what: str) -> Response:
 
 def run_scalars(run_id: str, _what: str) -> Response:
     """Every recorded training step's scalars (losses, D means, gradient norms) as CSV."""
-    from gancore.store.recording import RecordingError, RunReader
+    from gancore.store.reader import RunReader
+    from gancore.store.recording import RecordingError
 
     run = _run(run_id)
     try:

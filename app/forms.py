@@ -12,9 +12,8 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from gancore.choices import LOSSES, TARGETS
 from gancore.config import ConfigError, RunConfig, get_path, iter_fields
-from gancore.data.targets import TARGETS
-from gancore.train.losses import LOSSES
 
 # Set from the page rather than typed: drawn points, the uploaded file and its dataset.
 NOT_TYPED = {"target.points", "target.data_path", "target.data_dataset"}
@@ -80,7 +79,7 @@ def _spec(path: str, info, ann) -> FieldSpec:
     elif typing.get_origin(ann) is Literal:
         widget = "choice"
         docs = LOSSES if path == "loss.name" else {}
-        choices = tuple((str(a), f"{a} — {docs[a].doc}" if a in docs else str(a))
+        choices = tuple((str(a), f"{a} — {docs[a]}" if a in docs else str(a))
                         for a in typing.get_args(ann))
     elif ann is bool:
         widget = "bool"

@@ -17,7 +17,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from app.runs import RunRegistry, UnknownRun
+from app.limits import UnknownRun
+from app.runs import RunRegistry
 from gancore.run.worker import CommandError
 
 TICK_FPS = 12.0  # frames per second of a full-speed group (4 plots to draw per frame)
@@ -66,13 +67,13 @@ class Lockstep:
             deadline = time.monotonic() + START_S
             while True:
                 try:
-                    result = self.registry.backend.command(run_id, "step", which="both", n=n)
+                    result = self.registry.command(self.owner, run_id, "step", which="both", n=n)
                     return int(result["step"])
                 except TimeoutError:
                     # A worker still starting on a busy machine answers late; a 0-step step is
                     # harmless to repeat, a real one is not.
                     if n or time.monotonic() > deadline or \
-                            not self.registry.backend.alive(run_id):
+                            not self.registry.alive(run_id):
                         raise
 
         futures = {r: self._pool.submit(one, r, n) for r, n in counts.items()}
@@ -186,7 +187,7 @@ def group(registry: RunRegistry, owner: str, run_ids: list[str]) -> Lockstep:
     with _lock:
         for k, g in list(_groups.items()):
             if k != key and not g.playing and not any(
-                    registry.backend.alive(r) for r in g.run_ids):
+                    registry.alive(r) for r in g.run_ids):
                 g.close()
                 del _groups[k]
         g = _groups.get(key)

@@ -13,6 +13,8 @@ from dash import Dash, dcc, html
 from flask import Response
 
 from app import exports, recordings, runs, security, session, stream
+from app.backends.local import LocalBackend
+from app.limits import Limits
 
 APP_DIR = Path(__file__).resolve().parent
 ROOT = APP_DIR.parent
@@ -24,9 +26,9 @@ def create_app(runs_dir: str | Path = "runs", *, per_session: int | None = None,
     """The dashboard with a local registry (one worker process per run) in `runs_dir`.
     `policy` says which hosts, origins and token it accepts (default: loopback, no token)."""
     policy = policy or security.Policy()
-    limits = runs.Limits.for_serving(not security.is_loopback(policy.bind),
+    limits = Limits.for_serving(not security.is_loopback(policy.bind),
                                      per_session=per_session, total=total)
-    registry = runs.RunRegistry(runs_dir, limits, runs.LocalBackend(spare=spare))
+    registry = runs.RunRegistry(runs_dir, limits, LocalBackend(spare=spare))
     runs.set_registry(registry)
     atexit.register(registry.close)
 

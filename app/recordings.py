@@ -36,9 +36,13 @@ from flask import Flask, Response, request, send_file
 
 from app import runs
 from app.limited import EXIT_OUT_OF_MEMORY, run_limited
+from app.limits import UnknownRun, owner_tag
+from app.run_record import Run
 from gancore.frames import encode
 from gancore.store.library import replay_index, summarize
-from gancore.store.recording import RecordingError, RunReader, open_recording, storage_cause
+from gancore.store.reader import RunReader, open_recording
+from gancore.store.recording import RecordingError, storage_cause
+from gancore.teach.presets import preset_of
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}\.h5$")
 VALIDATE_TIMEOUT_S = 60.0
@@ -116,10 +120,10 @@ class Recordings:
             return None
         try:
             return {"run": run.run_id, "state": self.registry.status(run.run_id)["state"]}
-        except runs.UnknownRun:
+        except UnknownRun:
             return None
 
-    def _run_recording(self, name: str, candidates: list[runs.Run]) -> runs.Run | None:
+    def _run_recording(self, name: str, candidates: list[Run]) -> Run | None:
         """The run among `candidates` whose recording is this file."""
         target = (self.folder / name).resolve()
         for run in candidates:
@@ -164,20 +168,20 @@ class Recordings:
         cached = self._summaries.get(name)
         if cached and cached[0] == stamp:
             return cached[1]
-        summary = summarize(path).as_dict()
+        summary = summarize(path, preset_of=preset_of).as_dict()
         self._summaries[name] = (stamp, summary)
         return summary
 
     # ---- delete and upload -------------------------------------------------------------------
     def owner(self, name: str) -> str | None:
-        """The owner tag (app.runs.owner_tag) of a recording: the session of the run that wrote
+        """The owner tag (app.owner_tag) of a recording: the session of the run that wrote
         it, or of the session that uploaded it. Kept with the file (its `owner` attribute, or a
         side file for an upload, whose own attributes are the uploader's to forge), so it holds
         across server restarts. None for files from the CLI or from before owners were kept,
         which any session may delete."""
         run = self._run_recording(name, self.registry.runs())
         if run is not None:
-            return runs.owner_tag(run.owner)
+            return owner_tag(run.owner)
         side = self._owner_file(name)
         try:
             return side.read_text().strip() or None
@@ -191,7 +195,7 @@ class Recordings:
 
     def may_delete(self, name: str, session: str) -> bool:
         owner = self.owner(name)
-        return owner is None or owner == runs.owner_tag(session)
+        return owner is None or owner == owner_tag(session)
 
     def _owner_file(self, name: str) -> Path:
         return self.folder / OWNERS / name
@@ -247,7 +251,7 @@ class Recordings:
             if session is not None:
                 side = self._owner_file(name)
                 side.parent.mkdir(exist_ok=True)
-                side.write_text(runs.owner_tag(session))
+                side.write_text(owner_tag(session))
             try:
                 os.link(tmp, self.folder / name)  # fails if the name exists: no overwrite
                 return name

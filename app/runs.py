@@ -1,337 +1,30 @@
-"""The dashboard's runs: who owns each one, how many may train, and the worker process behind it.
-
-`RunRegistry` (ownership, limits, run history) sits on a small `Backend` interface (start, restart,
-command, newest frame, status, stop). `LocalBackend` runs one spawned worker process per run and
-keeps warm spare processes, so a new run starts without paying for a spawn and a torch import.
+"""The run registry: who owns each run, how many may train, the queue for a full machine, and
+who watches what. It sits on the `Backend` interface (app.backends): start, restart, command,
+newest frame, status, stop; `app.backends.local` runs one spawned worker process per run.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from app.cpushare import CpuShare
+from app.backends import Backend
+from app.backends.local import LocalBackend
+from app.limits import LimitError, Limits, ServerFull, UnknownRun, owner_tag
+from app.run_record import Run, ordinal, page_gone, watched_once
+from app.watching import Watching
 from gancore.config import RunConfig, changed_paths, data_dim, needs_restart
-from gancore.run.worker import DEAD_AFTER_S, STARTUP_S, CommandError, RunSpec, WorkerHandle
+from gancore.run.worker import CommandError, RunSpec
 
-FINISHED = ("diverged", "done", "failed", "stopped")
-# A fork's child reads its parent's checkpoint at start-up (within STARTUP_S); then it is litter.
-FORK_HANDOFF_TTL_S = max(600.0, 2 * STARTUP_S)
-STEPPING_WINDOW_S = 4.0  # a paused run whose step moved this recently is being stepped
 ROOM_WAIT_S = 4.0  # how long a new run waits for the runs of a page that was just left
-NEVER_WATCHED_GRACE_S = 30.0  # a new run's page may take this long to first watch it
 MAX_QUEUE = 64  # runs waiting for a slot at most: two classes of 30, each waiting once
 
-
-def owner_tag(session: str) -> str:
-    """What a recording stores of the session that owns it: a hash, so a downloaded recording
-    does not give away the session id (which would let its holder act as that session)."""
-    return hashlib.sha256(session.encode()).hexdigest()[:32]
-
-
-class LimitError(RuntimeError):
-    """Starting another run would pass a per-session or overall limit; the message says which."""
-
-
-class UnknownRun(LookupError):
-    """No run with this id (it never existed, or its process is gone)."""
-
-
-@dataclass
-class Limits:
-    """Safe defaults for a 2-core machine; `from_env` reads GANSCOPE_MAX_RUNS(_PER_SESSION)."""
-
-    per_session: int = 2
-    # The compare page may start up to this many runs for one session: they train in lock-step
-    # (none runs ahead of the slowest), and `total` still caps the machine at 4 single-thread
-    # workers, two per core on a 2-core box.
-    per_compare: int = 4
-    total: int = 4
-    idle_pause_s: float = 15.0  # a running run nobody watches is paused after this long...
-    idle_stop_s: float = 120.0  # ...and stopped after this long (its recording stays)
-    upload_bytes: int = 50 * 1024 * 1024
-
-    @classmethod
-    def from_env(cls, **overrides: Any) -> Limits:
-        lim = cls()
-        env = {"per_session": "GANSCOPE_MAX_RUNS_PER_SESSION", "total": "GANSCOPE_MAX_RUNS",
-               "per_compare": "GANSCOPE_MAX_COMPARE_RUNS",
-               "idle_pause_s": "GANSCOPE_IDLE_PAUSE_S", "idle_stop_s": "GANSCOPE_IDLE_STOP_S"}
-        for name, var in env.items():
-            if os.environ.get(var):
-                setattr(lim, name, type(getattr(lim, name))(os.environ[var]))
-        for name, value in overrides.items():
-            if value is not None:
-                setattr(lim, name, value)
-        return lim
-
-    @classmethod
-    def for_serving(cls, wide: bool, **overrides: Any) -> Limits:
-        """The limits for how the server is bound. On loopback its one user may compare up to
-        per_compare runs. Serving a class (bound wider), a comparison counts against the
-        session's share like any run, so one student cannot hold every slot of the machine
-        (per_session 2 of total 4 on a 2-core box); GANSCOPE_MAX_COMPARE_RUNS still decides."""
-        lim = cls.from_env(**overrides)
-        if wide and not os.environ.get("GANSCOPE_MAX_COMPARE_RUNS") \
-                and overrides.get("per_compare") is None:
-            lim.per_compare = min(lim.per_compare, lim.per_session)
-        return lim
-
-
-# ---- backends ------------------------------------------------
-
-class Backend(Protocol):
-    """What a run placement needs to offer; a distributed backend implements the same calls."""
-
-    def start(self, spec: RunSpec) -> None: ...
-    def restart(self, old_id: str, spec: RunSpec, play: bool) -> None: ...
-    def command(self, run_id: str, op: str, **args: Any) -> Any: ...
-    def newest(self, run_id: str, reader: object) -> tuple[bytes, np.ndarray] | None: ...
-    def wait(self, run_id: str, timeout: float, reader: object) -> bool: ...
-    def forget(self, run_id: str, reader: object) -> None: ...
-    def status(self, run_id: str) -> dict[str, Any]: ...
-    def has(self, run_id: str) -> bool: ...
-    def alive(self, run_id: str) -> bool: ...
-    def stop(self, run_id: str) -> None: ...
-    def share_cores(self) -> int: ...
-    def close(self) -> None: ...
-
-
-class LocalBackend:
-    """One spawned worker process per run, plus warm spares waiting for their first config."""
-
-    # Two, so that both runs of a comparison start warm: with one, the second run's process
-    # still had to import torch (both runs drawn 6.4-7.7 s after a compare link was opened in
-    # headless Chromium; with two, 2.2-3.4 s).
-    SPARES = 2
-
-    def __init__(self, spare: bool = True, cpu: CpuShare | None = None):
-        self._handles: dict[str, WorkerHandle] = {}
-        self._lock = threading.Lock()
-        self._use_spare = spare
-        self._spares: list[WorkerHandle] = []
-        self._closed = False
-        self._cpu = cpu or CpuShare()
-        self._steps_seen: dict[str, tuple[int, float]] = {}  # run id -> (step, when it moved)
-        if spare:
-            self._refill_spare()
-
-    def _refill_spare(self) -> None:
-        while self._use_spare and not self._closed and len(self._spares) < self.SPARES:
-            # A spare trains nothing and records nothing until a run takes it over.
-            self._spares.append(WorkerHandle(RunSpec(f"spare-{secrets.token_hex(3)}",
-                                                     RunConfig().to_json())))
-
-    def _take_spare(self) -> WorkerHandle | None:
-        """A warm spare that has started, or None. One still importing torch is left for a later
-        run: taking it made start() wait for it (a compare page's second run held the page for
-        5 s), while a fresh process starts just as soon and start() returns at once."""
-        while True:
-            with self._lock:
-                spare = next((h for h in self._spares
-                              if not (h.state == "starting" and h.alive)), None)
-                if spare is None:
-                    return None
-                self._spares.remove(spare)
-            if spare.alive and spare.state != "failed":
-                return spare
-            spare.stop(timeout=1)  # a spare that died is dropped; the refill replaces it
-
-    def start(self, spec: RunSpec) -> None:
-        handle = self._take_spare()
-        if handle is not None:
-            try:
-                handle.call("restart", config=spec.config_json, run_id=spec.run_id,
-                            record_path=spec.record_path, parent=spec.parent,
-                            fork_step=spec.fork_step, play=spec.autoplay,
-                            init_from=spec.init_from, uploads_dir=spec.uploads_dir,
-                            owner_tag=spec.owner_tag)
-                handle.mailbox.reset()  # the spare's own picture, sent before the restart
-                handle.state = "running" if spec.autoplay else "paused"
-            except (CommandError, TimeoutError, RuntimeError):
-                handle.stop(timeout=1)
-                handle = None
-        if handle is None:
-            handle = WorkerHandle(spec)
-        handle.spec = spec
-        with self._lock:
-            self._handles[spec.run_id] = handle
-        self.share_cores()
-        threading.Thread(target=self._refill_spare_locked, daemon=True).start()
-
-    def _refill_spare_locked(self) -> None:
-        with self._lock:
-            self._refill_spare()
-
-    def restart(self, old_id: str, spec: RunSpec, play: bool) -> None:
-        """The new run takes over the old run's process (no spawn); the old recording stays."""
-        handle = self._handle(old_id)
-        handle.call("restart", config=spec.config_json, run_id=spec.run_id,
-                    record_path=spec.record_path, parent=spec.parent, fork_step=spec.fork_step,
-                    play=play, uploads_dir=spec.uploads_dir, owner_tag=spec.owner_tag)
-        handle.mailbox.reset()  # the old run's frames and rows are not the new run's
-        handle.spec = spec
-        with self._lock:
-            self._handles.pop(old_id, None)
-            self._handles[spec.run_id] = handle
-
-    def share_cores(self) -> int:
-        """Training workers yield to the page once they would fill every core (app/cpushare.py);
-        returns the nice value they run at now. A worker trains when it plays freely or when its
-        step moved in the last few seconds: the compare page steps its runs while they stay
-        paused."""
-        now = time.monotonic()
-        with self._lock:
-            handles = list(self._handles.values())
-            for h in handles:
-                seen = self._steps_seen.get(h.run_id)
-                if seen is None:  # first look: nothing has moved yet
-                    self._steps_seen[h.run_id] = (h.step, float("-inf"))
-                elif seen[0] != h.step:
-                    self._steps_seen[h.run_id] = (h.step, now)
-            for run_id in self._steps_seen.keys() - self._handles.keys():
-                del self._steps_seen[run_id]
-            moved = {r: now - t < STEPPING_WINDOW_S for r, (_, t) in self._steps_seen.items()}
-        training = [h.process.pid for h in handles if h.alive and (
-            h.state == "running" or (h.state == "starting" and h.spec.autoplay)
-            or moved.get(h.run_id, False))]
-        return self._cpu.balance(training)
-
-    def _handle(self, run_id: str) -> WorkerHandle:
-        try:
-            return self._handles[run_id]
-        except KeyError:
-            raise UnknownRun(f"run {run_id} has no worker (it was stopped or replaced)") from None
-
-    def has(self, run_id: str) -> bool:
-        return run_id in self._handles
-
-    def alive(self, run_id: str) -> bool:
-        handle = self._handles.get(run_id)
-        return handle is not None and handle.alive
-
-    def command(self, run_id: str, op: str, **args: Any) -> Any:
-        handle = self._handle(run_id)
-        if not handle.alive:
-            raise CommandError(f"run is {handle.state}: {handle.message}")
-        result = handle.call(op, **args)
-        if op == "step" and isinstance(result, dict) and "step" in result:
-            handle.step = int(result["step"])  # at once, not at the next heartbeat
-        return result
-
-    def newest(self, run_id: str, reader: object) -> tuple[bytes, np.ndarray] | None:
-        handle = self._handles.get(run_id)
-        return None if handle is None else handle.mailbox.take(reader)
-
-    def wait(self, run_id: str, timeout: float, reader: object) -> bool:
-        handle = self._handles.get(run_id)
-        if handle is None:
-            time.sleep(timeout)
-            return False
-        return handle.mailbox.wait(timeout, reader)
-
-    def forget(self, run_id: str, reader: object) -> None:
-        handle = self._handles.get(run_id)
-        if handle is not None:
-            handle.mailbox.forget(reader)
-
-    def status(self, run_id: str) -> dict[str, Any]:
-        h = self._handle(run_id)
-        state, message = h.state, h.message
-        # A process that has not spoken yet is still importing torch and building its run, which
-        # takes many seconds on a busy 2-core box: it gets STARTUP_S before it counts as stuck.
-        quiet_limit = STARTUP_S if state == "starting" else DEAD_AFTER_S
-        if h.alive and state not in FINISHED and time.monotonic() - h.last_seen > quiet_limit:
-            state, message = "failed", f"worker stopped answering ({quiet_limit:.0f} s)"
-        return {"state": state, "message": message, "step": int(h.step),
-                "steps_per_s": float(h.steps_per_s), "pid": h.process.pid, "alive": h.alive}
-
-    def stop(self, run_id: str) -> None:
-        with self._lock:
-            handle = self._handles.pop(run_id, None)
-        if handle is not None:
-            handle.stop()
-
-    def close(self) -> None:
-        self._closed = True
-        with self._lock:
-            handles = list(self._handles.values())
-            self._handles.clear()
-            spares, self._spares = self._spares, []
-        for h in handles + spares:
-            h.stop(timeout=2)
-
-
-# ---- the registry ------------------------------------------------
-
-def _page_gone(run: Run, now: float) -> bool:
-    """Whether an unwatched run's page has gone, so a new run may take its room. A run that was
-    watched and is a few seconds old: yes. One never watched belongs to a page still loading (a
-    comparison starts its runs one after another and watches them together) until it is
-    NEVER_WATCHED_GRACE_S old."""
-    return now - run.created > (5.0 if _watched_once(run) else NEVER_WATCHED_GRACE_S)
-
-
-def _watched_once(run: Run) -> bool:
-    return run.last_watched > run.created + 0.05
-
-
-def _idle_for_pause(run: Run, now: float, idle_pause_s: float) -> bool:
-    """Whether a running run its owner does not watch should be paused. One never watched belongs
-    to a page still loading: on a busy machine its socket attached more than the 3 s idle pause
-    of the browser tests after a `play=1` run started, and the page found its run paused at
-    step 16. Spectators do not count: a stranger's open tab must not keep a run training."""
-    grace = idle_pause_s if _watched_once(run) else max(idle_pause_s, NEVER_WATCHED_GRACE_S)
-    return run.watchers == 0 and now - max(run.last_watched, run.created) > grace
-
-
-def ordinal(n: int) -> str:
-    """1st, 2nd, 3rd, 4th, ... 11th, 12th, 13th, 21st."""
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
-@dataclass
-class Run:
-    """One run as the page knows it. A run whose process moved on to a child keeps this record."""
-
-    run_id: str
-    owner: str
-    config: RunConfig
-    record_path: str
-    parent: str | None = None
-    fork_step: int | None = None
-    preset: str | None = None
-    created: float = field(default_factory=time.monotonic)
-    watchers: int = 0  # the owner's pages watching it: they keep it from being idle-paused
-    spectators: int = 0  # other sessions' pages watching it (a shared link)
-    last_watched: float = field(default_factory=time.monotonic)
-    ended: str | None = None  # why the run no longer has a process ("restarted as child ...")
-    attempt: int = 1  # a dead run is reported failed, never silently restarted
-    slot: bool = False  # holds one of the machine's run slots (reserved before its start)
-    queued: bool = False  # waits for a slot; starts when one frees up
-    autoplay: bool = False
-    init_from: str | None = None
-
-    @property
-    def kind(self) -> str:
-        dim = data_dim(self.config)
-        return "1d" if dim == 1 else "2d" if dim == 2 else "nd"
-
-
-class ServerFull(LimitError):
-    """Every slot of the machine is taken (a run may wait in the queue instead)."""
-
-
-class RunRegistry:
+class RunRegistry(Watching):
     """Runs by id with their owner (a browser session id); limits per session and overall.
 
     Admission is one step under one lock: a run reserves its slot (`Run.slot`) before its
@@ -343,7 +36,7 @@ class RunRegistry:
     """
 
     def __init__(self, runs_dir: str | Path = "runs", limits: Limits | None = None,
-                 backend: LocalBackend | None = None):
+                 backend: Backend | None = None):
         from app.uploads_store import UploadStore
 
         self.runs_dir = Path(runs_dir)
@@ -374,6 +67,10 @@ class RunRegistry:
         """Runs that hold a worker process (and so a share of the CPU)."""
         return [r for r in list(self._runs.values()) if self.backend.alive(r.run_id)
                 and (owner is None or r.owner == owner)]
+
+    def alive(self, run_id: str) -> bool:
+        """Whether the run's process is up (it may be paused, finished or starting)."""
+        return self.backend.alive(run_id)
 
     def holding(self, owner: str | None = None) -> list[Run]:
         """Runs that hold a slot: started, starting, or reserved a moment before their start.
@@ -451,7 +148,7 @@ class RunRegistry:
                 run = self._runs.get(run_id)
                 if run is None or run.ended or (
                         run.watchers == 0 and now - run.last_watched > 5.0
-                        and _page_gone(run, now)):
+                        and page_gone(run, now)):
                     self._queue.remove(run_id)
                     if run is not None:
                         run.queued = False
@@ -552,7 +249,7 @@ class RunRegistry:
                 return
             except LimitError:
                 now = time.monotonic()
-                closing = any(_watched_once(r) and
+                closing = any(watched_once(r) and
                               (r.watchers > 0 or now - r.last_watched < 2.5)
                               for r in self.holding())
                 if not closing or now >= deadline:
@@ -590,10 +287,10 @@ class RunRegistry:
 
     def _take_back_closed(self, runs: list[Run], quiet_s: float, why: str) -> None:
         """Stop the runs whose page was closed (their owner's pages stopped watching more than
-        `quiet_s` ago, see `_page_gone`): a full machine or a full session needs their room."""
+        `quiet_s` ago, see `page_gone`): a full machine or a full session needs their room."""
         now = time.monotonic()
         for r in runs:
-            if r.watchers == 0 and now - r.last_watched > quiet_s and _page_gone(r, now):
+            if r.watchers == 0 and now - r.last_watched > quiet_s and page_gone(r, now):
                 self._release(r, why)
 
     def replace(self, owner: str, run_id: str, cfg: RunConfig, *, parent: str | None = None,
@@ -694,78 +391,6 @@ class RunRegistry:
                                   "it, but only its owner can pause, change or stop it")
         return run
 
-    # ---- watchers and idle runs -------------------------------------------------------------
-    def watch(self, run_id: str, viewer: str | None = None) -> None:
-        """A page started watching a run: its owner's (`viewer` None or the owner) or a
-        spectator's. Only the owner's pages keep a run from being paused and stopped."""
-        run = self._runs.get(run_id)
-        if run is None:
-            return
-        if viewer is None or viewer == run.owner:
-            run.watchers += 1
-            run.last_watched = time.monotonic()
-        else:
-            run.spectators += 1
-        self.request_picture(run_id)
-
-    def request_picture(self, run_id: str) -> None:
-        """A watcher needs a picture now, also of a paused run that has not made one yet. A
-        paused worker answers within one poll (50 ms); running and starting ones send frames
-        anyway."""
-        if self._runs.get(run_id) is None or not self.backend.has(run_id):
-            return
-        try:
-            if self.backend.status(run_id)["state"] == "paused":
-                self.backend.command(run_id, "frame")
-        except (CommandError, UnknownRun, TimeoutError, RuntimeError):
-            pass
-
-    def unwatch(self, run_id: str, viewer: str | None = None) -> None:
-        run = self._runs.get(run_id)
-        if run is None:
-            return
-        if viewer is None or viewer == run.owner:
-            run.watchers = max(0, run.watchers - 1)
-            run.last_watched = time.monotonic()
-        else:
-            run.spectators = max(0, run.spectators - 1)
-
-    def _reap(self, runs: list[Run], grace: float) -> None:
-        now = time.monotonic()
-        for r in runs:
-            if r.watchers == 0 and now - max(r.last_watched, r.created) > grace:
-                self._release(r, "stopped: no page was watching it")
-
-    def _reap_loop(self) -> None:
-        while not self._closed.wait(2.0):
-            try:
-                self._reap_once()
-            except Exception:  # noqa: BLE001 - the reaper must outlive any one bad pass
-                import traceback
-
-                traceback.print_exc()
-
-    def _reap_once(self) -> None:
-        self.backend.share_cores()
-        active = self.active()
-        self._reap(active, self.limits.idle_stop_s)
-        self._drop_fork_handoffs(FORK_HANDOFF_TTL_S)
-        self.holding()  # gives back the slots of runs whose process died
-        self._admit_queued()
-        self.uploads.sweep({r.config.target.data_path for r in self.holding()
-                            if r.config.target.data_path} |
-                           {self._runs[q].config.target.data_path for q in list(self._queue)
-                            if q in self._runs and self._runs[q].config.target.data_path})
-        now = time.monotonic()
-        for r in active:
-            if _idle_for_pause(r, now, self.limits.idle_pause_s) and \
-                    self.backend.alive(r.run_id):
-                try:
-                    if self.backend.status(r.run_id)["state"] == "running":
-                        self.backend.command(r.run_id, "pause")
-                except (CommandError, UnknownRun, TimeoutError, RuntimeError):
-                    pass
-
     # ---- uploads ---------------------------------------------------------------------------
     def save_upload(self, data: bytes, filename: str, owner: str) -> tuple[str, int, int]:
         """Check an uploaded data file (in a child process) and store it for this session.
@@ -777,17 +402,6 @@ class RunRegistry:
         self._closed.set()
         self.backend.close()
         self._drop_fork_handoffs(older_than_s=0.0)
-
-    def _drop_fork_handoffs(self, older_than_s: float) -> None:
-        """Delete fork checkpoints (runs/forks/*.pt) older than this. They are a hand-off: a
-        child reads its parent's weights once, at start-up, and a reset starts it afresh."""
-        now = time.time()
-        for path in (self.runs_dir / "forks").glob("*.pt"):
-            try:
-                if now - path.stat().st_mtime >= older_than_s:
-                    path.unlink()
-            except OSError:
-                pass  # already gone, or another process holds it: the next pass tries again
 
 
 # The registry the pages and the stream route use; `app.main.create_app` sets it.

@@ -40,8 +40,9 @@ import numpy as np
 from flask_sock import Sock
 
 from app import runs
+from app.limits import UnknownRun
 from app.session import session_id
-from gancore.train.trainer import STAT_COLUMNS
+from gancore.frames import STAT_COLUMNS
 
 ENVELOPE_VERSION = 1
 WAIT_S = 1.0  # longest wait for a new frame before a status-only answer
@@ -182,7 +183,7 @@ class TabStream:
             try:
                 status = self.registry.status(r)
                 run = self.registry.get(r)
-            except runs.UnknownRun as e:
+            except UnknownRun as e:
                 entries.append(({"run": r, "state": "unknown", "message": str(e), "step": 0,
                                  "steps_per_s": 0.0, "error": str(e)}, None, None))
                 continue

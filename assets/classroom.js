@@ -6,13 +6,13 @@
   "use strict";
   const GS = root.GS = root.GS || {};
   const FEED_MAX = 4;
-  const LABELS = {
-    mode_collapse: "mode collapse", mode_hopping: "mode hopping",
-    non_convergence: "non-convergence", swaying: "swaying", stuck: "stuck",
-    catastrophic_forgetting: "forgetting", divergence: "diverged",
-  };
 
   function $(id) { return document.getElementById(id); }
+  // The feed's chip for an event kind (gancore/vocabulary.py EVENTS): short, for a room.
+  function chipLabel(kind) {
+    const words = GS.VOCAB.events[kind];
+    return words ? words.label : kind.replace(/_/g, " ");
+  }
   function params() { return new URLSearchParams(location.search); }
   function presenting() { return document.body.classList.contains("present"); }
 
@@ -91,7 +91,7 @@
       row.className = "event kind-" + e.kind + (i === 0 && e.fresh ? " fresh" : "");
       const chip = document.createElement("span");
       chip.className = "event-kind";
-      chip.textContent = LABELS[e.kind] || e.kind.replace(/_/g, " ");
+      chip.textContent = chipLabel(e.kind);
       const text = document.createElement("span");
       text.className = "event-text";
       text.textContent = e.message;

@@ -1,12 +1,12 @@
-/* ganscope compare page: 2 to 4 runs side by side, each in its own kind of view (draw.js), their
- * scalars on shared charts with one colour per run, and "focus": the focused run's frames are
+/* ganscope compare page: 2 to 4 runs side by side, each in its own kind of view (draw_*.js),
+ * their scalars on shared charts with one colour per run, and "focus": the focused run's frames are
  * asked for on every pull, the others' at most every OTHER_MS (client-pull scheduling through
  * GS.framePlan, read by stream.js before each "next"). The page's Dash callbacks own the runs
  * (app/pages/compare.py); this file only draws what the stream brings. */
 (function (root) {
   "use strict";
   const GS = root.GS = root.GS || {};
-  const COLORS = ["#3b6fd8", "#e08a1e", "#0b8a5f", "#d1306b"];
+  const V = GS.VOCAB, COLORS = V.run_colors;  // app/pages/compare.py swatches: the same order
   const OTHER_MS = 500;  // while one run has focus, the others get about 2 frames/s
   const CHART_MS = 700;  // shared charts: every run's curves, redrawn about 1.5 times a second
   const CHART_POINTS = 600;  // per curve when drawn (SVG lines of thousands of points stall a tab)
@@ -97,7 +97,7 @@
       step.textContent = "step " + c.step.toLocaleString();
     }
     if (state) {
-      const ended = ["diverged", "failed", "done", "stopped", "unknown"].indexOf(c.state) >= 0;
+      const ended = !!(V.states[c.state] && V.states[c.state].ended);
       state.textContent = ended ? (c.message || c.state) : "";
       state.className = "cmp-state" + (ended ? " state-" + c.state : "");
     }
@@ -149,7 +149,7 @@
   function layout(title, extra) {
     return Object.assign({
       font: { family: "Inter, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif", size: 13,
-              color: "#1f2430" },
+              color: V.colors.ink },
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "#ffffff", showlegend: true,
       hovermode: "x unified", uirevision: "compare",
       title: { text: title, x: 0.01, xanchor: "left", font: { size: 15 } },
@@ -185,9 +185,10 @@
     const anyModes = C.runs.some(function (c) { return c.metrics.y.modes; });
     const key = anyModes ? "modes" : "ks_mean";
     let total = 0;
+    const L = V.series_labels;
     C.runs.forEach(function (c) {
-      loss.push(lines(c.rows, "d_loss", c, "D loss"), lines(c.rows, "g_loss", c, "G loss", "dot"));
-      dd.push(lines(c.rows, "d_real", c, "D(real)"), lines(c.rows, "d_fake", c, "D(fake)", "dash"));
+      loss.push(lines(c.rows, "d_loss", c, L.d_loss), lines(c.rows, "g_loss", c, L.g_loss, "dot"));
+      dd.push(lines(c.rows, "d_real", c, L.d_real), lines(c.rows, "d_fake", c, L.d_fake, "dash"));
       // metrics are snapshots every few hundred steps: markers show even the first one
       const t = lines(c.metrics, key, c, anyModes ? "modes" : "KS mean");
       if (t) { t.mode = "lines+markers"; t.marker = { color: c.color, size: 6 }; }

@@ -47,7 +47,7 @@
       g.fillStyle = "#8a93a3"; g.font = "12px sans-serif";
       if (v !== 0) { g.fillText(String(v), a[0] + 3, toPixel(c, [0, 0])[1] - 4); g.fillText(String(v), toPixel(c, [0, 0])[0] + 4, h1[1] - 3); }
     }
-    g.fillStyle = "#0b8a5f";
+    g.fillStyle = GS.VOCAB.colors.real;  // drawn points are the real data
     state.points.forEach(function (p) {
       const q = toPixel(c, p);
       g.beginPath(); g.arc(q[0], q[1], 5, 0, 2 * Math.PI); g.fill();

@@ -1,8 +1,9 @@
-/* ganscope replay: recorded frames drawn with the live view's decoder (frame.js) and renderers
- * (draw.js). Each recording's index and frames come over HTTP (app/recordings.py says why not
- * the socket); one scrubber runs over the union of the recordings' frame steps, so two
- * recordings side by side stay aligned by training step, each showing its last frame at or
- * before the scrubber's step. Inert on every page without #replay-controls. */
+/* ganscope replay: recorded frames drawn with the live view's decoder (frame.js), views
+ * (draw_1d/2d/nd.js) and charts (draw_charts.js). Each recording's index and frames come over
+ * HTTP (app/recordings.py says why not the socket); one scrubber runs over the union of the
+ * recordings' frame steps, so two recordings side by side stay aligned by training step, each
+ * showing its last frame at or before the scrubber's step. Inert on every page without
+ * #replay-controls. */
 (function (root) {
   "use strict";
   const GS = root.GS = root.GS || {};
@@ -11,7 +12,8 @@
   const FOLLOW_MS = 2000;  // how often a recording that is still being written is re-read
   const CACHE_FRAMES = 120;  // decoded-on-demand ArrayBuffers kept for scrubbing back and forth
   const CHART_MS = 200;
-  const LOSS_COLORS = ["#d1306b", "#3b6fd8"];
+  const LOSSES = ["d_loss", "g_loss"];
+  const LOSS_COLORS = [GS.VOCAB.colors.fake, GS.VOCAB.colors.g];  // as on the play page
 
   const R = GS.replay = { recs: [], steps: [], i: 0, playing: false, speed: DEFAULT_SPEED,
                           timer: null, cache: new Map(), lastCharts: 0, chartTimer: null,
@@ -123,9 +125,9 @@
       const xaxis = { range: [0, last], zeroline: false, tickfont: { size: 12 } };
       const n = atOrBefore(ix.curves.step || [], step) + 1;
       const ys = {};
-      ["d_loss", "g_loss"].forEach(function (k) { if (ix.curves[k]) ys[k] = ix.curves[k].slice(0, n); });
+      LOSSES.forEach(function (k) { if (ix.curves[k]) ys[k] = ix.curves[k].slice(0, n); });
       GS.chart($("replay-loss-" + rec.panel), series(rec.loss, (ix.curves.step || []).slice(0, n), ys),
-               ["d_loss", "g_loss"], ["D loss", "G loss"], LOSS_COLORS, "losses", rid, { xaxis: xaxis });
+               LOSSES, LOSSES.map(GS.seriesLabel), LOSS_COLORS, "losses", rid, { xaxis: xaxis });
       const nf = atOrBefore(rec.frameSteps, step) + 1, my = {};
       const keys = GS.chartMetrics(Object.keys(ix.metrics));
       keys.forEach(function (k) { my[k] = ix.metrics[k].slice(0, nf); });
@@ -174,7 +176,7 @@
       const es = groups[label];
       return { type: "scatter", mode: "markers", name: label, x: es.map(function (e) { return e.step; }),
                y: es.map(function () { return label; }),
-               marker: { size: 14, symbol: es[0].kind === "diverged" ? "x" : "diamond",
+               marker: { size: 14, symbol: GS.eventMarker(es[0].kind),
                          color: GS.PALETTE[j % GS.PALETTE.length] },
                text: es.map(function (e) { return "step " + fmt(e.step) + ": " + e.message; }),
                hovertemplate: "%{text}<br>click: jump here<extra></extra>" };
@@ -191,7 +193,7 @@
       xaxis: { range: [-last * 0.01, last * 1.01], zeroline: false },
       yaxis: { type: "category", showgrid: true, visible: events.length > 0, automargin: true },
       shapes: [{ type: "line", xref: "x", yref: "paper", x0: step, x1: step, y0: 0, y1: 1,
-                 line: { color: "#1f2430", width: 2, dash: "dot" } }],
+                 line: { color: GS.VOCAB.colors.ink, width: 2, dash: "dot" } }],
     };
     root.Plotly.react(div, data, layout, { displayModeBar: false, responsive: true });
     if (!div._gsReplayClick && div.on) {

@@ -127,15 +127,20 @@
 
   function fmt(n) { return Math.round(n).toLocaleString(); }
 
+  /** A state's words (gancore/vocabulary.py): its label, whether it has ended, whether the run
+   * said why (its message then stands for the state). A state it does not know: its name. */
+  function words(state) {
+    return GS.VOCAB.states[state] || { label: state, ended: false, says_why: false };
+  }
+
   function status(e, f) {
-    const state = e.state;
+    const state = e.state, st = words(state);
     document.body.dataset.state = state;
     const el = $("status");
     if (el) {
       el.dataset.run = e.run;  // which run the figures are of (tests wait on it after a restart)
       const step = f ? Math.max(f.step, e.step) : e.step;
-      const stateText = state === "diverged" || state === "failed" || state === "done"
-        ? (e.message || state) : state === "queued" ? "waiting" : state;
+      const stateText = st.says_why ? (e.message || state) : st.label;
       // Built once, then only its texts change: this runs for every frame.
       if (!el._gsStats || !el._gsStats[0].isConnected) {
         el.innerHTML = "";
@@ -165,7 +170,7 @@
     } else if (state === "queued") {
       banner("The server is full: this run waits for a free slot, " + (e.message || "in line") +
              ". It starts by itself; keep this page open.", "warn");
-    } else if (state === "stopped" || state === "unknown") {
+    } else if (st.ended && !st.says_why) {  // stopped by its owner or the server, or lost
       banner("This run has stopped: " + (e.message || "") + ".", "warn");
     } else {
       const b = $("banner");

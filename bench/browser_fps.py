@@ -2,7 +2,7 @@
 Plotly.react on the same decoded frames at the same pace; step-to-paint latency; bytes per frame;
 four runs on one page; training steps/s while streaming against the bare training loop.
 
-    PYTHONPATH=. .venv/bin/python bench/browser_fps.py [--seconds 15]
+    .venv/bin/python -m bench.browser_fps.py [--seconds 15]
 
 Paints are counted from `plotly_afterplot` on the sample plots (assets/draw.js, GS.stats).
 """
@@ -15,16 +15,12 @@ import json
 import multiprocessing as mp
 import os
 import signal
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.browser.conftest import AppServer, make_driver  # noqa: E402
+from tests.browser.conftest import AppServer, make_driver
 
 PRESET = "ring8-reference"
 

@@ -1,7 +1,7 @@
 """What one 2-D frame costs to draw in the browser: GS.draw2d timed on frames captured from a
 live run, on a bare page (plotly.js and our scripts only), in headless Chromium.
 
-    PYTHONPATH=. .venv/bin/python bench/draw_cost.py [--draws 150] [--rounds 2]
+    .venv/bin/python -m bench.draw_cost.py [--draws 150] [--rounds 2]
 
 Variants, alternated in one browser so they share the machine's state:
   d-image    the page's way: the D surface as a layout image (assets/draw.js dImage)
@@ -17,15 +17,11 @@ import argparse
 import os
 import signal
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench import browser_fps  # noqa: E402
-from tests.browser.conftest import AppServer, make_driver  # noqa: E402
+from bench import browser_fps
+from tests.browser.conftest import AppServer, make_driver
 
 PRESET = "ring8-reference"
 

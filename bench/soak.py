@@ -2,7 +2,7 @@
 of the web process and of the run's worker is sampled every 30 s; both must stay within 50 MB of
 their value after the first minute.
 
-    PYTHONPATH=. .venv/bin/python bench/soak.py [--minutes 30] [--preset ring8-reference]
+    .venv/bin/python -m bench.soak.py [--minutes 30] [--preset ring8-reference]
 """
 
 from __future__ import annotations
@@ -15,10 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.browser.conftest import AppServer, make_driver  # noqa: E402
+from tests.browser.conftest import AppServer, make_driver
 
 LIMIT_MB = 50.0
 

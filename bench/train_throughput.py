@@ -9,7 +9,7 @@
 3. time to make a full 2-D frame of `ring8-reference` (1500 samples, 64x64 D grid, 20x20 latent
    arrows, metrics) and its encoded size.
 
-Usage: python bench/train_throughput.py [--rounds 7] [--steps 150] [--json]
+Usage: python -m bench.train_throughput [--rounds 7] [--steps 150] [--json]
 Both loops run with one intra-op thread, as a run's worker does.
 """
 
@@ -19,20 +19,16 @@ import argparse
 import json
 import math
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gancore.frames import encode  # noqa: E402
-from gancore.observe.probes import Probes  # noqa: E402
-from gancore.teach.presets import get_preset  # noqa: E402
-from gancore.train.trainer import Trainer  # noqa: E402
+from gancore.frames import encode
+from gancore.observe.probes import Probes
+from gancore.teach.presets import get_preset
+from gancore.train.trainer import Trainer
 
 
 class BareLoop:

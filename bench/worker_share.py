@@ -6,7 +6,7 @@ does. The worker should keep most of the bare rate: DESIGN.md says training is n
 by drawing. Frame making costs 2-15 ms in 1-D and 2-D but 45 ms at 100-D, where the worker once
 spent nearly all its time on pictures (5 steps/s of 50).
 
-Usage: python bench/worker_share.py [--seconds 10] [--rounds 3] [--json] [PRESET ...]
+Usage: python -m bench.worker_share [--seconds 10] [--rounds 3] [--json] [PRESET ...]
 """
 
 from __future__ import annotations
@@ -14,19 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from gancore.frames import encode  # noqa: E402
-from gancore.run.session import Session  # noqa: E402
-from gancore.run.worker import RunSpec, WorkerHandle  # noqa: E402
-from gancore.teach.presets import get_preset  # noqa: E402
-from gancore.train.trainer import Trainer  # noqa: E402
+from gancore.frames import encode
+from gancore.run.session import Session
+from gancore.run.worker import RunSpec, WorkerHandle
+from gancore.teach.presets import get_preset
+from gancore.train.trainer import Trainer
 
 PRESETS = ("ring8-reference", "ganlab-ring", "bimodal-6d-wgan-gp", "gaussgan-100d")
 

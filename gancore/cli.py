@@ -27,7 +27,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m gancore", description="ganscope's GAN engine")
+    p = _Parser(prog="gancore", description="ganscope's GAN engine")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     t = sub.add_parser("train", help="train a preset or a config and print final metrics as JSON")
     src = t.add_mutually_exclusive_group(required=True)
@@ -116,7 +116,8 @@ def cmd_train(args: argparse.Namespace) -> dict:
 
 
 def cmd_eval(args: argparse.Namespace) -> dict:
-    from gancore.store.recording import RecordingError, RunReader
+    from gancore.store.reader import RunReader
+    from gancore.store.recording import RecordingError
 
     try:
         reader = RunReader(args.path)
@@ -136,7 +137,8 @@ def cmd_eval(args: argparse.Namespace) -> dict:
 
 def cmd_validate(args: argparse.Namespace) -> dict:
     """The library's upload check (it runs this in a child process): exit 2 naming the problem."""
-    from gancore.store.recording import RecordingError, open_recording, validate_recording
+    from gancore.store.reader import open_recording, validate_recording
+    from gancore.store.recording import RecordingError
 
     try:
         validate_recording(args.path)
@@ -174,7 +176,8 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 
 
 def cmd_export(args: argparse.Namespace) -> dict:
-    from gancore.render.export import ExportError, export_animation
+    from gancore.render import ExportError
+    from gancore.render.export import export_animation
 
     out = args.gif or args.mp4
     want = ".gif" if args.gif else ".mp4"
@@ -218,7 +221,8 @@ def cmd_targets() -> str:
 
 
 def config_reference() -> str:
-    """The README's config table, generated from the fields' own docs (a test keeps them equal)."""
+    """The config table of docs/config.md, generated from the fields' own docs (a test keeps them
+    equal)."""
     lines = ["| field | default | allowed | live | what it does |", "|---|---|---|---|---|"]
     for path, info, ann in iter_fields():
         bounds = [f"{k} {getattr(m, k)}" for m in info.metadata for k in ("ge", "gt", "le", "lt")
@@ -269,3 +273,8 @@ def _json_default(x):
         return float(x)
     except (TypeError, ValueError):
         return str(x)
+
+
+def console() -> None:
+    """The `gancore` console script (pyproject.toml): `main`'s answer is the exit status."""
+    raise SystemExit(main())

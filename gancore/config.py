@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from gancore.choices import TARGETS
+
 # Bounds that keep any config from exhausting a 2-core, 24 GiB machine.
 MAX_WIDTH = 1024
 MAX_DEPTH = 8
@@ -35,7 +37,8 @@ class ConfigError(ValueError):
 
 
 def _f(default: Any, doc: str, live: bool, **bounds: Any) -> Any:
-    """A field with its doc and live/restart tag kept where the UI, README and URL can read them."""
+    """A field with its doc and live/restart tag kept where the UI, docs/config.md and URL read
+    them."""
     return Field(default, description=doc, json_schema_extra={"live": live}, **bounds)
 
 
@@ -227,8 +230,6 @@ class RunConfig(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> RunConfig:
-        from gancore.data.targets import TARGETS  # late: distributions imports this module
-
         if self.target.name not in TARGETS:
             raise ValueError(f"target.name: unknown target {_short_repr(self.target.name)}; "
                              f"choose one of {', '.join(sorted(TARGETS))}")
@@ -316,8 +317,6 @@ def _inflate_link(text: str) -> bytes:
 def data_dim(cfg: RunConfig) -> int:
     """The data dimension a config trains on (a target with a fixed dimension overrides
     target.dim)."""
-    from gancore.data.targets import TARGETS
-
     spec = TARGETS[cfg.target.name]
     return spec.fixed_dim if spec.fixed_dim else cfg.target.dim
 
@@ -327,7 +326,7 @@ def mlp_params(n_in: int, hidden: list[int], n_out: int) -> int:
     return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
 
 
-# ---- field metadata: drives the README reference, the forms and live/restart handling -------
+# ---- field metadata: drives docs/config.md, the forms and live/restart handling -------
 
 def iter_fields(model: type[BaseModel] = RunConfig, prefix: str = ""):
     """Yield (dotted path, FieldInfo, annotation) for every leaf field of the config tree."""

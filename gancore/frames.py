@@ -19,6 +19,9 @@ from typing import Any
 import numpy as np
 
 FORMAT_VERSION = 1
+# The scalar row every training step makes (gancore.train.trainer.StepStats.as_row), as the
+# stream's envelope, the recording's /scalars table and the charts name its columns.
+STAT_COLUMNS = ["step", "d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm"]
 _DTYPES = {"float32": np.float32, "float16": np.float16, "uint8": np.uint8, "int32": np.int32,
            "int8": np.int8, "uint16": np.uint16}
 

@@ -1,12 +1,12 @@
-"""Shared test setup: the repo root on sys.path, one torch thread (as in a run's worker)."""
+"""Shared test setup: one torch thread (as in a run's worker). gancore and app are installed
+(`pip install -e .` in `make install`); `tests` is a package, so pytest puts the checkout on the
+import path for `tests.servers` and friends."""
 
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -6,7 +6,9 @@ import signal
 
 import pytest
 
-from app.runs import LimitError, Limits, LocalBackend, RunRegistry
+from app.backends.local import LocalBackend
+from app.limits import LimitError, Limits
+from app.runs import RunRegistry
 from gancore.config import ConfigError
 from gancore.data.files import DataFileError
 from tests.helpers import SMALL, wait_for

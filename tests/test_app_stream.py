@@ -5,10 +5,11 @@ import time
 import numpy as np
 import pytest
 
-from app.runs import Limits, LocalBackend, RunRegistry
+from app.backends.local import LocalBackend
+from app.limits import Limits
+from app.runs import RunRegistry
 from app.stream import TabStream, decode_envelope, encode_envelope
-from gancore.frames import decode
-from gancore.train.trainer import STAT_COLUMNS
+from gancore.frames import STAT_COLUMNS, decode
 from tests.test_app_runs import SMALL
 
 

@@ -360,16 +360,15 @@ def test_changing_one_field_follows_its_tag(path: str) -> None:
     assert needs_restart(a, b) == ([] if is_live(path) else [path])
 
 
-# --- README --------------------------------------------------------------------------------
+# --- docs/config.md -------------------------------------------------------------------------
 
 
-def test_readme_config_reference_is_in_sync() -> None:
+def test_docs_config_reference_is_in_sync() -> None:
     start, end = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
-    readme = ROOT / "README.md"
-    assert readme.is_file(), "README.md is missing; it must hold the config reference"
-    text = readme.read_text(encoding="utf-8")
+    page = ROOT / "docs" / "config.md"
+    assert page.is_file(), "docs/config.md is missing; it must hold the config reference"
+    text = page.read_text(encoding="utf-8")
     assert text.count(start) == 1 and text.count(end) == 1, "config-reference markers missing"
     block = text.split(start, 1)[1].split(end, 1)[0]
     assert block.strip() == config_reference().strip(), (
-        "README config reference is stale: paste `python -m gancore config-reference` "
-        "between the markers")
+        "docs/config.md's config reference is stale: run `python tools/sync_readme.py`")

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from app.backends.local import LocalBackend
 from app.cpushare import YIELD_NICE, CpuShare, should_yield
-from app.runs import Limits, LocalBackend, RunRegistry
+from app.limits import Limits
+from app.runs import RunRegistry
 from tests.helpers import SMALL, wait_for
 
 TWO_CORES = 2

@@ -119,12 +119,13 @@ def test_load_bytes_applies_limits() -> None:
 ])
 def test_csv_fast_path_agrees_with_careful_parser(content: str) -> None:
     # The C-parser shortcut may decline a file, but must never read one differently.
-    from gancore.data import files as datasets
+    from gancore.data import readers
+    from gancore.data.checks import FileLimits
 
-    limits = datasets._Limits(1 << 20, 100, 8, None)
+    limits = FileLimits(1 << 20, 100, 8, None)
     lines = content.replace("\r\n", "\n").split("\n")
-    careful, _ = datasets._csv_careful("f.csv", lines, limits)
-    fast = datasets._csv_fast(lines, limits)
+    careful, _ = readers._csv_careful("f.csv", lines, limits)
+    fast = readers._csv_fast(lines, limits)
     assert fast is None or np.array_equal(fast, careful)
 
 

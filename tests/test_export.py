@@ -12,9 +12,12 @@ import pytest
 from PIL import Image, ImageSequence
 
 from gancore.cli import main
-from gancore.render.export import ExportError, export_animation, plan_steps, render_png
+from gancore.render import ExportError
+from gancore.render.animation import plan_steps
+from gancore.render.export import export_animation, render_png
 from gancore.run.session import Session
-from gancore.store.recording import Recorder, RunReader
+from gancore.store.reader import RunReader
+from gancore.store.recording import Recorder
 from gancore.teach.presets import get_preset
 
 

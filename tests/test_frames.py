@@ -6,12 +6,12 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT
 
 from gancore.config import RunConfig
 from gancore.frames import Frame, decode, encode, quantize
 from gancore.run.session import Session
 from gancore.teach.presets import get_preset
+from tests.conftest import ROOT
 
 KINDS = {
     "2d": {},
@@ -37,8 +37,8 @@ def test_same_config_and_seed_give_byte_identical_frames(kind):
 
 
 def test_frames_are_identical_across_processes():
-    code = ("import sys; sys.path.insert(0, 'tests'); import hashlib, torch; "
-            "torch.set_num_threads(1); from test_frames import trained_frame_bytes; "
+    code = ("import hashlib, torch; "
+            "torch.set_num_threads(1); from tests.test_frames import trained_frame_bytes; "
             "print(hashlib.sha256(trained_frame_bytes({})).hexdigest())")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          check=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})

@@ -1,5 +1,5 @@
 """The classroom lessons: each names runnable presets, the set covers the phenomena the issue
-lists, the texts say something, and the README shows every lesson beside its GIF."""
+lists, the texts say something, and docs/classroom.md shows every lesson beside its GIF."""
 
 from __future__ import annotations
 
@@ -60,14 +60,20 @@ def test_les004_unknown_lesson_names_the_choices():
         get_lesson("no-such-lesson")
 
 
-def test_les005_readme_lists_each_lesson_beside_its_gif():
+def test_les005_docs_list_each_lesson_beside_its_gif():
     spec = importlib.util.spec_from_file_location("sync_readme", ROOT / "tools" / "sync_readme.py")
     sync_readme = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(sync_readme)
-    readme = (ROOT / "README.md").read_text()
-    assert sync_readme.sync(readme) == readme, "README is stale: run python tools/sync_readme.py"
-    section = readme.split("<!-- lessons:start -->")[1].split("<!-- lessons:end -->")[0]
+    where = sync_readme.BLOCKS["lessons"].path
+    page = ROOT / where
+    text = page.read_text()
+    assert sync_readme.sync(text, where) == text, (
+        f"{where} is stale: run python tools/sync_readme.py")
+    section = text.split("<!-- lessons:start -->")[1].split("<!-- lessons:end -->")[0]
     for lesson in LESSONS.values():
         assert f"### {lesson.title}" in section
-        assert f'src="docs/lessons/{lesson.slug}.gif"' in section
+        gif = re.search(rf'src="([^"]*/{lesson.slug}\.gif)"', section)
+        assert gif, f"no GIF for {lesson.slug}"
+        gifs = ROOT / "docs" / "lessons"
+        assert (page.parent / gif.group(1)).resolve() == gifs / f"{lesson.slug}.gif"
         assert lesson.text in section

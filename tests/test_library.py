@@ -1,5 +1,5 @@
 """The recordings library on real files: upload validation
-(gancore.store.recording.validate_recording and `python -m gancore validate`), the listing, the
+(gancore.store.reader.validate_recording and `python -m gancore validate`), the listing, the
 replay frames and routes, delete and upload.
 
 The recording is made by a real seeded run: sway-1d fires its "swaying" event at step 50, and
@@ -16,12 +16,15 @@ import h5py
 import numpy as np
 import pytest
 
+from app.backends.local import LocalBackend
+from app.limits import Limits
 from app.recordings import NoRecording, RecordingRefused, Recordings, sanitise
-from app.runs import Limits, LocalBackend, RunRegistry
+from app.runs import RunRegistry
 from gancore import cli
 from gancore.config import RunConfig
 from gancore.frames import decode
-from gancore.store.recording import Recorder, RecordingError, RunReader, validate_recording
+from gancore.store.reader import RunReader, validate_recording
+from gancore.store.recording import Recorder, RecordingError
 from gancore.teach.presets import PRESETS
 
 STEPS, EVERY, EVENT_STEP = 120, 30, 50

@@ -5,8 +5,10 @@ import time
 import pytest
 
 from app import lockstep
-from app.runs import LimitError, Limits, LocalBackend, RunRegistry
-from gancore.store.recording import RunReader
+from app.backends.local import LocalBackend
+from app.limits import LimitError, Limits
+from app.runs import RunRegistry
+from gancore.store.reader import RunReader
 from tests.helpers import SMALL, wait_for
 
 SMALL = SMALL.with_changes({"frames.record_every": 10})

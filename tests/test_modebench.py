@@ -1,9 +1,10 @@
-"""`python -m gancore bench-modes`: the mode-coverage protocol of the README's table.
+"""`python -m gancore bench-modes`: the mode-coverage protocol of docs/mode-coverage.md's table.
 
-The table itself takes about two hours on 2 cores (README); here the CLI runs a short version
-end to end, and one seed of the real protocol on the ring checks the story the table tells: the
-plain GAN loses modes that packing, the cheapest remedy, keeps. (The grid's side of that story is
-tests/test_presets_remedies.py's grid25 pair, trained in the protocol's setting.)"""
+The table itself takes about two hours on 2 cores (docs/mode-coverage.md); here the CLI runs a
+short version end to end, and one seed of the real protocol on the ring checks the story the
+table tells: the plain GAN loses modes that packing, the cheapest remedy, keeps. (The grid's side
+of that story is tests/test_presets_remedies.py's grid25 pair, trained in the protocol's
+setting.)"""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from gancore.frames import Frame, quantize
+from gancore.store.reader import RunReader, validate_recording
 from gancore.store.recording import (
     FORMAT_VERSION,
     MAX_FRAME_ARRAY_BYTES,
@@ -23,8 +24,6 @@ from gancore.store.recording import (
     MAX_LINKS,
     Recorder,
     RecordingError,
-    RunReader,
-    validate_recording,
 )
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,8 +9,9 @@ import pytest
 
 from gancore.config import RunConfig
 from gancore.frames import decode
-from gancore.run.worker import CommandError, Mailbox, RunSpec, WorkerHandle
-from gancore.store.recording import RunReader
+from gancore.run.mailbox import Mailbox
+from gancore.run.worker import CommandError, RunSpec, WorkerHandle
+from gancore.store.reader import RunReader
 
 SMALL = RunConfig().with_changes({"generator.hidden": [32, 32], "discriminator.hidden": [32, 32],
                                   "train.batch_size": 64, "frames.record_every": 20})

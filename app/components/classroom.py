@@ -9,10 +9,7 @@ from dash import dcc, html
 
 from app import ids
 from gancore.teach.lessons import LESSONS, Lesson
-
-KIND_LABELS = {"mode_collapse": "mode collapse", "mode_hopping": "mode hopping",
-               "non_convergence": "non-convergence", "swaying": "swaying", "stuck": "stuck",
-               "catastrophic_forgetting": "catastrophic forgetting"}
+from gancore.vocabulary import EVENTS
 
 
 def compare_href(lesson: Lesson) -> str:
@@ -29,7 +26,7 @@ def play_href(lesson: Lesson, preset: str | None = None, present: bool = False) 
 
 
 def watch_text(lesson: Lesson) -> str:
-    kinds = [KIND_LABELS.get(k, k.replace("_", " ")) for k in lesson.watch]
+    kinds = [EVENTS[k].name if k in EVENTS else k.replace("_", " ") for k in lesson.watch]
     return "Watch for: " + ", ".join(kinds) if kinds else ""
 
 

@@ -12,7 +12,8 @@ from typing import Any
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from app import ids
-from app.runs import LimitError, UnknownRun, registry
+from app.limits import LimitError, UnknownRun
+from app.runs import registry
 from app.session import session_id
 from gancore.config import ConfigError, RunConfig, parse_assignment
 from gancore.run.worker import CommandError

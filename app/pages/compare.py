@@ -29,14 +29,16 @@ from app.comparison import (
 )
 from app.components.exports import side_by_side_bar
 from app.components.header import page_header
-from app.runs import LimitError, Run, UnknownRun, registry
+from app.limits import LimitError, UnknownRun
+from app.run_record import Run
+from app.runs import registry
 from app.session import session_id
 from gancore.config import ConfigError, RunConfig
 from gancore.run.worker import CommandError
+from gancore.vocabulary import RUN_COLORS
 
 dash.register_page(__name__, path="/compare", title="ganscope · compare", name="Compare")
 
-COLORS = ("#3b6fd8", "#e08a1e", "#0b8a5f", "#d1306b")  # the same order as assets/compare.js
 STEP_COUNTS = (1, 10, 100, 1000)
 SPEEDS = (0, 1, 5, 25, 100, 500)
 CONTROL_ERRORS = (PermissionError, LimitError, CommandError, UnknownRun, TimeoutError,
@@ -222,7 +224,7 @@ def _cell(i: int, p: dict):
     sub = p["run"] if not p.get("parent") else f"{p['run']} · child of {p['parent']}"
     return html.Div([
         html.Div([
-            html.Span(className="cmp-swatch", style={"background": COLORS[i]}),
+            html.Span(className="cmp-swatch", style={"background": RUN_COLORS[i]}),
             html.Span(p["label"], className="cmp-label"),
             html.Span(sub, className="cmp-sub"),
             html.Span("step 0", id=f"{ids.CMP_AT}-{i}", className="cmp-at",
@@ -248,8 +250,8 @@ def diff_table(payloads: list[dict]):
         return html.Div(f"{caption}: none, every run has the same config (seed included).",
                         className="diff-none")
     head = html.Tr([html.Th("field")] + [
-        html.Th([html.Span(className="cmp-swatch", style={"background": COLORS[i]}), p["label"]])
-        for i, p in enumerate(payloads)])
+        html.Th([html.Span(className="cmp-swatch", style={"background": RUN_COLORS[i]}),
+                 p["label"]]) for i, p in enumerate(payloads)])
     body = [html.Tr([html.Td(path, className="diff-path")] +
                     [html.Td(show_value(v), title=str(v)) for v in values],
                     **{"data-path": path}) for path, values in rows]

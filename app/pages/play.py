@@ -17,7 +17,9 @@ from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, 
 from app import forms, ids
 from app.comparison import play_share_query
 from app.components import classroom, controls, exports, fork_share, views
-from app.runs import LimitError, Run, UnknownRun, registry
+from app.limits import LimitError, UnknownRun
+from app.run_record import Run
+from app.runs import registry
 from app.session import session_id
 from gancore.config import ConfigError, RunConfig
 from gancore.data.files import DataFileError

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from gancore.choices import TARGETS as CHOICES
+
 if TYPE_CHECKING:
     from gancore.config import LatentConfig, RunConfig, TargetConfig
 
@@ -352,71 +354,42 @@ def _file(t: TargetConfig) -> FileData:
     return FileData(data)
 
 
-TARGETS: dict[str, TargetSpec] = {
-    # 1-D
-    "gaussian_1d": TargetSpec(lambda t: Mixture([[t.mean]], [t.std]), 1,
-                              "1-D gaussian N(mean, std^2)", "1-D", {"mean": 2.0, "std": 0.5}),
-    "mixture_1d": TargetSpec(_mixture_1d, 1,
-                             "1-D mixture of gaussians (positions, widths, weights)",
-                             "1-D", {"modes": 2, "spacing": 4.0, "std": 0.5}),
-    "uniform_1d": TargetSpec(lambda t: Uniform(1, t.limit), 1, "1-D uniform on [-limit, limit]",
-                             "1-D", {"limit": 1.0}),
-    # 2-D
-    "ring": TargetSpec(lambda t: Mixture(_ring_centres(t.modes, t.radius), t.std,
-                                         _mixture_weights(t, t.modes)),
-                       2, "ring of gaussian modes (radius, std)", "2-D",
-                       {"modes": 8, "radius": 2.0, "std": 0.02}),
-    "grid": TargetSpec(lambda t: Mixture(_grid_centres(5, t.spacing), t.std), 2,
-                       "5x5 grid of gaussian modes (spacing, std)", "2-D",
-                       {"spacing": 2.0, "std": 0.05}),
-    "circle": TargetSpec(lambda t: Curve(_circle(t.radius), 0.0), 2, "uniform on a circle",
-                         "2-D", {"radius": 1.0}),
-    "two_points": TargetSpec(lambda t: Mixture([[-1, 0], [1, 0]], t.std), 2,
-                             "two points (+-1, 0)", "2-D", {"std": 0.01}),
-    "four_points": TargetSpec(lambda t: Mixture([[-1, 0], [1, 0], [0, 1], [0, -1]], t.std), 2,
-                              "four points (+-1, 0), (0, +-1)", "2-D", {"std": 0.01}),
-    "five_clusters": TargetSpec(
-        lambda t: Mixture([[0, 0], [1.5, 1.5], [-1.5, 1.5], [1.5, -1.5], [-1.5, -1.5]], t.std), 2,
-        "five gaussian clusters", "2-D", {"std": 0.2}),
-    "ganlab_line": TargetSpec(
-        lambda t: Curve(lambda s: torch.stack([1.6 * s - 0.8, 1.0 * s - 0.5], 1), t.std), 2,
-        "GAN Lab's line", "2-D", {"std": 0.02}),
-    "ganlab_two_gaussians": TargetSpec(
-        lambda t: Mixture([[-0.45, -0.35], [0.45, 0.35]], [t.std, t.std * 0.7]), 2,
-        "GAN Lab's two gaussians", "2-D", {"std": 0.15}),
-    "ganlab_ring": TargetSpec(lambda t: Curve(_circle(t.radius), t.std), 2,
-                              "GAN Lab's ring (a noisy continuous ring)", "2-D",
-                              {"radius": 0.6, "std": 0.04}),
-    "ganlab_blobs": TargetSpec(
-        lambda t: Mixture([[-0.6, -0.45], [0.6, -0.45], [0.0, 0.6]], t.std), 2,
-        "GAN Lab's three disjoint blobs", "2-D", {"std": 0.08}),
-    "two_moons": TargetSpec(lambda t: Curve(_moons, t.std, 0.0, 2.0), 2, "two interleaved moons",
-                            "2-D", {"std": 0.05}),
-    "spiral": TargetSpec(lambda t: Curve(_spiral, t.std), 2, "a spiral arm", "2-D", {"std": 0.03}),
-    "swiss_roll": TargetSpec(lambda t: Curve(_swiss_roll, t.std), 2, "2-D swiss roll", "2-D",
-                             {"std": 0.03}),
-    "sequential": TargetSpec(
-        lambda t: SequentialModes(_ring_centres(t.modes, t.radius), t.std, t.switch_every), 2,
-        "ring modes shown one at a time, switching every N steps (catastrophic forgetting)", "2-D",
-        {"modes": 4, "radius": 2.0, "std": 0.05, "switch_every": 500}),
-    "points": TargetSpec(lambda t: Mixture(np.array(t.points, dtype=np.float64), t.std), 2,
-                         "a user point set (draw it on the page)", "2-D", {"std": 0.02}),
-    # n-D
-    "gaussian_nd": TargetSpec(lambda t: Gaussian(t.dim, t.mean, t.std, t.offdiag, t.block), None,
-                              "n-D gaussian with block covariance", "n-D",
-                              {"dim": 10, "std": 1.0, "mean": 0.0}),
-    "truncated_nd": TargetSpec(lambda t: TruncatedGaussian(t.dim, t.std, t.limit), None,
-                               "n-D truncated gaussian (within +-limit)", "n-D",
-                               {"dim": 10, "std": 1.0, "limit": 1.5}),
-    "cauchy_nd": TargetSpec(lambda t: Cauchy(t.dim, t.std), None, "n-D Cauchy (heavy tails)",
-                            "n-D", {"dim": 10, "std": 1.0}),
-    "uniform_nd": TargetSpec(lambda t: Uniform(t.dim, t.limit), None, "n-D uniform box", "n-D",
-                             {"dim": 10, "limit": 1.0}),
-    "bimodal_6d": TargetSpec(lambda t: Bimodal6D(), 6,
-                             "correlated 6-D set, coordinates 0-1 bimodal, with a 4-D condition",
-                             "n-D"),
-    "file": TargetSpec(_file, None, "rows of a CSV, .npy or HDF5 file", "data"),
+_BUILDERS: dict[str, Callable[[TargetConfig], Target]] = {
+    "gaussian_1d": lambda t: Mixture([[t.mean]], [t.std]),
+    "mixture_1d": _mixture_1d,
+    "uniform_1d": lambda t: Uniform(1, t.limit),
+    "ring": lambda t: Mixture(_ring_centres(t.modes, t.radius), t.std,
+                              _mixture_weights(t, t.modes)),
+    "grid": lambda t: Mixture(_grid_centres(5, t.spacing), t.std),
+    "circle": lambda t: Curve(_circle(t.radius), 0.0),
+    "two_points": lambda t: Mixture([[-1, 0], [1, 0]], t.std),
+    "four_points": lambda t: Mixture([[-1, 0], [1, 0], [0, 1], [0, -1]], t.std),
+    "five_clusters": lambda t: Mixture([[0, 0], [1.5, 1.5], [-1.5, 1.5], [1.5, -1.5],
+                                        [-1.5, -1.5]], t.std),
+    "ganlab_line": lambda t: Curve(lambda s: torch.stack([1.6 * s - 0.8, 1.0 * s - 0.5], 1),
+                                   t.std),
+    "ganlab_two_gaussians": lambda t: Mixture([[-0.45, -0.35], [0.45, 0.35]], [t.std, t.std * 0.7]),
+    "ganlab_ring": lambda t: Curve(_circle(t.radius), t.std),
+    "ganlab_blobs": lambda t: Mixture([[-0.6, -0.45], [0.6, -0.45], [0.0, 0.6]], t.std),
+    "two_moons": lambda t: Curve(_moons, t.std, 0.0, 2.0),
+    "spiral": lambda t: Curve(_spiral, t.std),
+    "swiss_roll": lambda t: Curve(_swiss_roll, t.std),
+    "sequential": lambda t: SequentialModes(_ring_centres(t.modes, t.radius), t.std,
+                                            t.switch_every),
+    "points": lambda t: Mixture(np.array(t.points, dtype=np.float64), t.std),
+    "gaussian_nd": lambda t: Gaussian(t.dim, t.mean, t.std, t.offdiag, t.block),
+    "truncated_nd": lambda t: TruncatedGaussian(t.dim, t.std, t.limit),
+    "cauchy_nd": lambda t: Cauchy(t.dim, t.std),
+    "uniform_nd": lambda t: Uniform(t.dim, t.limit),
+    "bimodal_6d": lambda t: Bimodal6D(),
+    "file": _file,
 }
+
+# The registry: each choice (gancore.choices: dimension, doc, family, defaults) with its builder.
+TARGETS: dict[str, TargetSpec] = {
+    name: TargetSpec(_BUILDERS[name], c.fixed_dim, c.doc, c.family, c.defaults)
+    for name, c in CHOICES.items()}
+
 
 
 def build_target(cfg: RunConfig) -> Target:

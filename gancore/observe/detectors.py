@@ -2,7 +2,7 @@
 
 A `Snapshot` is taken every `frames.metrics_every` steps from the run's fixed probes (so the same
 seed gives the same events). Each detector states its definition and thresholds in its
-docstring (the README repeats them), fires once when its condition starts, and re-arms only
+docstring (docs/detectors.md repeats them), fires once when its condition starts, and re-arms only
 after the condition has cleared for 10 snapshots, so one episode gives one event. Detectors
 judge from step 1,000 (the first steps of any GAN look like every pathology at once), except
 swaying and stuck, which are early-training phenomena and are judged from step 200.
@@ -14,6 +14,8 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from gancore.vocabulary import EventKind
 
 WARMUP_STEPS = 1000  # the first steps of any GAN look like everything; judge after them
 ON_DATA = 0.3  # share of the samples near some mode for "the generator is on the data"
@@ -64,7 +66,7 @@ class Snapshot:
 @dataclass(frozen=True)
 class Event:
     step: int
-    kind: str
+    kind: EventKind  # each kind's labels and timeline marker: gancore/vocabulary.py EVENTS
     message: str
 
     def as_dict(self) -> dict:
@@ -75,7 +77,7 @@ class Detector:
     """Fires when `condition` holds for `patience` snapshots in a row; re-arms after it has been
     false for `rearm` snapshots in a row."""
 
-    kind = "phenomenon"
+    kind: EventKind  # each detector names its own
     patience = 4
     rearm = 10
     warmup = WARMUP_STEPS

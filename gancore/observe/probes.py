@@ -15,9 +15,9 @@ import torch
 from gancore.config import RunConfig, data_dim
 from gancore.data.targets import Target, sample_latent
 from gancore.frames import Frame, quantize
+from gancore.heap import one_malloc_arena
 from gancore.observe import metrics
 from gancore.observe.detectors import Snapshot
-from gancore.run.heap import one_malloc_arena
 from gancore.train.trainer import StepStats, Trainer
 
 GRID_CHUNK = 1024  # rows per D evaluation: keeps activations in cache (3x faster than 4096)

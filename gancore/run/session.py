@@ -15,15 +15,16 @@ import torch
 
 from gancore.config import RunConfig, changed_paths, data_dim, get_path, needs_restart
 from gancore.data.targets import build_target
-from gancore.frames import Frame
+from gancore.frames import STAT_COLUMNS, Frame
 from gancore.observe.detectors import Monitor, divergence_event
 from gancore.observe.probes import Probes
 from gancore.store.recording import Recorder, storage_cause
 from gancore.train.checkpoint import load_state
-from gancore.train.trainer import STAT_COLUMNS, StepStats
+from gancore.train.trainer import StepStats
 from gancore.train.vae import make_trainer
+from gancore.vocabulary import SESSION_ENDS, SESSION_STATES
 
-STATES = ("running", "paused", "diverged", "done", "failed")
+STATES = SESSION_STATES
 
 
 class RestartRequired(Exception):
@@ -75,7 +76,7 @@ class Session:
 
     @property
     def finished(self) -> bool:
-        return self.state in ("diverged", "done", "failed")
+        return self.state in SESSION_ENDS
 
     # ---- training ---------------------------------------------------------------------------
     def train(self, n: int, which: str = "both") -> int:

@@ -1,21 +1,21 @@
 """A recording in a few lines and its replay index: what the library page lists and what the
 replay page needs before its first frame (config summary, steps, final metrics, events, curves).
 
-Pure reading through `gancore.store.recording.open_recording`; no web stack.
+Pure reading through `gancore.store.reader.open_recording`; no web stack.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from gancore.store.recording import RunReader, open_recording
+from gancore.store.reader import RunReader, open_recording
 
 # Frame scalars that are not metrics: the step, the live speed, and the denominator of "modes".
 NOT_METRICS = ("step", "steps_per_s", "modes_total")
@@ -78,27 +78,6 @@ def remedies_of(cfg: dict) -> list[str]:
     return out
 
 
-@cache
-def _preset_configs() -> dict[str, str]:
-    from gancore.teach.presets import PRESETS
-
-    return {name: p.config().to_json() for name, p in PRESETS.items()}
-
-
-def preset_of(config_json: str) -> str | None:
-    """The preset whose config this is, exactly (a changed preset is no longer that preset)."""
-    from gancore.config import ConfigError, RunConfig
-
-    try:
-        mine = RunConfig.from_json(config_json).to_json()
-    except (ConfigError, ValueError):
-        return None
-    for name, cfg in _preset_configs().items():
-        if cfg == mine:
-            return name
-    return None
-
-
 def _dim(cfg: dict, kind: str) -> int:
     from gancore.config import RunConfig, data_dim
 
@@ -108,14 +87,18 @@ def _dim(cfg: dict, kind: str) -> int:
         return {"1d": 1, "2d": 2}.get(kind, int((cfg.get("target") or {}).get("dim") or 0))
 
 
-def summarize(path: str | Path, first_events: int = 3) -> Summary:
-    """The library row of one recording; RecordingError (naming the problem) when unreadable."""
+def summarize(path: str | Path, first_events: int = 3,
+              preset_of: Callable[[str], str | None] | None = None) -> Summary:
+    """The library row of one recording; RecordingError (naming the problem) when unreadable.
+    `preset_of` names the preset a config JSON is (gancore.teach.presets.preset_of: the caller
+    knows the presets, the store does not)."""
     p = Path(path)
     with open_recording(p) as r:
-        return _summary(r, p, first_events)
+        return _summary(r, p, first_events, preset_of)
 
 
-def _summary(r: RunReader, p: Path, first_events: int) -> Summary:
+def _summary(r: RunReader, p: Path, first_events: int,
+             preset_of: Callable[[str], str | None] | None) -> Summary:
     cfg = json.loads(r.config_json)
     last = r.frame(len(r) - 1) if len(r) else None
     columns, rows = r.scalars()
@@ -133,8 +116,8 @@ def _summary(r: RunReader, p: Path, first_events: int) -> Summary:
         name=p.name, run_id=r.run_id, kind=kind, target=(cfg.get("target") or {}).get("name", "?"),
         dim=_dim(cfg, kind), model=cfg.get("model", "gan"),
         loss=(cfg.get("loss") or {}).get("name", "?"), remedies=remedies_of(cfg),
-        preset=preset_of(r.config_json), frames=len(r), steps=max(steps, int(r.steps[-1])
-                                                                 if len(r) else 0),
+        preset=preset_of(r.config_json) if preset_of else None, frames=len(r),
+        steps=max(steps, int(r.steps[-1]) if len(r) else 0),
         final=final, modes_total=int(modes_total) if _finite(modes_total) is not None else None,
         events=len(events), first_events=events[:first_events], created=r.created,
         parent=r.parent_run, fork_step=r.fork_step, size_bytes=p.stat().st_size)

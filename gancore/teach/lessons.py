@@ -1,6 +1,6 @@
 """Classroom lessons: one per GAN phenomenon, each a short text, a problem preset and the preset
 that answers it, and the detector events to watch for. The lessons page, `make lessons` (GIFs)
-and the README's lessons section all read this one registry."""
+and docs/classroom.md's lessons section all read this one registry."""
 
 from __future__ import annotations
 

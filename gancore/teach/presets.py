@@ -4,6 +4,7 @@ default config (which is `ring8-reference`), so it stays readable and validated 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from gancore.config import ConfigError, RunConfig
@@ -173,3 +174,18 @@ def get_preset(name: str) -> Preset:
     except KeyError:
         raise ConfigError(f"unknown preset '{name}'; choose one of: "
                           f"{', '.join(PRESETS)}") from None
+
+
+@cache
+def _preset_json() -> dict[str, str]:
+    return {name: p.config().to_json() for name, p in PRESETS.items()}
+
+
+def preset_of(cfg: RunConfig | str) -> str | None:
+    """The preset whose config this is exactly (a changed preset is no longer that preset, and
+    a shared config keeps its name); `cfg` may be a config or its JSON."""
+    try:
+        mine = (RunConfig.from_json(cfg) if isinstance(cfg, str) else cfg).to_json()
+    except (ConfigError, ValueError):
+        return None
+    return next((name for name, text in _preset_json().items() if text == mine), None)

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from gancore.choices import LOSSES as DOCS
+
 
 @dataclass(frozen=True)
 class Loss:
@@ -105,16 +107,16 @@ def _wasserstein_g_grad(d_fake: Tensor) -> Tensor:
 
 
 LOSSES: dict[str, Loss] = {
-    "minimax": Loss(_bce_d, _minimax_g, True, "original minimax log loss (saturating G)",
+    "minimax": Loss(_bce_d, _minimax_g, True, DOCS["minimax"],
                     _bce_d_grad, _minimax_g_grad),
-    "non_saturating": Loss(_bce_d, _non_saturating_g, True, "log loss, non-saturating G",
+    "non_saturating": Loss(_bce_d, _non_saturating_g, True, DOCS["non_saturating"],
                            _bce_d_grad, _non_saturating_g_grad),
-    "least_squares": Loss(_ls_d, _ls_g, False, "least squares (LSGAN)", _ls_d_grad, _ls_g_grad),
-    "hinge": Loss(_hinge_d, _wasserstein_g, False, "hinge loss", _hinge_d_grad,
+    "least_squares": Loss(_ls_d, _ls_g, False, DOCS["least_squares"], _ls_d_grad, _ls_g_grad),
+    "hinge": Loss(_hinge_d, _wasserstein_g, False, DOCS["hinge"], _hinge_d_grad,
                   _wasserstein_g_grad),
-    "wgan": Loss(_wasserstein_d, _wasserstein_g, False, "WGAN critic with weight clipping",
+    "wgan": Loss(_wasserstein_d, _wasserstein_g, False, DOCS["wgan"],
                  _wasserstein_d_grad, _wasserstein_g_grad),
-    "wgan_gp": Loss(_wasserstein_d, _wasserstein_g, False, "WGAN critic with gradient penalty",
+    "wgan_gp": Loss(_wasserstein_d, _wasserstein_g, False, DOCS["wgan_gp"],
                     _wasserstein_d_grad, _wasserstein_g_grad),
 }
 

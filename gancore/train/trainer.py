@@ -46,9 +46,6 @@ class StepStats:
         return bool(torch.isfinite(torch.stack(losses)).all())
 
 
-STAT_COLUMNS = ["step", "d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm"]
-
-
 def make_optimizer(params, opt: OptimConfig) -> torch.optim.Optimizer:
     # foreach Adam: one call per operation for all tensors instead of a Python loop over them.
     # On CPU it runs the same kernels in the same order as the per-tensor default: every

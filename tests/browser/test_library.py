@@ -17,7 +17,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from gancore.store.recording import RunReader
+from gancore.store.reader import RunReader
 from tests.browser.conftest import ROOT, AppServer, screenshot
 from tests.browser.page import wait_js
 

@@ -13,7 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from app.runs import Limits, LocalBackend, RunRegistry
+from app.backends.local import LocalBackend
+from app.limits import Limits
+from app.runs import RunRegistry
 from tests.helpers import SMALL, wait_for
 from tests.servers import Client, run_of, worker_processes
 

@@ -17,7 +17,8 @@ import pytest
 
 from app.uploads import parse_upload
 from gancore.data.files import DataFileError
-from gancore.store.recording import Recorder, RecordingError, validate_recording
+from gancore.store.reader import validate_recording
+from gancore.store.recording import Recorder, RecordingError
 from tests._recording_writer import COLUMNS, CONFIG_JSON, make_frame, scalar_rows
 from tests.servers import ROOT, Client
 

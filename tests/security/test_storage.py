@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from app.backends.local import LocalBackend
+from app.limits import Limits
 from app.recordings import RecordingRefused, Recordings
-from app.runs import Limits, LocalBackend, RunRegistry
+from app.runs import RunRegistry
 from gancore.data.files import DataFileError
-from gancore.store.recording import open_recording
+from gancore.store.reader import open_recording
 from tests.helpers import SMALL, wait_for
 
 

@@ -1,0 +1,1 @@
+"""Reproducible performance measurements: run each as `python -m bench.NAME` from the checkout."""
