@@ -21,9 +21,10 @@ WORKDIR /home/ganscope/app
 # Dependencies first: the layer is rebuilt only when requirements.txt changes.
 COPY --chown=1000:1000 Makefile requirements.txt ./
 USER 1000
-RUN make install
+RUN make deps
 
 COPY --chown=1000:1000 . .
+RUN make install
 
 EXPOSE 8050
 # Inside a container the server must listen on every interface to be reachable through the

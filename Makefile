@@ -6,21 +6,27 @@ PRESET ?= ring8-reference
 HOST ?= 127.0.0.1
 PORT ?= 8050
 
-.PHONY: install install-dev run train test test-engine test-browser lint bench browser clean \
+.PHONY: deps install install-dev run train test test-engine test-browser lint bench browser clean \
 	lessons
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+# The pinned dependencies alone (the Dockerfile caches this layer before the sources arrive).
+$(VENV)/.deps: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
-	# ganscope itself, editable: the `ganscope` and `gancore` commands, imports from anywhere.
-	# Its build uses the setuptools torch and dash brought (no download).
+	touch $@
+
+# ganscope itself, editable: the `ganscope` and `gancore` commands, imports from anywhere. Its
+# build uses the setuptools that torch and dash brought (no download).
+$(VENV)/.installed: $(VENV)/.deps pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
+
+deps: $(VENV)/.deps
 
 install: $(VENV)/.installed
 
@@ -41,6 +47,7 @@ browser:
 ## lint and the whole suite, real-browser tests included.
 test: install-dev browser
 	$(PY) -m ruff check gancore app bench tests
+	$(PY) -m mypy
 	GANSCOPE_REQUIRE_BROWSER=1 $(PY) -m pytest --durations=15
 
 ## make test-engine: the suite without the real-browser tests (no chromium needed)
@@ -53,6 +60,7 @@ test-browser: install-dev browser
 
 lint: install-dev
 	$(PY) -m ruff check gancore app bench tests
+	$(PY) -m mypy
 
 ## make lessons: train each classroom lesson's problem and remedy presets (2 processes) and write
 ## one side-by-side GIF per lesson into docs/lessons/ (about 5-10 minutes)

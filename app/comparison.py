@@ -125,13 +125,19 @@ def show_value(value: Any, limit: int = 28) -> str:
 
 # ---- share links -----------------------------------------------------------------------------
 
+def play_query(cfg: RunConfig, preset: str | None = None, *, pinned: bool = False) -> str:
+    """The play page's query for a config. The address bar names an unchanged preset alone
+    (`?preset=NAME`); a share link (`pinned`) always carries the whole config, seed included,
+    plus the preset's name, so it reproduces the run even if the presets change."""
+    unchanged = preset in PRESETS and PRESETS[preset].config() == cfg
+    if unchanged and not pinned:
+        return f"?preset={preset}"
+    return f"?cfg={cfg.to_url()}" + (f"&preset={preset}" if unchanged else "")
+
+
 def play_share_query(cfg: RunConfig, preset: str | None = None) -> str:
-    """The play page's share query: the whole config (seed included), plus the preset name when
-    the config is that preset's, so the link reproduces the run even if presets change."""
-    query = f"?cfg={cfg.to_url()}"
-    if preset in PRESETS and PRESETS[preset].config() == cfg:
-        query += f"&preset={preset}"
-    return query
+    """The play page's share link query (see `play_query`)."""
+    return play_query(cfg, preset, pinned=True)
 
 
 def compare_share_query(configs: list[RunConfig], same: bool = False) -> str:

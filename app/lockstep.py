@@ -185,10 +185,10 @@ def group(registry: RunRegistry, owner: str, run_ids: list[str]) -> Lockstep:
     have all finished are dropped."""
     key = (owner, tuple(run_ids))
     with _lock:
-        for k, g in list(_groups.items()):
-            if k != key and not g.playing and not any(
-                    registry.alive(r) for r in g.run_ids):
-                g.close()
+        for k, old in list(_groups.items()):
+            if k != key and not old.playing and not any(
+                    registry.alive(r) for r in old.run_ids):
+                old.close()
                 del _groups[k]
         g = _groups.get(key)
         if g is None or g.registry is not registry:

@@ -39,7 +39,7 @@ def create_app(runs_dir: str | Path = "runs", *, per_session: int | None = None,
         assets_folder=str(ROOT / "assets"),
         eager_loading=True,  # plotly.js as a plain script: assets/draw.js calls Plotly.react
         title="ganscope",
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # Dash documents None; its type says str
         suppress_callback_exceptions=True,
     )
     app.layout = html.Div([dcc.Location(id="_url"), dash.page_container], className="shell")

@@ -143,7 +143,7 @@ class Recordings:
         reason."""
         files = [p for p in self.folder.glob("*.h5") if p.is_file()]
         files.sort(key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
-        out = []
+        out: list[dict[str, Any]] = []
         for p in files:
             if not NAME_RE.match(p.name) or ".." in p.name:
                 out.append({"name": p.name, "summary": None, "live": None, "named": False,

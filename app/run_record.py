@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from gancore.config import RunConfig, data_dim
+from gancore.config import RunConfig, frame_kind
 
 NEVER_WATCHED_GRACE_S = 30.0  # a new run's page may take this long to first watch it
 
@@ -62,5 +62,4 @@ class Run:
 
     @property
     def kind(self) -> str:
-        dim = data_dim(self.config)
-        return "1d" if dim == 1 else "2d" if dim == 2 else "nd"
+        return frame_kind(self.config)

@@ -5,6 +5,7 @@ newest frame, status, stop; `app.backends.local` runs one spawned worker process
 
 from __future__ import annotations
 
+import builtins
 import secrets
 import threading
 import time
@@ -18,7 +19,7 @@ from app.backends.local import LocalBackend
 from app.limits import LimitError, Limits, ServerFull, UnknownRun, owner_tag
 from app.run_record import Run, ordinal, page_gone, watched_once
 from app.watching import Watching
-from gancore.config import RunConfig, changed_paths, data_dim, needs_restart
+from gancore.config import RunConfig, changed_paths, restart_fields
 from gancore.run.worker import CommandError, RunSpec
 
 ROOM_WAIT_S = 4.0  # how long a new run waits for the runs of a page that was just left
@@ -83,6 +84,7 @@ class RunRegistry(Watching):
                 out.append(r)
         return out
 
+    # Below this method, `list` in an annotation names it (class scope): they say builtins.list.
     def list(self, owner: str) -> list[dict[str, Any]]:
         """This session's runs, as `/api/runs` shows them: no process ids, no server paths, and
         nothing of other sessions' runs."""
@@ -256,7 +258,7 @@ class RunRegistry(Watching):
                     raise
             time.sleep(0.2)
 
-    def _mine(self, owner: str) -> list[Run]:
+    def _mine(self, owner: str) -> builtins.list[Run]:
         """What counts against a session's share: its runs holding a slot and its queued runs."""
         return [r for r in self.holding(owner)] + [
             self._runs[q] for q in self._queue if self._runs[q].owner == owner]
@@ -285,7 +287,7 @@ class RunRegistry(Watching):
             raise ServerFull(f"the server is full: {len(total)} runs are training (at most "
                              f"{self.limits.total} on this machine)")
 
-    def _take_back_closed(self, runs: list[Run], quiet_s: float, why: str) -> None:
+    def _take_back_closed(self, runs: builtins.list[Run], quiet_s: float, why: str) -> None:
         """Stop the runs whose page was closed (their owner's pages stopped watching more than
         `quiet_s` ago, see `page_gone`): a full machine or a full session needs their room."""
         now = time.monotonic()
@@ -351,15 +353,13 @@ class RunRegistry(Watching):
         return self.start(owner, cfg, autoplay=False, preset=parent.preset, parent=run_id,
                           fork_step=int(saved["step"]), init_from=str(path), queue=False)
 
-    def apply(self, owner: str, run_id: str, cfg: RunConfig) -> tuple[Run, list[str], list[str]]:
+    def apply(self, owner: str, run_id: str,
+              cfg: RunConfig) -> tuple[Run, builtins.list[str], builtins.list[str]]:
         """A changed config: live fields go to the running run; restart fields fork a child.
         Returns (the run now shown, live fields changed, restart fields that forced a child)."""
         run = self._owned(owner, run_id)
         self.uploads.check_config(owner, cfg)
-        restart = needs_restart(run.config, cfg)
-        if data_dim(cfg) != data_dim(run.config) or (
-                cfg.train.conditional and cfg.target.name != run.config.target.name):
-            restart = restart or ["target.name"]
+        restart = restart_fields(run.config, cfg)
         if restart:
             return self.fork(owner, run_id, cfg), [], restart
         if run.queued:  # not started yet: it will start with the new config

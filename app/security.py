@@ -28,6 +28,7 @@ from dash import Dash
 from dash.exceptions import PreventUpdate
 from flask import Flask, Response, current_app, g, redirect, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse  # flask's Response and redirect()'s
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 TOKEN_PARAM = "token"
@@ -269,7 +270,7 @@ def _without_token() -> str:
     return request.path + (f"?{urlencode(query)}" if query else "")
 
 
-def _check_token(token: str) -> Response | None:
+def _check_token(token: str) -> BaseResponse | None:
     """None when the request carries the token one of the three ways; otherwise the 401. A good
     ?token= on a page load leaves a signed cookie and redirects to the URL without the token,
     so the token is not left in the address bar, the history or a shared link."""
@@ -290,7 +291,7 @@ def _check_token(token: str) -> Response | None:
     return refusal(401, NEEDS_TOKEN)
 
 
-def check_request() -> Response | None:
+def check_request() -> BaseResponse | None:
     """Host, then Origin, then token (see the module docstring); None lets the request on."""
     policy = policy_of(current_app)
     host = _authority(request.headers.get("Host", ""))
@@ -322,7 +323,9 @@ def _add_headers(app: Dash, response: Response) -> Response:
     response.headers["Content-Security-Policy"] = content_security_policy(app)
     response.headers.update(_HEADERS)
     if g.get("ganscope_grant"):
-        response.set_cookie(AUTH_COOKIE, _auth_cookie_value(policy_of(app.server).token),
+        token = policy_of(app.server).token
+        assert token is not None  # a grant comes only from checking the token
+        response.set_cookie(AUTH_COOKIE, _auth_cookie_value(token),
                             max_age=COOKIE_MAX_AGE_S, httponly=True, samesite="Lax")
     return response
 

@@ -67,7 +67,11 @@ def _pad8(n: int) -> int:
     return (-n) % 8
 
 
-def encode_envelope(entries: list[tuple[dict[str, Any], bytes | None, np.ndarray | None]]) -> bytes:
+# One run's part of a message: (status dict, frame bytes or None, rows or None).
+Entry = tuple[dict[str, Any], bytes | None, np.ndarray | None]
+
+
+def encode_envelope(entries: list[Entry]) -> bytes:
     """[(status dict, frame bytes or None, rows or None)] -> one binary message."""
     blocks: list[bytes] = []
     offset = 0
@@ -178,7 +182,7 @@ class TabStream:
         if early > 0:
             time.sleep(min(early, wait_s))
         self._wait_for_frames(wait_s, wanted)
-        entries = []
+        entries: list[Entry] = []
         for r in list(self.watching):
             try:
                 status = self.registry.status(r)

@@ -5,11 +5,18 @@ runs and sweeps old uploads and fork hand-offs."""
 
 from __future__ import annotations
 
+import threading
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from app.limits import UnknownRun
+from app.limits import Limits, UnknownRun
 from app.run_record import Run, idle_for_pause
 from gancore.run.worker import STARTUP_S, CommandError
+
+if TYPE_CHECKING:
+    from app.backends import Backend
+    from app.uploads_store import UploadStore  # imported where the registry makes one
 
 # A fork's child reads its parent's checkpoint at start-up (within STARTUP_S); then it is litter.
 FORK_HANDOFF_TTL_S = max(600.0, 2 * STARTUP_S)
@@ -19,6 +26,22 @@ class Watching:
     """Watchers and idle runs, for RunRegistry (which owns `_runs`, `backend`, `limits`,
     `runs_dir`, `uploads`, `_queue`, `_closed`, `_release`, `active`, `holding` and
     `_admit_queued`)."""
+
+    # What this mixin reads of its host, declared for the type checker (annotations only: the
+    # registry's __init__ sets them).
+    runs_dir: Path
+    limits: Limits
+    backend: Backend
+    uploads: UploadStore
+    _runs: dict[str, Run]
+    _queue: list[str]
+    _closed: threading.Event
+
+    if TYPE_CHECKING:  # the host's methods this mixin calls (RunRegistry defines them)
+        def active(self, owner: str | None = None) -> list[Run]: ...
+        def holding(self, owner: str | None = None) -> list[Run]: ...
+        def _admit_queued(self) -> None: ...
+        def _release(self, run: Run, why: str) -> None: ...
 
     def watch(self, run_id: str, viewer: str | None = None) -> None:
         """A page started watching a run: its owner's (`viewer` None or the owner) or a
@@ -79,8 +102,8 @@ class Watching:
         self._admit_queued()
         self.uploads.sweep({r.config.target.data_path for r in self.holding()
                             if r.config.target.data_path} |
-                           {self._runs[q].config.target.data_path for q in list(self._queue)
-                            if q in self._runs and self._runs[q].config.target.data_path})
+                           {path for q in list(self._queue) if q in self._runs
+                            and (path := self._runs[q].config.target.data_path)})
         now = time.monotonic()
         for r in active:
             if idle_for_pause(r, now, self.limits.idle_pause_s) and \

@@ -80,9 +80,9 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
         cfg = RunConfig.from_json(path.read_bytes())  # bad UTF-8 is a JSON error
     changes = dict(parse_assignment(a) for a in args.set)
     if args.data:
-        path, dataset = parse_path_spec(args.data)
-        data = load_points(path, dataset)
-        changes.update({"target.name": "file", "target.data_path": path,
+        data_path, dataset = parse_path_spec(args.data)
+        data = load_points(data_path, dataset)
+        changes.update({"target.name": "file", "target.data_path": data_path,
                         "target.data_dataset": dataset or "/data", "target.dim": data.shape[1]})
     return cfg.with_changes(changes) if changes else cfg
 

@@ -353,6 +353,24 @@ def changed_paths(old: RunConfig, new: RunConfig) -> list[str]:
     return [p for p, _, _ in iter_fields() if get_path(a, p) != get_path(b, p)]
 
 
+def restart_fields(old: RunConfig, new: RunConfig) -> list[str]:
+    """Why a change cannot apply to a running run: its restart fields, or "target.name" when the
+    data dimension changes or a conditional run switches target (G and D are built for one
+    dimension and one condition). Empty: the change applies live. The registry and the session
+    both decide with this."""
+    restart = needs_restart(old, new)
+    if data_dim(new) != data_dim(old) or (
+            new.train.conditional and new.target.name != old.target.name):
+        restart = restart or ["target.name"]
+    return restart
+
+
+def frame_kind(cfg: RunConfig) -> str:
+    """What a run's frames draw: "1d", "2d", or "nd" for any higher dimension."""
+    dim = data_dim(cfg)
+    return "1d" if dim == 1 else "2d" if dim == 2 else "nd"
+
+
 def needs_restart(old: RunConfig, new: RunConfig) -> list[str]:
     """The changed fields that are restart fields (empty means the change can be applied live)."""
     return [p for p in changed_paths(old, new) if not is_live(p)]

@@ -110,14 +110,14 @@ def decode(buf: bytes) -> Frame:
         raise ValueError(f"unsupported frame format version {header.get('v')!r}")
     base = 4 + n
     arrays, ranges = {}, {}
-    for e in header["arrays"]:
-        dtype = np.dtype(_DTYPES[e["dtype"]]).newbyteorder("<")
-        count = int(np.prod(e["shape"])) if e["shape"] else 1
-        start = base + e["offset"]
-        if start + e["nbytes"] > len(buf):
-            raise ValueError(f"frame array {e['name']!r} runs past the end of the message")
-        arrays[e["name"]] = np.frombuffer(buf, dtype, count, start).reshape(e["shape"])
-        if "range" in e:
-            ranges[e["name"]] = tuple(e["range"])
+    for a in header["arrays"]:
+        dtype = np.dtype(_DTYPES[a["dtype"]]).newbyteorder("<")
+        count = int(np.prod(a["shape"])) if a["shape"] else 1
+        start = base + a["offset"]
+        if start + a["nbytes"] > len(buf):
+            raise ValueError(f"frame array {a['name']!r} runs past the end of the message")
+        arrays[a["name"]] = np.frombuffer(buf, dtype, count, start).reshape(a["shape"])
+        if "range" in a:
+            ranges[a["name"]] = tuple(a["range"])
     return Frame(header["kind"], header["step"], header.get("scalars", {}), header.get("meta", {}),
                  arrays, ranges)

@@ -50,7 +50,7 @@ def test_dk002_image_installs_and_starts_with_the_make_targets():
     dry = subprocess.run(["make", "-n", *argv[1:]], cwd=ROOT, capture_output=True, text=True,
                          timeout=60)
     assert dry.returncode == 0, dry.stderr
-    assert "-m app --host 0.0.0.0 --port 8050" in dry.stdout
+    assert "bin/ganscope --host 0.0.0.0 --port 8050" in dry.stdout
 
 
 def free_port() -> int:

@@ -40,3 +40,16 @@ def test_vae_scalar_rows_report_reconstruction_and_kl():
     assert rows.shape == (5, 7)
     assert np.all(np.isfinite(rows[:, 1:3])) and np.all(rows[:, 2] >= 0)  # recon, KL >= 0
     assert np.all(np.isnan(rows[:, 3:5]))  # no D(real) / D(fake)
+
+
+def test_vae_with_batch_norm_draws_its_frames():
+    """A VAE has no D: switching its networks to eval mode for a picture must not reach for one
+    (batch norm in G or the encoder made every frame fail with 'NoneType' has no 'eval')."""
+    cfg = RunConfig().with_changes({"model": "vae", "generator.norm": "batch",
+                                    "generator.hidden": [16], "discriminator.hidden": [16],
+                                    "train.batch_size": 32, "frames.samples": 50})
+    s = Session(cfg)
+    s.train(5)
+    f = s.frame()
+    assert f.step == 5 and f.arrays["fake"].shape == (50, 2)
+    assert s.trainer.G.training  # back in training mode after the picture

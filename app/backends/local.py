@@ -114,9 +114,9 @@ class LocalBackend:
             for run_id in self._steps_seen.keys() - self._handles.keys():
                 del self._steps_seen[run_id]
             moved = {r: now - t < STEPPING_WINDOW_S for r, (_, t) in self._steps_seen.items()}
-        training = [h.process.pid for h in handles if h.alive and (
+        training = [pid for h in handles if h.alive and (
             h.state == "running" or (h.state == "starting" and h.spec.autoplay)
-            or moved.get(h.run_id, False))]
+            or moved.get(h.run_id, False)) and (pid := h.process.pid) is not None]  # started
         return self._cpu.balance(training)
 
     def _handle(self, run_id: str) -> WorkerHandle:

@@ -45,9 +45,9 @@ def switch_label(lesson: Lesson, preset: str | None) -> str:
 def lesson_bar(slug: str | None, preset: str | None):
     """Above the stage: the lesson (when the URL names one) and, always, the event feed (shown in
     lesson and presenter mode)."""
+    empty = "No phenomenon detected yet: the events appear here as the detectors fire."
     feed = html.Div(id=ids.EVENT_FEED, className="event-feed",
-                    **{"data-empty": "No phenomenon detected yet: the events appear here as "
-                                     "the detectors fire."})
+                    **{"data-empty": empty})  # type: ignore[arg-type]  # Dash: data-* untyped
     lesson = LESSONS.get(slug or "")
     if lesson is None:
         return html.Div([dcc.Store(id=ids.LESSON, data=None), feed], id=ids.LESSON_BAR,

@@ -36,7 +36,8 @@ def side_by_side_bar(run_ids: list[str]):
     return html.Div([
         html.Span("Export side by side:", className="inline-label"),
         *[html.Button(label, className="btn small", title=f"{tip} (all {len(run_ids)} runs)",
-                      **{"data-export": what, "data-runs": listed})
+                      **{"data-export": what,  # type: ignore[arg-type]  # Dash: data-* untyped
+                         "data-runs": listed})
           for what, label, tip in (("gif", "GIF", "animated GIF"), ("mp4", "MP4", "MP4 video"))],
         html.Span(id=ids.EXPORT_STATUS, className="export-status", role="status"),
     ], className="exportbar cmp-exportbar")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from app import forms, ids
-from gancore.config import RunConfig, data_dim
+from gancore.config import RunConfig, data_dim, frame_kind
 
 LAYERS_2D = [("real", "real samples"), ("fake", "fake samples"), ("d", "D surface"),
              ("grid", "deformed latent grid"), ("map", "latent → data arrows"),
@@ -18,8 +18,7 @@ def _plot(pid: str, cls: str = "plot"):
 
 
 def views(cfg: RunConfig):
-    dim = data_dim(cfg)
-    kind = "1d" if dim == 1 else "2d" if dim == 2 else "nd"
+    kind = frame_kind(cfg)
     return html.Div([
         html.Div([
             html.Div([
@@ -39,8 +38,8 @@ def views(cfg: RunConfig):
             html.Div([
                 html.Label("projection", className="inline-label"),
                 dcc.Dropdown(id=ids.field(forms.PROJECTION), value=cfg.frames.projection,
-                             options=forms.projection_choices(max(dim, 3)), clearable=False,
-                             searchable=False, className="dd projection"),
+                             options=forms.projection_choices(max(data_dim(cfg), 3)),
+                             clearable=False, searchable=False, className="dd projection"),
             ], className="view-tools"),
             html.Div([
                 _plot(ids.PLOT_PROJ, "plot nd proj"),
@@ -50,7 +49,8 @@ def views(cfg: RunConfig):
                          className="nd-stack"),
             ], className="nd-grid"),
         ], className="view view-nd"),
-    ], id=ids.VIEWS, className=f"views kind-{kind}", **{"data-kind": kind})
+    ], id=ids.VIEWS, className=f"views kind-{kind}",
+        **{"data-kind": kind})  # type: ignore[arg-type]  # Dash: data-* untyped
 
 
 def charts():

@@ -52,9 +52,10 @@ def _speed(text: str | None) -> int:
 
 def layout(runs: str = "", presets: str = "", cfgs: str = "", play: str | None = None,
            seed: str | None = None, speed: str | None = None, **_: Any):
-    ask = {"runs": [r for r in (runs or "").split(",") if r.strip()], "presets": presets or "",
-           "cfgs": cfgs or "", "play": play in ("1", "true", "yes"), "seed": seed,
-           "speed": _speed(speed)}
+    ask: dict[str, Any] = {
+        "runs": [r for r in (runs or "").split(",") if r.strip()], "presets": presets or "",
+        "cfgs": cfgs or "", "play": play in ("1", "true", "yes"), "seed": seed,
+        "speed": _speed(speed)}
     return html.Div([
         dcc.Store(id=ids.CMP_ASK, data=ask),
         dcc.Store(id=ids.CMP_RUNS),
@@ -145,7 +146,8 @@ def _existing(run_ids: list[str], sid: str) -> tuple[list[dict], list[str]]:
 
 def _start(entries: list[Entry], sid: str) -> tuple[list[dict], list[str]]:
     reg = registry()
-    payloads, errors = [], []
+    payloads: list[dict] = []
+    errors: list[str] = []
     for e in entries:
         try:
             # No queue here: a comparison's runs move in lock-step, so half of them waiting
@@ -228,12 +230,12 @@ def _cell(i: int, p: dict):
             html.Span(p["label"], className="cmp-label"),
             html.Span(sub, className="cmp-sub"),
             html.Span("step 0", id=f"{ids.CMP_AT}-{i}", className="cmp-at",
-                      **{"data-step": "-1"}),
+                      **{"data-step": "-1"}),  # type: ignore[arg-type]  # Dash: data-* untyped
             html.Span(id=f"{ids.CMP_STATE}-{i}", className="cmp-state"),
             html.Button("focus", className="btn small cmp-focus", n_clicks=0,
                         title="give this run the full frame rate (the others update less "
                               "often); click again to share it evenly",
-                        **{"data-index": str(i)}),
+                        **{"data-index": str(i)}),  # type: ignore[arg-type]  # Dash: data-* untyped
         ], className="cmp-head"),
         html.Div(id=f"{ids.CMP_VIEW}-{i}", className=f"plot cmp-view kind-{p['kind']}"),
     ], id=f"{ids.CMP_CELL}-{i}", className="cmp-cell")
@@ -254,7 +256,8 @@ def diff_table(payloads: list[dict]):
                  p["label"]]) for i, p in enumerate(payloads)])
     body = [html.Tr([html.Td(path, className="diff-path")] +
                     [html.Td(show_value(v), title=str(v)) for v in values],
-                    **{"data-path": path}) for path, values in rows]
+                    **{"data-path": path})  # type: ignore[arg-type]  # Dash: data-* untyped
+            for path, values in rows]
     return html.Table([html.Caption(caption), html.Thead(head), html.Tbody(body)],
                       className="diff-table")
 

@@ -97,8 +97,10 @@ def train_on_drawing(data: dict | None):
     """Open the play page on a playing run of the drawing (its URL is the drawing's share
     link); refuse a drawing that cannot train, with the reason."""
     points = (data or {}).get("points")
+    if points is None:
+        points = []  # refused below: fewer than MIN_POINTS
     try:
-        cfg = drawn_config(points if points is not None else [])
+        cfg = drawn_config(points)
     except ConfigError as e:
         return no_update, html.Div(f"Not started: {e}.", className="notice error")
     return f"/?cfg={cfg.to_url()}&play=1", html.Div(f"Training on {len(points)} points…",

@@ -15,7 +15,7 @@ import dash
 from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from app import forms, ids
-from app.comparison import play_share_query
+from app.comparison import play_query, play_share_query
 from app.components import classroom, controls, exports, fork_share, views
 from app.limits import LimitError, UnknownRun
 from app.run_record import Run
@@ -58,10 +58,8 @@ def resolve_boot(preset: str | None = None, play: str | None = None, cfg: str | 
 
 
 def url_query(cfg: RunConfig, preset: str | None) -> str:
-    """The query that reproduces a run: the preset name while it is unchanged, else the config."""
-    if preset in PRESETS and PRESETS[preset].config() == cfg:
-        return f"?preset={preset}"
-    return f"?cfg={cfg.to_url()}"
+    """The address bar's query for a run (see app.comparison.play_query)."""
+    return play_query(cfg, preset)
 
 
 def run_payload(run: Run, owner: str) -> dict[str, Any]:

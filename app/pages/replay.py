@@ -50,12 +50,13 @@ def _what(s: dict) -> str:
 
 def _panel(i: int, rec: dict) -> html.Div:
     s = rec["summary"]
+    what = _what(s)
     return html.Div([
         # replay.js keeps the step count current while a live recording grows
         html.Div([html.B(rec["name"]),
-                  html.Span(f"{_what(s)} · {s['steps']:,} steps", className="muted replay-what",
-                            **{"data-what": _what(s)})],
-                 className="replay-head"),
+                  html.Span(f"{what} · {s['steps']:,} steps", className="muted replay-what",
+                            **{"data-what": what})  # type: ignore[arg-type]  # Dash: data-* untyped
+                  ], className="replay-head"),
         html.Div([html.Div(id=f"replay-{part}-{i}", className=f"plot replay-{part}")
                   for part in PARTS], className="replay-plots"),
     ], id=f"{ids.REPLAY_PANEL}-{i}", className=f"replay-panel kind-{s['kind']}",

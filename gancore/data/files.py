@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
+from typing import TypedDict, Unpack
 
 import numpy as np
 
@@ -56,8 +57,18 @@ def load_points(path: str | os.PathLike[str], dataset: str | None = None, *,
         raise DataFileError(f"{name}: cannot read the file ({e.strerror or e})") from None
 
 
+class _LimitArgs(TypedDict, total=False):
+    """The keyword limits of `load_points`, as `load_bytes` takes them."""
+
+    max_bytes: int
+    max_rows: int
+    max_dim: int
+    expected_dim: int | None
+    max_values: int
+
+
 def load_bytes(data: bytes, filename: str, dataset: str | None = None,
-               **limits: int | None) -> np.ndarray:
+               **limits: Unpack[_LimitArgs]) -> np.ndarray:
     """Check a browser upload exactly like `load_points`, with the format taken from `filename`.
 
     Parsed from memory, so nothing the user sends is ever written to the server's disk.

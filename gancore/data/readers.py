@@ -138,6 +138,8 @@ def _raise_bad_field(name: str, lineno: int, fields: list[str]) -> NoReturn:
         hint = "; values must be separated by commas" if len(value.split()) > 1 else ""
         raise DataFileError(f"{name}: non-numeric value {shown!r} on line {lineno}, "
                             f"column {col}{hint}")
+    # Unreachable: the caller's float() failed on one of these fields, and so does _is_number's.
+    raise AssertionError(f"{name}: line {lineno} has no bad field")
 
 
 def read_npy(name: str, source: str | bytes, limits: FileLimits) -> np.ndarray:

@@ -17,6 +17,8 @@ import torch
 from gancore.choices import TARGETS as CHOICES
 
 if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
     from gancore.config import LatentConfig, RunConfig, TargetConfig
 
 
@@ -75,7 +77,7 @@ def _pad(lo: np.ndarray, hi: np.ndarray, frac: float = 0.25) -> np.ndarray:
 class Mixture(Target):
     """Isotropic gaussian mixture; the shape behind rings, grids, point sets and 1-D mixtures."""
 
-    def __init__(self, centres: np.ndarray, stds: np.ndarray, weights: np.ndarray | None = None):
+    def __init__(self, centres: ArrayLike, stds: ArrayLike, weights: ArrayLike | None = None):
         centres = np.atleast_2d(np.asarray(centres, dtype=np.float64))
         k = centres.shape[0]
         weights = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, np.float64)
@@ -123,7 +125,7 @@ class SequentialModes(Mixture):
 
     time_varying = True
 
-    def __init__(self, centres: np.ndarray, stds: np.ndarray, switch_every: int):
+    def __init__(self, centres: ArrayLike, stds: ArrayLike, switch_every: int):
         super().__init__(centres, stds)
         self.switch_every = switch_every
 
@@ -347,6 +349,7 @@ def _file(t: TargetConfig) -> FileData:
     from gancore.data.files import load_points
     from gancore.data.uploads import resolve
 
+    assert t.data_path is not None  # RunConfig requires it for the "file" target
     data = load_points(resolve(t.data_path), dataset=t.data_dataset)
     if data.shape[1] != t.dim:
         raise ValueError(f"target.dim: the data file has {data.shape[1]} columns but the run "
@@ -364,7 +367,7 @@ _BUILDERS: dict[str, Callable[[TargetConfig], Target]] = {
     "circle": lambda t: Curve(_circle(t.radius), 0.0),
     "two_points": lambda t: Mixture([[-1, 0], [1, 0]], t.std),
     "four_points": lambda t: Mixture([[-1, 0], [1, 0], [0, 1], [0, -1]], t.std),
-    "five_clusters": lambda t: Mixture([[0, 0], [1.5, 1.5], [-1.5, 1.5], [1.5, -1.5],
+    "five_clusters": lambda t: Mixture([[0.0, 0.0], [1.5, 1.5], [-1.5, 1.5], [1.5, -1.5],
                                         [-1.5, -1.5]], t.std),
     "ganlab_line": lambda t: Curve(lambda s: torch.stack([1.6 * s - 0.8, 1.0 * s - 0.5], 1),
                                    t.std),

@@ -15,7 +15,7 @@ _uploads_dir: Path | None = None  # set once per worker process by the dashboard
 
 
 def is_upload_name(data_path: str | None) -> bool:
-    return bool(data_path) and UPLOAD_NAME_RE.match(data_path) is not None
+    return data_path is not None and UPLOAD_NAME_RE.match(data_path) is not None
 
 
 def set_uploads_dir(folder: str | Path | None) -> None:

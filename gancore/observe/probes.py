@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-from gancore.config import RunConfig, data_dim
+from gancore.config import RunConfig, data_dim, frame_kind
 from gancore.data.targets import Target, sample_latent
 from gancore.frames import Frame, quantize
 from gancore.heap import one_malloc_arena
@@ -35,7 +35,7 @@ class Probes:
     def __init__(self, cfg: RunConfig, target: Target):
         self.cfg, self.target = cfg, target
         self.dim = data_dim(cfg)
-        self.kind = "1d" if self.dim == 1 else "2d" if self.dim == 2 else "nd"
+        self.kind = frame_kind(cfg)
         gen = torch.Generator().manual_seed(cfg.train.seed + PROBE_SEED_OFFSET)
         self._seed = cfg.train.seed + PROBE_SEED_OFFSET
         n = cfg.frames.samples
@@ -109,7 +109,7 @@ class Probes:
         if lat.dim == 1 or self.kind == "1d":
             zs = np.zeros((g, lat.dim))
             zs[:, 0] = ticks
-            self.latent_shape = (g,)
+            self.latent_shape: tuple[int, ...] = (g,)
         else:
             uu, vv = np.meshgrid(ticks, ticks)
             zs = np.zeros((g * g, lat.dim))
@@ -121,7 +121,8 @@ class Probes:
                           if self.cond is not None else None)
         # One generator pass serves the sample batch and the latent grid.
         self._z_all = torch.cat([self.z, self.z_grid])
-        self._cond_all = None if self.cond is None else torch.cat([self.cond, self.cond_grid])
+        self._cond_all = None if self.cond is None or self.cond_grid is None else \
+            torch.cat([self.cond, self.cond_grid])  # both or neither
 
     def _build_data_geometry(self) -> None:
         """Where the data is: its scale, a KD-tree of real points (<= 3-D), the view cells far
@@ -149,6 +150,7 @@ class Probes:
         from gancore.data.targets import Mixture
 
         m = self.target.modes()
+        assert m is not None  # the time-varying targets (SequentialModes) have modes
         return Mixture(m.centres, m.stds, m.weights).sample(
             self.cfg.frames.samples, torch.Generator().manual_seed(self._seed)).numpy()
 
@@ -156,13 +158,13 @@ class Probes:
     def snapshot(self, trainer: Trainer, rows: np.ndarray, costly: bool = True) -> Snapshot:
         """The run measured now, for the phenomenon detectors and the metric curves."""
         G, D = trainer.G, trainer.D
-        prob = D is not None and trainer.loss.probabilistic
+        prob = _probabilistic(trainer)
         with torch.inference_mode():
             fake = G(self.z, self.cond).numpy()
             d_modes = d_off = None
-            if self._mode_inputs is not None and prob:
+            if self._mode_inputs is not None and prob and D is not None:  # prob implies a D
                 d_modes = self.d_values(D, self._mode_inputs, True)
-            if self._off_cells is not None and prob:
+            if self._off_cells is not None and prob and D is not None:
                 d_off = float(self.d_values(D, self._off_cells, True).mean())
         real = self._real_all  # drawn once: a time-varying target would otherwise re-sample it
         moved = 0.0 if self._prev_fake is None else float(
@@ -238,7 +240,8 @@ class Probes:
         toggle = self.cfg.generator.norm == "batch" or self.cfg.discriminator.norm == "batch"
         if toggle:
             G.eval()
-            D.eval()
+            if D is not None:  # a VAE has none
+                D.eval()
         try:
             surface = None if D is None else _SurfaceJob(self, D, self.d_inputs)
             helper = None if surface is None else _frame_helper().submit(surface.drain)
@@ -255,8 +258,9 @@ class Probes:
             finally:
                 if surface is not None:
                     surface.drain()  # take the chunks the helper has not started
+                    assert helper is not None  # made with the surface
                     helper.result()
-            d_view = None if surface is None else surface.values(trainer.loss.probabilistic)
+            d_view = None if surface is None else surface.values(_probabilistic(trainer))
             real = self.real(step)
             if self.kind == "1d":
                 self._fill_1d(f, real, fake, d_view, trainer)
@@ -268,7 +272,8 @@ class Probes:
         finally:
             if toggle:
                 G.train()
-                D.train()
+                if D is not None:
+                    D.train()
 
     def _surface(self, f: Frame, d_view: np.ndarray | None, probabilistic: bool) -> None:
         if d_view is None:  # a VAE has no discriminator to draw
@@ -292,7 +297,7 @@ class Probes:
         f.arrays["fake_hist"] = metrics.density_histogram(fake[:, 0], lo, hi, HIST_BINS)
         if d_view is not None:
             f.arrays["d_curve"] = d_view.astype(np.float32)
-            f.meta["d_probabilistic"] = trainer.loss.probabilistic
+            f.meta["d_probabilistic"] = _probabilistic(trainer)
         # The Goodfellow picture: evenly spaced z quantiles and where G sends them.
         order = np.argsort(self.z[:, 0].numpy())
         pick = order[np.linspace(0, len(order) - 1, MAPPING_LINES).astype(int)]
@@ -303,7 +308,7 @@ class Probes:
     def _fill_2d(self, f: Frame, real, fake, d_view, mapped, arrows, trainer) -> None:
         f.arrays["real"] = real.astype(np.float16)
         f.arrays["fake"] = fake.astype(np.float32)
-        self._surface(f, d_view, trainer.D is not None and trainer.loss.probabilistic)
+        self._surface(f, d_view, _probabilistic(trainer))
         f.arrays["latent_mapped"] = mapped.astype(np.float16)
         f.meta["latent_shape"] = list(self.latent_shape)
         f.meta["latent_half"] = self.latent_half
@@ -315,10 +320,12 @@ class Probes:
         """Where G's loss pushes each of the first fake samples: -dL_G/dx, scaled to the view."""
         x = torch.tensor(points, requires_grad=True)
         c = None if self.cond is None else self.cond[: len(points)]
-        if self.cfg.remedies.packing > 1 or trainer.D.mbd is not None:
+        D, loss = trainer.D, trainer.loss
+        assert D is not None and loss is not None  # asked only of a GAN
+        if self.cfg.remedies.packing > 1 or D.mbd is not None:
             return np.zeros_like(points, dtype=np.float16)  # D judges groups, not points
         with torch.enable_grad():
-            (g,) = torch.autograd.grad(trainer.loss.g(trainer.D(x, c)) * len(x), x)
+            (g,) = torch.autograd.grad(loss.g(D(x, c)) * len(x), x)
         v = -g.numpy()
         longest = np.sqrt((v**2).sum(1)).max()
         span = float(self.bounds[:, 1].max() - self.bounds[:, 0].min())
@@ -330,7 +337,7 @@ class Probes:
         f.arrays["fake"] = fake.astype(np.float32)  # raw samples: recorded, not streamed
         f.arrays["proj_real"] = ((real - self.origin) @ self.axes.T).astype(np.float16)
         f.arrays["proj_fake"] = ((fake - self.origin) @ self.axes.T).astype(np.float32)
-        self._surface(f, d_view, trainer.D is not None and trainer.loss.probabilistic)
+        self._surface(f, d_view, _probabilistic(trainer))
         lo, hi = self.bounds[:, 0], self.bounds[:, 1]
         f.arrays["marg_lo_hi"] = self.bounds.astype(np.float32)
         for name, x in (("marg_real", real), ("marg_fake", fake)):
@@ -364,6 +371,11 @@ class Probes:
         f.scalars["reverse_kl"] = cov.reverse_kl
 
 
+def _probabilistic(trainer: Trainer) -> bool:
+    """Whether D's outputs read as probabilities; False without a D (the VAE)."""
+    return trainer.D is not None and trainer.loss is not None and trainer.loss.probabilistic
+
+
 class _SurfaceJob:
     """D evaluated over many points in chunks that any number of threads can take in turn
     (`itertools.count` hands each chunk out once: its next() is atomic under the GIL)."""
@@ -393,7 +405,9 @@ class _SurfaceJob:
         return self.D(xi, ci)
 
     def values(self, probabilistic: bool) -> np.ndarray:
-        out = torch.cat(self.out)
+        chunks = [t for t in self.out if t is not None]
+        assert len(chunks) == len(self.out), "values() before every chunk was drained"
+        out = torch.cat(chunks)
         return (torch.sigmoid(out) if probabilistic else out).numpy()
 
 

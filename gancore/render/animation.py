@@ -193,7 +193,7 @@ class Animation:
         widths = [BODIES[s.kind].size[0] for s in sources]
         height = max(BODIES[s.kind].size[1] for s in sources)
         width = sum(widths)
-        dpi = DPI
+        dpi: float = DPI
         if isinstance(size, int | float):  # the native layout scaled, e.g. 0.8
             if not 0.2 <= size <= 4:
                 raise ExportError(f"scale {size} out of range (0.2 to 4)")
@@ -207,10 +207,11 @@ class Animation:
         self.pixels = (round(width * dpi), round(height * dpi)) if size is None else size
         self.fig = Figure(figsize=(width, height), dpi=dpi, facecolor="white")
         self.canvas = FigureCanvasAgg(self.fig)
-        subs = self.fig.subfigures(1, len(sources), width_ratios=widths, wspace=0)
-        subs = np.atleast_1d(subs)
+        made = self.fig.subfigures(1, len(sources), width_ratios=widths, wspace=0)
+        subs = list(made) if isinstance(made, np.ndarray) else [made]  # one source: no array
         self.cells = []
-        self._background, self._key = None, None
+        self._background = None
+        self._key: tuple | None = None  # the cells' static_key when the background was drawn
         for sub, src, w in zip(subs, sources, widths, strict=True):
             r = src.reader
             cell = _Cell(sub, src.label, src.kind, r.frame(0), r.frame(len(r) - 1), r.events(),

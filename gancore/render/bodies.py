@@ -4,12 +4,16 @@ and the n-D projection with its marginals; each is built once and `update` chang
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gancore.frames import Frame
 from gancore.render.style import FONT, d_cmap, d_limits, nice_ceil, style_axes
 from gancore.vocabulary import ARROW, FAKE, GRID, INK, MAP, MUTED, REAL
+
+if TYPE_CHECKING:
+    from matplotlib.artist import Artist
 
 
 def _d_surface(ax, frame):
@@ -46,6 +50,7 @@ class Body:
     """
 
     size: tuple[float, float] = (5.6, 6.6)  # inches of a cell at DPI, title and caption included
+    animated: list[Artist]  # made by the first `_anim`
 
     def __init__(self, sub, first: Frame, last: Frame, rect: tuple[float, float, float, float],
                  cell_in: tuple[float, float]):
@@ -137,6 +142,7 @@ class _Body1D(Body):
     from each z quantile to the x that G sends it to."""
 
     size = (7.4, 6.4)
+    _ylim: tuple  # the raw critic's axis range, () until a frame sets it (the static_key)
 
     def __init__(self, sub, first, last, rect, cell_in):
         from matplotlib.collections import LineCollection
@@ -188,7 +194,7 @@ class _Body1D(Body):
         bot.add_collection(self.lines)
         self.zdots = self._anim(bot.scatter([], [], s=16, c=[], cmap="viridis", lw=0))
         self.xdots = self._anim(bot.scatter([], [], s=16, c=[], cmap="viridis", lw=0))
-        self._ylim: tuple = ()
+        self._ylim = ()
 
     def update(self, f):
         dens = f.value("real_density")

@@ -34,8 +34,10 @@ def _palette_from(first: np.ndarray):
     pad[:, : min(w, strip.shape[1])] = strip[:, :w]
     sheet = Image.fromarray(np.concatenate([first, pad]))
     rest = GIF_COLOURS - len(exact)
-    fitted = sheet.quantize(colors=rest, method=Image.Quantize.MEDIANCUT,
-                            dither=Image.Dither.NONE).getpalette()[: 3 * rest]
+    palette = sheet.quantize(colors=rest, method=Image.Quantize.MEDIANCUT,
+                             dither=Image.Dither.NONE).getpalette()
+    assert palette is not None  # quantize() makes a "P" image, which has one
+    fitted = palette[: 3 * rest]
     pal = Image.new("P", (1, 1))
     pal.putpalette(exact.ravel().tolist() + fitted)
     return pal

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gancore.config import RunConfig, changed_paths, data_dim, get_path, needs_restart
+from gancore.config import RunConfig, changed_paths, get_path, restart_fields
 from gancore.data.targets import build_target
 from gancore.frames import STAT_COLUMNS, Frame
 from gancore.observe.detectors import Monitor, divergence_event
@@ -176,7 +176,8 @@ class Session:
         self.events.append({"step": self.step, "kind": "recording", "message": self.message})
         recorder, self.recorder = self.recorder, None
         try:
-            recorder.close()
+            if recorder is not None:
+                recorder.close()
         except Exception:  # noqa: BLE001 - the file is already as complete as it can be
             pass
 
@@ -184,10 +185,7 @@ class Session:
     def update(self, new: RunConfig) -> list[str]:
         """Apply a config whose changes are all live; returns the changed fields. Raises
         RestartRequired (and changes nothing) when a restart field changed."""
-        restart = needs_restart(self.cfg, new)
-        if data_dim(new) != data_dim(self.cfg) or (
-                new.train.conditional and new.target.name != self.cfg.target.name):
-            restart = restart or ["target.name"]
+        restart = restart_fields(self.cfg, new)
         if restart:
             raise RestartRequired(restart)
         changed = changed_paths(self.cfg, new)

@@ -21,10 +21,14 @@ import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import wait as mp_wait
+from typing import TYPE_CHECKING
 
 from gancore.heap import HeapTrimmer
 from gancore.run.mailbox import Mailbox
 from gancore.vocabulary import FINISHED
+
+if TYPE_CHECKING:
+    from gancore.run.session import Session  # imported in the worker process only (torch)
 
 HEARTBEAT_S = 0.5
 DEAD_AFTER_S = 10.0  # no heartbeat for this long while the process lives: reported as stuck
@@ -70,7 +74,7 @@ def worker_main(conn, spec: RunSpec) -> None:
 class _Loop:
     def __init__(self, conn, spec: RunSpec):
         self.conn = conn
-        self.session = None
+        self.session: Session | None = None  # made by _start, replaced by a restart
         self.spec = spec
         self.stop = False
         self.next_frame_at = 0.0
@@ -78,6 +82,13 @@ class _Loop:
         self.steps_at_beat, self.last_beat = 0, time.monotonic()
         self.steps_per_s = 0.0
         self.heap = HeapTrimmer()
+
+    @property
+    def current(self) -> Session:
+        """The run's session, which `_start` makes before the loop reads it."""
+        if self.session is None:
+            raise RuntimeError("the run has no session before _start")
+        return self.session
 
     def run(self) -> None:
         from gancore.config import RunConfig
@@ -88,11 +99,11 @@ class _Loop:
             self._send(("status", "failed", f"could not start: {e}", 0))
             return
         if self.spec.autoplay:
-            self.session.state = "running"
+            self.current.state = "running"
         self._status()
         while not self.stop:
             self._beat()
-            running = self.session.state == "running"
+            running = self.current.state == "running"
             if self.conn.poll(0 if running else 0.05):
                 self._handle(self.conn.recv())
                 continue
@@ -100,7 +111,7 @@ class _Loop:
                 self._train_until_frame()
             elif self.frame_requested:
                 self._emit_frame()
-        self.session.close()
+        self.current.close()
 
     def _start(self, cfg, spec: RunSpec) -> None:
         from gancore.data.uploads import set_uploads_dir
@@ -116,7 +127,7 @@ class _Loop:
     def _train_until_frame(self) -> None:
         """Train until a frame is due (by steps or by wall clock), then send it. A command that
         arrives meanwhile is handled first; training never waits for drawing."""
-        s = self.session
+        s = self.current
         spf = s.cfg.frames.steps_per_frame
         if spf:
             # Slow motion: frames.fps caps the frame rate here too, so 1 step per frame at
@@ -140,7 +151,7 @@ class _Loop:
     def _emit_frame(self) -> None:
         from gancore.frames import encode
 
-        s = self.session
+        s = self.current
         began = time.monotonic()
         f = s.frame()
         f.scalars["steps_per_s"] = self.steps_per_s
@@ -161,14 +172,14 @@ class _Loop:
     def _beat(self) -> None:
         now = time.monotonic()
         if now - self.last_beat >= HEARTBEAT_S:
-            step = self.session.step
+            step = self.current.step
             self.steps_per_s = (step - self.steps_at_beat) / (now - self.last_beat)
             self.steps_at_beat, self.last_beat = step, now
             self._send(("heartbeat", step, self.steps_per_s))
             self.heap.maybe_trim()
 
     def _status(self) -> None:
-        s = self.session
+        s = self.current
         self._send(("status", s.state, s.message, s.step))
 
     def _send(self, msg) -> None:

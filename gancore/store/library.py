@@ -40,7 +40,7 @@ class Summary:
     preset: str | None
     frames: int
     steps: int  # the last training step recorded (scalar row, else last frame)
-    final: dict[str, float]
+    final: dict[str, float | None]  # None: the value was NaN or infinite
     modes_total: int | None
     events: int
     first_events: list[dict] = field(default_factory=list)
@@ -102,12 +102,12 @@ def _summary(r: RunReader, p: Path, first_events: int,
     cfg = json.loads(r.config_json)
     last = r.frame(len(r) - 1) if len(r) else None
     columns, rows = r.scalars()
-    final: dict[str, float] = {}
+    latest: dict[str, float] = {}
     if last is not None:
-        final.update({k: v for k, v in last.scalars.items() if k not in NOT_METRICS})
+        latest.update({k: v for k, v in last.scalars.items() if k not in NOT_METRICS})
     if len(rows):
-        final.update({c: rows[-1, i] for i, c in enumerate(columns) if c != "step"})
-    final = {k: _finite(final[k]) for k in FINAL_KEYS if k in final}
+        latest.update({c: rows[-1, i] for i, c in enumerate(columns) if c != "step"})
+    final = {k: _finite(latest[k]) for k in FINAL_KEYS if k in latest}
     steps = int(rows[-1, 0]) if len(rows) else (last.step if last is not None else 0)
     events = r.events()
     kind = last.kind if last is not None else ""
@@ -118,7 +118,8 @@ def _summary(r: RunReader, p: Path, first_events: int,
         loss=(cfg.get("loss") or {}).get("name", "?"), remedies=remedies_of(cfg),
         preset=preset_of(r.config_json) if preset_of else None, frames=len(r),
         steps=max(steps, int(r.steps[-1]) if len(r) else 0),
-        final=final, modes_total=int(modes_total) if _finite(modes_total) is not None else None,
+        final=final,
+        modes_total=int(total) if (total := _finite(modes_total)) is not None else None,
         events=len(events), first_events=events[:first_events], created=r.created,
         parent=r.parent_run, fork_step=r.fork_step, size_bytes=p.stat().st_size)
 

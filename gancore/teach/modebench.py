@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -25,18 +26,19 @@ from gancore.config import RunConfig
 
 EVAL_SAMPLES = 2500
 
-TARGETS = {
+TARGETS: dict[str, dict[str, Any]] = {
     # PacGAN's protocol ring: radius 1, std 0.01; its 5x5 grid: spacing 2, std 0.05.
     "ring": {"target.name": "ring", "target.modes": 8, "target.radius": 1.0, "target.std": 0.01},
     "grid": {"target.name": "grid", "target.spacing": 2.0, "target.std": 0.05},
 }
 DEFAULT_STEPS = 6000
 LR_CUT_AT = 0.7  # both learning rates drop tenfold after this share of the steps
-BASE = {"generator.hidden": [128, 128, 128], "discriminator.hidden": [128, 128, 128],
-        "latent.dim": 2, "train.batch_size": 128, "loss.name": "non_saturating",
-        "opt_g.name": "adam", "opt_d.name": "adam", "opt_g.lr": 1e-3, "opt_d.lr": 1e-4,
-        "opt_g.beta1": 0.5, "opt_d.beta1": 0.5, "frames.samples": EVAL_SAMPLES}
-METHODS = {
+BASE: dict[str, Any] = {
+    "generator.hidden": [128, 128, 128], "discriminator.hidden": [128, 128, 128],
+    "latent.dim": 2, "train.batch_size": 128, "loss.name": "non_saturating",
+    "opt_g.name": "adam", "opt_d.name": "adam", "opt_g.lr": 1e-3, "opt_d.lr": 1e-4,
+    "opt_g.beta1": 0.5, "opt_d.beta1": 0.5, "frames.samples": EVAL_SAMPLES}
+METHODS: dict[str, dict[str, Any]] = {
     "GAN": {},
     "Unrolled GAN (5)": {"remedies.unrolled_steps": 5},
     "PacGAN4": {"remedies.packing": 4},

@@ -10,6 +10,7 @@ exactly like its parent). What did not fit starts fresh, and the returned note s
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -26,7 +27,7 @@ def _second_net(trainer: Trainer) -> torch.nn.Module | None:
 def save_state(trainer: Trainer, path: str | Path) -> int:
     """Write the trainer's state; returns the step it was saved at."""
     net2 = _second_net(trainer)
-    state = {
+    state: dict[str, Any] = {
         "format": FORMAT, "step": int(trainer.step_count), "model": trainer.cfg.model,
         "seed": int(trainer.cfg.train.seed), "opt_g_name": trainer.cfg.opt_g.name,
         "opt_d_name": trainer.cfg.opt_d.name,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, overload
 
 import torch
 from torch import Tensor, nn
@@ -28,6 +29,9 @@ from torch.nn import functional as F
 
 from gancore.config import RunConfig
 from gancore.train.losses import Loss
+
+if TYPE_CHECKING:
+    from gancore.train.models import Discriminator, Generator
 
 aten = torch.ops.aten
 
@@ -115,6 +119,12 @@ def _forward(layers: list[_Layer], x: Tensor) -> tuple[Tensor, list[tuple[Tensor
     return x, saved
 
 
+@overload
+def _backward(layers: list[_Layer], saved: list[tuple[Tensor, Tensor]], grad: Tensor,
+              param_grads: bool, input_grad: Literal[True]) -> Tensor: ...
+@overload
+def _backward(layers: list[_Layer], saved: list[tuple[Tensor, Tensor]], grad: Tensor,
+              param_grads: bool, input_grad: Literal[False]) -> None: ...
 def _backward(layers: list[_Layer], saved: list[tuple[Tensor, Tensor]], grad: Tensor,
               param_grads: bool, input_grad: bool) -> Tensor | None:
     """grad (out, B) w.r.t. the network's output -> each layer's p.grad (if `param_grads`) and
@@ -150,7 +160,7 @@ class DirectBackprop:
         self.g_layers, self.d_layers = g_layers, d_layers
 
     @classmethod
-    def for_networks(cls, G: nn.Module, D: nn.Module) -> DirectBackprop | None:
+    def for_networks(cls, G: Generator, D: Discriminator) -> DirectBackprop | None:
         if getattr(G, "cond_dim", 0) or getattr(D, "cond_dim", 0) or getattr(D, "pack", 1) > 1 \
                 or getattr(D, "mbd", None) is not None:
             return None

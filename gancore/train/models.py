@@ -18,7 +18,8 @@ ACTIVATIONS = {
     "elu": lambda: nn.ELU(inplace=True),
     "gelu": nn.GELU,
 }
-NORMS = {"none": None, "batch": nn.BatchNorm1d, "layer": nn.LayerNorm}
+NORMS: dict[str, type[nn.BatchNorm1d] | type[nn.LayerNorm] | None] = {
+    "none": None, "batch": nn.BatchNorm1d, "layer": nn.LayerNorm}
 OUTPUTS = {"none": nn.Identity, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
 
@@ -29,8 +30,9 @@ def mlp_body(n_in: int, net: NetConfig) -> tuple[nn.Sequential, int]:
     for h in net.hidden:
         linear = nn.Linear(width, h)
         layers.append(spectral_norm(linear) if net.spectral_norm else linear)
-        if NORMS[net.norm] is not None:
-            layers.append(NORMS[net.norm](h))
+        norm = NORMS[net.norm]
+        if norm is not None:
+            layers.append(norm(h))
         layers.append(ACTIVATIONS[net.activation]())
         width = h
     return nn.Sequential(*layers), width
@@ -57,6 +59,7 @@ class Generator(nn.Module):
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         if self.cond_dim:
+            assert c is not None  # a conditional network is always given its condition
             z = torch.cat([z, c], 1)  # (B, latent + cond)
         return self.out_act.forward(self.out.forward(run_layers(self.body, z)))
 
@@ -76,6 +79,7 @@ class Discriminator(nn.Module):
 
     def _packed(self, x: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         if self.cond_dim:
+            assert c is not None  # as in Generator.forward
             x = torch.cat([x, c], 1)
         if self.pack > 1:
             x = x.reshape(x.shape[0] // self.pack, -1)  # (B / m, m * (dim + cond))
@@ -103,6 +107,7 @@ class Encoder(nn.Module):
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None):
         if self.cond_dim:
+            assert c is not None  # as in Generator.forward
             x = torch.cat([x, c], 1)
         mu, logvar = self.out.forward(run_layers(self.body, x)).chunk(2, dim=1)
         return mu, logvar.clamp(-12.0, 8.0)  # keeps exp(logvar) finite early in training

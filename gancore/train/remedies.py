@@ -46,7 +46,7 @@ def unrolled_g_loss(D: nn.Module, d_loss: Callable[[Tensor, Tensor], Tensor],
     gradient sees how D would answer its move. The D updates mimic D's own optimiser (Adam with
     its current moments, or plain gradient steps for SGD and RMSprop), without touching D itself.
     """
-    params = dict(D.named_parameters())
+    params: dict[str, Tensor] = dict(D.named_parameters())
     group = opt_d.param_groups[0]
     lr = group["lr"]
     adam = isinstance(opt_d, torch.optim.Adam)

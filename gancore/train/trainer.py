@@ -14,7 +14,7 @@ from torch import Tensor
 from gancore.config import OptimConfig, RunConfig, data_dim
 from gancore.data.targets import Target, build_target, sample_latent
 from gancore.train import direct_backprop
-from gancore.train.losses import LOSSES, gradient_penalty, r1_penalty
+from gancore.train.losses import LOSSES, Loss, gradient_penalty, r1_penalty
 from gancore.train.models import Discriminator, Generator
 from gancore.train.remedies import feature_matching_loss, unrolled_g_loss
 
@@ -108,6 +108,13 @@ def _grad_norm(params: list[Tensor]) -> Tensor:
 class Trainer:
     """Owns G, D, their optimisers, the target and the run's random generator."""
 
+    # A VAETrainer (gancore.train.vae) has neither D nor a GAN loss, and its own step: the GAN
+    # step below narrows both.
+    D: Discriminator | None
+    loss: Loss | None
+    g_params: list[Tensor]
+    d_params: list[Tensor]
+
     def __init__(self, cfg: RunConfig, target: Target | None = None):
         self.cfg = cfg
         self.target = target if target is not None else build_target(cfg)
@@ -190,7 +197,9 @@ class Trainer:
 
     def _d_step(self, B: int, want_stats: bool = True) -> tuple[Tensor, Tensor, Tensor]:
         cfg = self.cfg
+        assert self.loss is not None  # a GAN trainer's (see the class attributes)
         if self._use_direct:  # small plain networks: the same draws, gradients written out
+            assert self.direct is not None  # _use_direct implies it
             real, _ = self.real_batch(B)
             out_real, out_fake = self.direct.d_grads(real, self.latent(B), self.loss)
             loss = None  # not needed for the update; computed below when reported
@@ -214,6 +223,7 @@ class Trainer:
         """D's loss (penalties included) on a fresh real and fake batch, backpropagated into
         D's p.grad; returns it with D's logits on the real and the fake batch."""
         cfg = self.cfg
+        assert self.D is not None and self.loss is not None  # a GAN trainer's
         real, c = self.real_batch(B)
         with torch.no_grad():
             fake = self.G(self.latent(B), c)  # (B, dim), detached by construction
@@ -234,7 +244,9 @@ class Trainer:
         return loss, out_real, out_fake
 
     def _g_step(self, B: int) -> Tensor:
+        assert self.D is not None and self.loss is not None  # a GAN trainer's
         if self._use_direct:
+            assert self.direct is not None  # _use_direct implies it
             logits = self.direct.g_grads(self.latent(B), self.loss)
             optimizer_step(self.opt_g)
             with torch.no_grad():
@@ -251,6 +263,7 @@ class Trainer:
             self.D.requires_grad_(True)  # unrolling differentiates D's loss w.r.t. its weights
             loss = unrolled_g_loss(self.D, self.loss.d, self.loss.g, self.opt_d, batches, fake, c)
         elif cfg.remedies.feature_matching:
+            assert real is not None  # drawn above when feature matching is on
             loss = feature_matching_loss(self.D.features, real, fake, c, c)
         else:
             loss = self.loss.g(self.D(fake, c))
