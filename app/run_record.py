@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from gancore.config import RunConfig, frame_kind
+from gancore.config import RunConfig, data_dim
+from gancore.frames import frame_kind
 
 NEVER_WATCHED_GRACE_S = 30.0  # a new run's page may take this long to first watch it
 
@@ -62,4 +63,4 @@ class Run:
 
     @property
     def kind(self) -> str:
-        return frame_kind(self.config)
+        return frame_kind(data_dim(self.config))

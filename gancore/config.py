@@ -365,12 +365,6 @@ def restart_fields(old: RunConfig, new: RunConfig) -> list[str]:
     return restart
 
 
-def frame_kind(cfg: RunConfig) -> str:
-    """What a run's frames draw: "1d", "2d", or "nd" for any higher dimension."""
-    dim = data_dim(cfg)
-    return "1d" if dim == 1 else "2d" if dim == 2 else "nd"
-
-
 def needs_restart(old: RunConfig, new: RunConfig) -> list[str]:
     """The changed fields that are restart fields (empty means the change can be applied live)."""
     return [p for p in changed_paths(old, new) if not is_live(p)]

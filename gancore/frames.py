@@ -26,6 +26,11 @@ _DTYPES = {"float32": np.float32, "float16": np.float16, "uint8": np.uint8, "int
            "int8": np.int8, "uint16": np.uint16}
 
 
+def frame_kind(dim: int) -> str:
+    """What the frames of data of this dimension draw: "1d", "2d", or "nd" above two."""
+    return "1d" if dim == 1 else "2d" if dim == 2 else "nd"
+
+
 @dataclass
 class Frame:
     """One picture of a run: what the browser draws, the recording stores and exports replay."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dash import dcc, html
 
 from app import forms, ids
-from gancore.config import RunConfig, data_dim, frame_kind
+from gancore.config import RunConfig, data_dim
+from gancore.frames import frame_kind
 
 LAYERS_2D = [("real", "real samples"), ("fake", "fake samples"), ("d", "D surface"),
              ("grid", "deformed latent grid"), ("map", "latent → data arrows"),
@@ -18,7 +19,7 @@ def _plot(pid: str, cls: str = "plot"):
 
 
 def views(cfg: RunConfig):
-    kind = frame_kind(cfg)
+    kind = frame_kind(data_dim(cfg))
     return html.Div([
         html.Div([
             html.Div([

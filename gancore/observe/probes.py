@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-from gancore.config import RunConfig, data_dim, frame_kind
+from gancore.config import RunConfig, data_dim
 from gancore.data.targets import Target, sample_latent
-from gancore.frames import Frame, quantize
+from gancore.frames import Frame, frame_kind, quantize
 from gancore.heap import one_malloc_arena
 from gancore.observe import metrics
 from gancore.observe.detectors import Snapshot
@@ -35,7 +35,7 @@ class Probes:
     def __init__(self, cfg: RunConfig, target: Target):
         self.cfg, self.target = cfg, target
         self.dim = data_dim(cfg)
-        self.kind = frame_kind(cfg)
+        self.kind = frame_kind(self.dim)
         gen = torch.Generator().manual_seed(cfg.train.seed + PROBE_SEED_OFFSET)
         self._seed = cfg.train.seed + PROBE_SEED_OFFSET
         n = cfg.frames.samples
