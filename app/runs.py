@@ -260,7 +260,7 @@ class RunRegistry(Watching):
 
     def _mine(self, owner: str) -> builtins.list[Run]:
         """What counts against a session's share: its runs holding a slot and its queued runs."""
-        return [r for r in self.holding(owner)] + [
+        return self.holding(owner) + [
             self._runs[q] for q in self._queue if self._runs[q].owner == owner]
 
     def _check_limits(self, owner: str, allowance: int | None = None) -> None:

@@ -49,6 +49,7 @@ WAIT_S = 1.0  # longest wait for a new frame before a status-only answer
 POLL_S = 0.004  # per-run wait slice when a tab watches several runs
 MAX_WATCH = 8
 SILENT_S = 20.0  # no message from the tab for this long: the socket is closed
+MAX_MESSAGE_BYTES = 64 * 1024  # a tab sends "next" or a watch list of MAX_WATCH ids
 REASK_S = 2.0  # a tab still without a picture of a watched run asks its worker again
 
 
@@ -203,7 +204,7 @@ class TabStream:
         return encode_envelope(entries)
 
 
-def register(server, registry_getter=runs.registry, max_message: int = 64 * 1024) -> Sock:
+def register(server, registry_getter=runs.registry, max_message: int = MAX_MESSAGE_BYTES) -> Sock:
     """Add the `/ws` route to Dash's Flask server. A tab only ever sends ``next`` or a watch
     list of at most MAX_WATCH ids, so a message over `max_message` bytes is no tab's: the
     socket is closed (1009, message too big) as soon as that many bytes have arrived; the
@@ -213,7 +214,8 @@ def register(server, registry_getter=runs.registry, max_message: int = 64 * 1024
 
     @sock.route("/ws")
     def frames_socket(ws):  # noqa: ANN001 - flask-sock's WebSocket
-        session_id()  # the handshake carries the cookie; watching needs no ownership
+        # The handshake carries the cookie: the tab's session decides whose pages keep a run
+        # from idle pausing (watching itself needs no ownership).
         tab = TabStream(registry_getter(), max_tab_fps(), session=session_id())
         try:
             while True:

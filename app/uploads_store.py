@@ -16,7 +16,7 @@ from pathlib import Path
 
 from app.uploads import parse_upload
 from gancore.config import ConfigError, RunConfig
-from gancore.data.files import DataFileError
+from gancore.data.files import DataFileError, upload_name
 from gancore.data.uploads import is_upload_name
 from gancore.store.recording import storage_cause
 
@@ -46,9 +46,8 @@ class UploadStore:
             rows, cols = parse_upload(data, filename, self.folder / name,
                                       max_bytes=self.max_bytes)
         except OSError as e:  # a full or read-only runs folder: say so, no HTTP 500
-            shown = filename.replace("\\", "/").rsplit("/", 1)[-1] or "upload"
-            raise DataFileError(f"{shown}: the server cannot store it: {storage_cause(e)}") \
-                from None
+            raise DataFileError(f"{upload_name(filename)}: the server cannot store it: "
+                                f"{storage_cause(e)}") from None
         with self._lock:
             self._owners[name] = (owner, time.monotonic())
         return name, rows, cols
