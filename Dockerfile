@@ -15,7 +15,10 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends make=4.3-4.1 \
     && rm -rf /var/lib/apt/lists/*
 
-RUN useradd --create-home --uid 1000 ganscope
+# /data/runs is where docker-compose.yml mounts the shared `runs` volume: Docker fills a new named
+# volume from the image's folder, owner included, so the app user can write to it.
+RUN useradd --create-home --uid 1000 ganscope \
+    && install -d -o 1000 -g 1000 /data/runs
 WORKDIR /home/ganscope/app
 
 # Dependencies first: the layer is rebuilt only when requirements.txt changes.
@@ -25,6 +28,8 @@ RUN make deps
 
 COPY --chown=1000:1000 . .
 RUN make install
+# The `ganscope` and `gancore` commands, as docker-compose.yml and `docker compose exec` name them.
+ENV PATH=/home/ganscope/app/.venv/bin:$PATH
 
 EXPOSE 8050
 # Inside a container the server must listen on every interface to be reachable through the

@@ -6,8 +6,8 @@ PRESET ?= ring8-reference
 HOST ?= 127.0.0.1
 PORT ?= 8050
 
-.PHONY: deps install install-dev run train test test-engine test-browser lint bench browser clean \
-	lessons
+.PHONY: deps install install-dev run train test test-engine test-browser test-load lint bench \
+	browser services clean lessons
 
 # The pinned dependencies alone (the Dockerfile caches this layer before the sources arrive).
 $(VENV)/.deps: requirements.txt
@@ -43,20 +43,29 @@ train: install
 browser:
 	bash tools/ensure_chromium.sh
 
-## make test: install everything (Debian's chromium + chromium-driver too, when missing), then
-## lint and the whole suite, real-browser tests included.
-test: install-dev browser
+## make services: Debian's redis-server for the distributed-backend tests, when missing
+services:
+	bash tools/ensure_redis.sh
+
+## make test: install everything (Debian's chromium, chromium-driver and redis-server too, when
+## missing), then lint and the whole suite, real-browser tests included, the load checks not.
+test: install-dev services browser
 	$(PY) -m ruff check gancore app bench tests
 	$(PY) -m mypy
-	GANSCOPE_REQUIRE_BROWSER=1 $(PY) -m pytest --durations=15
+	GANSCOPE_REQUIRE_BROWSER=1 GANSCOPE_REQUIRE_SERVICES=1 $(PY) -m pytest -m "not load" \
+		--durations=15
 
 ## make test-engine: the suite without the real-browser tests (no chromium needed)
-test-engine: install-dev
-	$(PY) -m pytest -m "not browser"
+test-engine: install-dev services
+	GANSCOPE_REQUIRE_SERVICES=1 $(PY) -m pytest -m "not browser and not load"
 
 ## make test-browser: only the real-browser tests
-test-browser: install-dev browser
-	GANSCOPE_REQUIRE_BROWSER=1 $(PY) -m pytest -m browser
+test-browser: install-dev services browser
+	GANSCOPE_REQUIRE_BROWSER=1 GANSCOPE_REQUIRE_SERVICES=1 $(PY) -m pytest -m browser
+
+## make test-load: the classroom load checks (marker "load")
+test-load: install-dev services browser
+	GANSCOPE_REQUIRE_BROWSER=1 GANSCOPE_REQUIRE_SERVICES=1 $(PY) -m pytest -m load
 
 lint: install-dev
 	$(PY) -m ruff check gancore app bench tests

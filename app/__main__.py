@@ -25,6 +25,13 @@ def main(argv: list[str] | None = None) -> None:
                    help="frames per second one browser tab receives at most (default: no cap "
                         "beyond each run's frame-rate cap; env GANSCOPE_MAX_TAB_FPS)")
     p.add_argument("--no-spare", action="store_true", help="do not keep warm spare workers")
+    p.add_argument("--redis", metavar="URL", default=os.environ.get("GANSCOPE_REDIS_URL") or None,
+                   help="serve a class: runs train on Celery workers (`gancore worker`) and "
+                        "travel through this Redis, e.g. redis://host:6379/0 (env "
+                        "GANSCOPE_REDIS_URL). Default: the embedded local backend")
+    p.add_argument("--web-processes", type=int, default=1, metavar="N",
+                   help="with --redis: N web processes behind this one port (gunicorn, threaded "
+                        "workers); any of them serves any tab")
     p.add_argument("--allow-host", action="append", metavar="NAME",
                    default=[h for h in os.environ.get("GANSCOPE_ALLOW_HOSTS", "").split(",")
                             if h.strip()],
@@ -56,9 +63,17 @@ def main(argv: list[str] | None = None) -> None:
     if args.no_token and not is_loopback(args.host):
         print(f"ganscope: WARNING: --no-token on {args.host}: anyone who can reach port "
               f"{args.port} can use this server", flush=True)
-    app = create_app(args.runs_dir, per_session=args.max_runs_per_session, total=args.max_runs,
-                     spare=not args.no_spare, policy=policy)
-    serve(app, args.host, args.port)
+    if args.web_processes < 1 or (args.web_processes > 1 and not args.redis):
+        p.error("--web-processes above 1 needs --redis: processes share runs through Redis")
+    settings = {"runs_dir": args.runs_dir, "per_session": args.max_runs_per_session,
+                "total": args.max_runs, "spare": not args.no_spare, "policy": policy,
+                "redis": args.redis}
+    if args.web_processes > 1:
+        from app.serving import serve_many
+
+        serve_many(settings, args.host, args.port, args.web_processes)
+        return
+    serve(create_app(**settings), args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -22,13 +22,15 @@ ROOT = APP_DIR.parent
 
 def create_app(runs_dir: str | Path = "runs", *, per_session: int | None = None,
                total: int | None = None, spare: bool = True,
-               policy: security.Policy | None = None) -> Dash:
-    """The dashboard with a local registry (one worker process per run) in `runs_dir`.
+               policy: security.Policy | None = None, redis: str | None = None) -> Dash:
+    """The dashboard with its run registry in `runs_dir`: local (one worker process per run on
+    this machine), or with `redis` a URL, shared by every web process of a class (Celery places
+    the runs on worker machines, Redis carries them; app.shared_runs).
     `policy` says which hosts, origins and token it accepts (default: loopback, no token)."""
     policy = policy or security.Policy()
     limits = Limits.for_serving(not security.is_loopback(policy.bind),
                                      per_session=per_session, total=total)
-    registry = runs.RunRegistry(runs_dir, limits, LocalBackend(spare=spare))
+    registry = _registry(runs_dir, limits, spare, redis)
     runs.set_registry(registry)
     atexit.register(registry.close)
 
@@ -60,6 +62,17 @@ def create_app(runs_dir: str | Path = "runs", *, per_session: int | None = None,
                         mimetype="application/json")
 
     return app
+
+
+def _registry(runs_dir: str | Path, limits: Limits, spare: bool,
+              redis: str | None) -> runs.RunRegistry:
+    if not redis:
+        return runs.RunRegistry(runs_dir, limits, LocalBackend(spare=spare))
+    from app.backends.redis import RedisBackend
+    from app.shared_runs import SharedRunRegistry
+
+    backend = RedisBackend(redis, runs_dir, limits.idle_pause_s, limits.idle_stop_s)
+    return SharedRunRegistry(runs_dir, limits, backend)
 
 
 def serve(app: Dash, host: str = "127.0.0.1", port: int = 8050) -> None:

@@ -143,7 +143,7 @@ class TabStream:
                 self.registry.forget_reader(r, self)
         for r in run_ids:
             if r not in self.watching:
-                self.registry.watch(r, self.session)
+                self.registry.watch(r, self.session, reader=self)
         self.watching = run_ids
 
     def close(self) -> None:

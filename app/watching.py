@@ -43,9 +43,10 @@ class Watching:
         def _admit_queued(self) -> None: ...
         def _release(self, run: Run, why: str) -> None: ...
 
-    def watch(self, run_id: str, viewer: str | None = None) -> None:
+    def watch(self, run_id: str, viewer: str | None = None, reader: object = None) -> None:
         """A page started watching a run: its owner's (`viewer` None or the owner) or a
-        spectator's. Only the owner's pages keep a run from being paused and stopped."""
+        spectator's. Only the owner's pages keep a run from being paused and stopped. `reader`
+        is the tab's stream (a shared registry tells the run's worker about it)."""
         run = self._runs.get(run_id)
         if run is None:
             return

@@ -64,6 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("out_dir", metavar="OUT_DIR", help="folder for <slug>.gif files")
     ls.add_argument("--only", action="append", metavar="SLUG", help="just these lessons")
     ls.add_argument("--jobs", type=int, default=2, help="parallel training processes")
+    wk = sub.add_parser("worker", help="serve a class: train runs that a ganscope web tier "
+                        "places through Celery and Redis (one run per slot)")
+    wk.add_argument("--redis", metavar="URL", default=None,
+                    help="the class's Redis, e.g. redis://host:6379/0 (env GANSCOPE_REDIS_URL)")
+    wk.add_argument("--runs-dir", default=None, help="the runs folder shared with the web tier "
+                    "(a volume; env GANSCOPE_RUNS_DIR, default ./runs)")
+    wk.add_argument("--slots", type=int, default=None,
+                    help="runs trained at once on this machine (default: its core count)")
     sub.add_parser("presets", help="list presets with what to watch")
     sub.add_parser("targets", help="list target distributions")
     sub.add_parser("config-reference", help="print the config reference as a Markdown table")
@@ -253,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(cmd_lessons_gifs(args)))
         elif args.command == "bench-modes":
             print(cmd_bench_modes(args))
+        elif args.command == "worker":
+            return cmd_worker(args)
         elif args.command == "presets":
             print(cmd_presets())
         elif args.command == "targets":
@@ -266,6 +276,29 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - a bug still reaches the user as one line
         print(f"error: internal error: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """A Celery worker (gancore.run.celery_worker) with one pool process per slot; it returns
+    when the worker is stopped (SIGTERM finishes, a second one kills)."""
+    import os
+
+    from gancore.run.placement import redis_url
+
+    url = redis_url(args.redis)
+    if not url:
+        raise UsageError("worker: give --redis URL (or set GANSCOPE_REDIS_URL)")
+    os.environ["GANSCOPE_REDIS_URL"] = url
+    if args.runs_dir:
+        os.environ["GANSCOPE_RUNS_DIR"] = args.runs_dir
+    slots = args.slots or os.cpu_count() or 1
+    if slots < 1:
+        raise UsageError("worker: --slots must be at least 1")
+    from gancore.run.celery_worker import app
+
+    app.worker_main(["worker", "--pool", "prefork", "--concurrency", str(slots),
+                     "--loglevel", "INFO", "--without-gossip", "--without-mingle"])
+    return 0
 
 
 def _json_default(x):

@@ -110,6 +110,11 @@ class Session:
         params = [*self.trainer.g_params, *self.trainer.d_params]
         return bool(torch.isfinite(torch.stack(torch._foreach_norm(params))).all())
 
+    def guard_weights(self) -> None:
+        """A run whose weights went non-finite stops as diverged (checked at frame cadence)."""
+        if not self.finished and not self.weights_finite():
+            self._diverge("weights")
+
     def _diverge(self, what: str) -> None:
         self.state = "diverged"
         self.message = f"diverged at step {self.step:,}"
@@ -131,8 +136,7 @@ class Session:
     # ---- frames -------------------------------------------------------------------------------
     def frame(self) -> Frame:
         """A picture of the run now, with its run id, state and message in the scalars/meta."""
-        if not self.finished and not self.weights_finite():
-            self._diverge("weights")
+        self.guard_weights()
         f = self._decorated_frame()
         f.meta["run_id"] = self.run_id
         f.meta["message"] = self.message

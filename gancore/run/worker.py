@@ -4,8 +4,10 @@
 imported) and talks to it over one duplex pipe:
     caller -> worker  {"id": n, "op": "pause"|"resume"|"step"|"update"|"restart"|"checkpoint"|
                        "frame"|"stop", ...}
-    worker -> caller  ("ack", id, ok, error, result) | ("frame", bytes, rows) |
+    worker -> caller  ("ack", id, ok, error, result) | ("frame", bytes, rows) | ("rows", rows) |
                       ("status", state, message, step) | ("heartbeat", step, steps_per_s)
+The same loop trains a distributed run, with `gancore.run.redis_link.RedisLink` in the pipe's place
+(there "rows" carries the scalar rows of a run nobody watches, which makes no pictures).
 Frames land in a `Mailbox` (gancore.run.mailbox) that keeps only the newest picture and the
 scalar rows its readers have not read, each reader at its own position: a slow reader sees fewer
 frames, never older ones, and no point of a loss curve is lost.
@@ -38,6 +40,7 @@ STARTUP_S = 120.0
 # One step command trains at most this many steps: it holds the worker (and in a comparison every
 # worker of the group) until done, and 10^9 steps asked by a forged request kept four cores busy.
 MAX_STEP_COMMAND = 100_000
+STEP_CHUNK = 200  # steps of a step command between two heartbeats
 
 
 @dataclass
@@ -153,11 +156,15 @@ class _Loop:
 
         s = self.current
         began = time.monotonic()
-        f = s.frame()
-        f.scalars["steps_per_s"] = self.steps_per_s
-        f.meta["sent_at"] = time.time()
-        omit = ("fake",) if f.kind == "nd" else ()
-        self._send(("frame", encode(f, omit), s.take_rows()))
+        if self._watched():
+            f = s.frame()
+            f.scalars["steps_per_s"] = self.steps_per_s
+            f.meta["sent_at"] = time.time()
+            omit = ("fake",) if f.kind == "nd" else ()
+            self._send(("frame", encode(f, omit), s.take_rows()))
+        else:  # nobody watches: no picture, but every scalar row goes out and divergence counts
+            s.guard_weights()
+            self._send(("rows", s.take_rows()))
         # A fixed cadence from the time this frame was due: counting the period from the end of
         # the send stretched it by the frame's own making (25 fps came out at 18 under load).
         # When frames fall behind, training still gets twice as long as the frame took (and at
@@ -177,6 +184,15 @@ class _Loop:
             self.steps_at_beat, self.last_beat = step, now
             self._send(("heartbeat", step, self.steps_per_s))
             self.heap.maybe_trim()
+            self._after_beat()
+
+    def _watched(self) -> bool:
+        """Whether a page watches, so frames are worth making (the pipe's reader always is)."""
+        return True
+
+    def _after_beat(self) -> None:
+        """Once per heartbeat: a subclass's periodic duties (the distributed loop's
+        idle pause and checkpoints)."""
 
     def _status(self) -> None:
         s = self.current
@@ -223,7 +239,11 @@ class _Loop:
         if not 0 <= n <= MAX_STEP_COMMAND:
             raise ValueError(f"step: n must be between 0 and {MAX_STEP_COMMAND:,}, not {n:,}")
         self.session.state = "paused"
-        self.session.train(n, which)
+        left = n
+        while left > 0 and not self.session.finished:
+            # In chunks, beating between them: a long step command is not a stuck loop.
+            left -= max(1, self.session.train(min(left, STEP_CHUNK), which))
+            self._beat()
         self._emit_frame()
         return {"step": self.session.step}
 
