@@ -28,6 +28,7 @@ from gancore.run.placement import checkpoint_name
 from gancore.run.worker import CommandError, RunSpec
 
 CACHE_S = 1.0  # a run record read from Redis is trusted this long in one process
+RECONNECT_GRACE_S = 10.0  # after a Redis restart, a run's worker has this long to report again
 
 # Admit a run for a session, atomically across web processes. KEYS: the session's set, the
 # queue, the new run's status, the owner's runs, all runs, the new run's record. A member counts
@@ -70,6 +71,7 @@ class SharedRunRegistry(RunRegistry):
         self.r: Any = backend.r
         self._admit = self.r.register_script(_ADMIT)
         self._read_at: dict[str, float] = {}
+        self._missing_since: dict[str, float] = {}  # runs Redis forgot (restarted), since when
 
     # ---- run records -----------------------------------------------------------------------
     def _record(self, run: Run) -> str:
@@ -91,7 +93,10 @@ class SharedRunRegistry(RunRegistry):
         except self.backend.errors:
             return self._runs.get(run_id)  # Redis restarting: what this process knew
         if raw is None:
-            return None
+            cached = self._runs.get(run_id)
+            if cached is not None:  # Redis restarted without it: what this process knew
+                self._republish(cached)
+            return cached
         d = json.loads(raw)
         run = Run(d["run_id"], d["owner"], RunConfig.from_json(d["config"]),
                   str(self.runs_dir / d["record"]) if d.get("record") else "",
@@ -106,6 +111,23 @@ class SharedRunRegistry(RunRegistry):
         self._runs[run_id] = run
         self._read_at[run_id] = time.monotonic()
         return run
+
+    def _republish(self, run: Run) -> None:
+        """Write a run's record back after Redis restarted without it (nothing persists there):
+        each web process knows the runs its tabs showed, and the worker writes its status and
+        heartbeat back itself, so the run carries on where it was."""
+        created = time.time() - (time.monotonic() - run.created)
+        try:
+            p = self.r.pipeline(transaction=False)
+            p.set(rk.run_key(run.run_id, "meta"), self._record(run), ex=rk.RUN_TTL_S, nx=True)
+            p.zadd(rk.key(f"owned:{run.owner}"), {run.run_id: created}, nx=True)
+            p.zadd(rk.key("runs"), {run.run_id: created}, nx=True)
+            if not run.ended:
+                p.sadd(rk.key(f"session:{run.owner}"), run.run_id)
+            p.execute()
+        except self.backend.errors:
+            pass
+        self._read_at[run.run_id] = time.monotonic()
 
     def get(self, run_id: str) -> Run:
         run = self._runs.get(run_id)
@@ -156,8 +178,23 @@ class SharedRunRegistry(RunRegistry):
 
     # ---- status and the queue ----------------------------------------------------------------
     def status(self, run_id: str) -> dict[str, Any]:
-        self.get(run_id)
-        status = self.backend.status(run_id)
+        run = self.get(run_id)
+        try:
+            status = self.backend.status(run_id)
+        except UnknownRun:
+            if run.ended:
+                return {"state": "stopped", "message": run.ended, "step": 0,
+                        "steps_per_s": 0.0, "alive": False, "pid": None, "attempt": run.attempt}
+            # Known here, unknown to Redis: it restarted, and the worker writes the run's status
+            # back at its next heartbeat. One that stays silent is lost (its worker died too).
+            first = self._missing_since.setdefault(run_id, time.monotonic())
+            if time.monotonic() - first > RECONNECT_GRACE_S:
+                self.r.hsetnx(rk.run_key(run_id, "status"), "state", "running")
+                self.r.hsetnx(rk.run_key(run_id, "status"), "attempt", run.attempt)
+                return self.backend.status(run_id)
+            return {"state": "reconnecting", "message": "waiting for the run's worker to report",
+                    "step": 0, "steps_per_s": 0.0, "alive": False, "pid": None,
+                    "attempt": run.attempt}
         if status["state"] == "queued":
             status["message"] = self._queue_words_of(run_id)
         return status

@@ -13,7 +13,9 @@
       "diverged": {"label": "diverged", "ended": true, "says_why": true},
       "done": {"label": "done", "ended": true, "says_why": true},
       "failed": {"label": "failed", "ended": true, "says_why": true},
+      "lost": {"label": "lost", "ended": true, "says_why": true},
       "stopped": {"label": "stopped", "ended": true, "says_why": false},
+      "reconnecting": {"label": "reconnecting", "ended": false, "says_why": false},
       "unknown": {"label": "unknown", "ended": true, "says_why": false}
     },
     "events": {

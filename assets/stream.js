@@ -167,6 +167,11 @@
     } else if (state === "failed") {
       banner("Run failed: " + (e.message || "the worker stopped") + ". Its recording is kept up " +
              "to its last frame; reset to start again.", "error");
+    } else if (state === "lost") {
+      banner("Run " + (e.message || "lost: its worker stopped") + ". Its recording is kept up " +
+             "to its last frame.", "error");
+    } else if (state === "reconnecting") {
+      banner("The class's run store is restarting: reconnecting… Training carries on.", "warn");
     } else if (state === "queued") {
       banner("The server is full: this run waits for a free slot, " + (e.message || "in line") +
              ". It starts by itself; keep this page open.", "warn");

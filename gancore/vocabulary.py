@@ -11,7 +11,7 @@ from typing import Literal, get_args
 
 # ---- run states ----------------------------------------------------------------------------------
 RunState = Literal["queued", "starting", "running", "paused", "diverged", "done", "failed",
-                   "stopped", "unknown"]
+                   "lost", "stopped", "reconnecting", "unknown"]
 RUN_STATES: tuple[RunState, ...] = get_args(RunState)
 STATE_DOCS: dict[RunState, str] = {
     "queued": "waits for a free slot on a full server; starts by itself",
@@ -21,7 +21,10 @@ STATE_DOCS: dict[RunState, str] = {
     "diverged": "stopped itself on a non-finite loss or weight",
     "done": "reached its max_steps",
     "failed": "its worker died, could not start or lost its storage",
+    "lost": "its worker machine died (distributed backend); play resumes it from its last "
+            "checkpoint as a new attempt",
     "stopped": "closed by its owner or the server",
+    "reconnecting": "the run store (Redis) is restarting; the run carries on when it is back",
     "unknown": "the server could not say (a status lookup failed)",
 }
 # What the status line says for a state whose name is not the word a viewer expects.
@@ -33,7 +36,9 @@ SESSION_ENDS: tuple[RunState, ...] = ("diverged", "done", "failed")
 # The run will not train again (a reset or an edit starts it anew): the registry's view.
 FINISHED: tuple[RunState, ...] = (*SESSION_ENDS, "stopped")
 # A page shows the run as over, with its message; "unknown" included (nobody can drive it).
-ENDED: tuple[RunState, ...] = (*FINISHED, "unknown")
+ENDED: tuple[RunState, ...] = (*FINISHED, "lost", "unknown")
+# The status line shows the run's message instead of the state's name: it says why, or what next.
+SAYS_WHY: tuple[RunState, ...] = (*SESSION_ENDS, "lost")
 
 # ---- events --------------------------------------------------------------------------------------
 EventKind = Literal["mode_collapse", "mode_hopping", "non_convergence", "swaying", "stuck",
@@ -90,7 +95,7 @@ def as_json() -> dict:
     """The vocabulary as the browser reads it (GS.VOCAB)."""
     return {
         "states": {s: {"label": STATE_LABELS.get(s, s), "ended": s in ENDED,
-                       "says_why": s in SESSION_ENDS} for s in RUN_STATES},
+                       "says_why": s in SAYS_WHY} for s in RUN_STATES},
         "events": {k: {"name": w.name, "label": w.label, "marker": w.marker}
                    for k, w in EVENTS.items()},
         "colors": {"real": REAL, "fake": FAKE, "grid": GRID, "arrow": ARROW, "map": MAP,

@@ -287,15 +287,15 @@ class _Pump:
                 self.touch_viewers()
             try:
                 got = r.xread({key: last_id}, count=200, block=1000)
-                newest_seq = 0
+                newest_seq = seen_seq
                 for _stream, entries in got or []:
                     for entry_id, f in entries:
                         last_id = entry_id
-                        newest_seq = max(newest_seq, int(f[b"seq"]))
+                        newest_seq = int(f[b"seq"])  # a new attempt counts from 1 again
                         n = int(f[b"n"])
                         if n:
                             rows.append(np.frombuffer(f[b"rows"], "<f8").reshape(n, -1))
-                if newest_seq > seen_seq or (not got and seen_seq == 0):
+                if newest_seq != seen_seq or (not got and seen_seq == 0):
                     blob = r.get(rk.run_key(self.run_id, "frame"))
                     if blob is not None:
                         (seq,) = struct.unpack_from("<Q", blob, 0)

@@ -51,6 +51,7 @@ class RedisLink:
         self._seq = 0
         self._errors = _redis_errors()
         self.redis_ok = True
+        self.outage = False  # Redis was unreachable since the last good heartbeat
         self.idle_pause_s, self.idle_stop_s = idle_pause_s, idle_stop_s
         self.started = time.monotonic()
         self.owner_seen = float("-inf")  # when an owner's page last watched (monotonic)
@@ -65,10 +66,15 @@ class RedisLink:
         try:
             out = fn(*args, **kw)
         except self._errors:
-            self.redis_ok = False
+            self._down()
             return None
         self.redis_ok = True
         return out
+
+    def _down(self) -> None:
+        """Redis cannot be reached: noted, so its return is noticed (see `beat`)."""
+        self.redis_ok = False
+        self.outage = True
 
     def _ensure_group(self, fresh: bool = False) -> None:
         """The command group, from now on: a new attempt does not replay commands sent to the
@@ -83,7 +89,7 @@ class RedisLink:
             if fresh:
                 self.r.xgroup_setid(self.keys["cmd"], GROUP, id="$")
         except self._errors:
-            self.redis_ok = False
+            self._down()
 
     # ---- the pipe's shape ----------------------------------------------------------------------
     def poll(self, timeout: float = 0.0) -> bool:
@@ -106,7 +112,7 @@ class RedisLink:
             self._ensure_group()
             return False
         except self._errors:
-            self.redis_ok = False
+            self._down()
             if timeout > 0:
                 time.sleep(min(timeout, 0.2))
             return False
@@ -184,6 +190,11 @@ class RedisLink:
             return
         viewers = [_text(v) for v in out[-1]]
         mono = time.monotonic()
+        if self.outage:  # Redis is back: pages get the idle grace again to say they still watch
+            self.outage = False
+            self.owner_seen = max(self.owner_seen, mono) if self.owner_seen > self.started \
+                else self.owner_seen
+            self.anyone_seen = mono
         if viewers:
             self.anyone_seen = mono
         if any(v.startswith("o:") for v in viewers):

@@ -1,11 +1,19 @@
-"""Distributed-backend fixtures: a real redis-server on a free port of 127.0.0.1, stopped by its
-PID after the test (or after the module, for tests that share one)."""
+"""Distributed-backend fixtures: a real redis-server on a free port of 127.0.0.1, real Celery
+workers and real web processes (`Stack`), each stopped by its PID after the test; `Tab` is a
+page's socket."""
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+
 import pytest
 
-from tests.services import CeleryWorker, RedisServer  # noqa: F401 - re-exported for tests
+from app.stream import decode_envelope
+from gancore.frames import decode
+from tests.servers import AppServer, Client
+from tests.services import CeleryWorker, RedisServer
 
 
 @pytest.fixture
@@ -22,3 +30,82 @@ def redis_module(tmp_path_factory):
     srv = RedisServer(tmp_path_factory.mktemp("redis"))
     yield srv
     srv.stop()
+
+
+class Tab:
+    """A page's socket, as assets/stream.js uses it: watch runs, then pull one envelope at a
+    time. `pull` collects states, steps, row steps and frames for the tests to read."""
+
+    def __init__(self, server: AppServer, client: Client):
+        import simple_websocket
+
+        self.ws = simple_websocket.Client.connect(server.url.replace("http", "ws") + "/ws",
+                                                  headers={"Cookie": client.cookie_header()})
+
+    def watch(self, *run_ids: str) -> None:
+        self.ws.send(json.dumps({"op": "watch", "runs": list(run_ids)}))
+
+    def pull(self, run_id: str, seconds: float, until=None) -> dict:  # noqa: ANN001
+        """Envelopes for `seconds` (or until `until(entry)` holds): what the page would see."""
+        seen: dict = {"states": [], "messages": [], "frames": [], "rows": [], "entries": []}
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.ws.send("next")
+            msg = self.ws.receive(timeout=10)
+            if msg is None:
+                break
+            for entry, frame, rows in decode_envelope(msg):
+                if entry["run"] != run_id:
+                    continue
+                seen["entries"].append((time.monotonic(), entry))
+                seen["states"].append(entry["state"])
+                seen["messages"].append(entry.get("message", ""))
+                if rows is not None:
+                    seen["rows"].extend(rows[:, 0].astype(int).tolist())
+                if frame is not None:
+                    seen["frames"].append(decode(frame).step)
+                if until is not None and until(entry):
+                    return seen
+        return seen
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+class Stack:
+    """redis-server, a Celery worker and web processes, all real, on free ports of 127.0.0.1."""
+
+    def __init__(self, root: Path, slots: int = 2, web: int = 1, env: dict | None = None):
+        self.root = root
+        self.runs = root / "runs"
+        self.runs.mkdir(parents=True, exist_ok=True)
+        self.redis = RedisServer(root / "redis")
+        self.workers = [CeleryWorker(self.redis.url, self.runs, slots=slots)]
+        self.env = env or {}
+        self.webs = [self.web() for _ in range(web)]
+        for w in self.workers:
+            w.wait_ready()
+
+    def web(self, *args: str) -> AppServer:
+        return AppServer(self.runs, "--redis", self.redis.url, *args, env=self.env)
+
+    def add_worker(self, slots: int = 2) -> CeleryWorker:
+        w = CeleryWorker(self.redis.url, self.runs, slots=slots)
+        self.workers.append(w)
+        w.wait_ready()
+        return w
+
+    def stop(self) -> None:
+        for w in self.webs:
+            w.stop()
+        for k in self.workers:
+            k.stop()
+        self.redis.stop()
+
+
+@pytest.fixture
+def stack(tmp_path):
+    """A class's servers of the test's own: it may kill or restart any of them."""
+    s = Stack(tmp_path)
+    yield s
+    s.stop()
