@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+from app.limits import owner_tag
 from app.uploads import parse_upload
 from gancore.config import ConfigError, RunConfig
 from gancore.data.files import DataFileError, upload_name
@@ -29,12 +30,15 @@ class DataPathRefused(ConfigError):
 
 
 class UploadStore:
-    """Uploads in one folder, by issued name, with their owners."""
+    """Uploads in one folder, by issued name, each with its owner in a side file
+    (`.owners/<name>`: the owner tag, app.limits.owner_tag). On disk, not in memory: several web
+    processes serving one class (app.shared_runs) share the runs folder, and a tab may upload
+    through one process and start its run through another."""
 
     def __init__(self, folder: Path, max_bytes: int):
         self.folder = Path(folder)
+        self.owners = self.folder / ".owners"
         self.max_bytes = max_bytes
-        self._owners: dict[str, tuple[str, float]] = {}  # name -> (session, stored at)
         self._lock = threading.Lock()
 
     def save(self, data: bytes, filename: str, owner: str) -> tuple[str, int, int]:
@@ -42,23 +46,29 @@ class UploadStore:
         name a config uses, rows and columns. DataFileError names what is wrong."""
         name = f"upload-{secrets.token_hex(8)}.npy"
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            self.owners.mkdir(parents=True, exist_ok=True)
             rows, cols = parse_upload(data, filename, self.folder / name,
                                       max_bytes=self.max_bytes)
+            (self.owners / name).write_text(owner_tag(owner))
         except OSError as e:  # a full or read-only runs folder: say so, no HTTP 500
+            (self.folder / name).unlink(missing_ok=True)
             raise DataFileError(f"{upload_name(filename)}: the server cannot store it: "
                                 f"{storage_cause(e)}") from None
-        with self._lock:
-            self._owners[name] = (owner, time.monotonic())
         return name, rows, cols
+
+    def _owner_of(self, name: str) -> str | None:
+        try:
+            return (self.owners / name).read_text().strip() or None
+        except OSError:
+            return None
 
     def check_config(self, owner: str, cfg: RunConfig) -> None:
         """Refuse a config whose data file is not an upload of this session."""
         path = cfg.target.data_path
         if path is None:
             return
-        with self._lock:
-            mine = is_upload_name(path) and self._owners.get(path, ("",))[0] == owner
+        mine = is_upload_name(path) and (self.folder / path).is_file() and \
+            self._owner_of(path) == owner_tag(owner)
         if not mine:
             raise DataPathRefused(
                 "target.data_path: this server trains only on data files uploaded in this "
@@ -66,33 +76,29 @@ class UploadStore:
 
     def sweep(self, in_use: set[str]) -> None:
         """Delete uploads no run uses: past KEEP_UNUSED_S, or beyond a session's PER_SESSION
-        newest; files left by an earlier server process (no owner known) go too."""
-        now = time.monotonic()
-        with self._lock:
-            by_owner: dict[str, list[tuple[float, str]]] = {}
-            for name, (owner, at) in self._owners.items():
-                by_owner.setdefault(owner, []).append((at, name))
-            doomed = {name for name, (_, at) in self._owners.items()
-                      if name not in in_use and now - at > KEEP_UNUSED_S}
-            for items in by_owner.values():
-                items.sort(reverse=True)
-                doomed |= {name for _, name in items[PER_SESSION:] if name not in in_use}
-            for name in doomed:
-                self._owners.pop(name, None)
-            known = set(self._owners)
-        try:
-            present = list(os.scandir(self.folder))
-        except OSError:
-            return
+        newest; files without an owner (left by an older server) go after KEEP_UNUSED_S too."""
         wall = time.time()
-        for entry in present:
-            stale = entry.name not in known and entry.name not in in_use and \
-                wall - _mtime(entry) > KEEP_UNUSED_S
-            if entry.name in doomed or stale:
-                try:
-                    os.unlink(entry.path)
-                except OSError:
-                    pass  # gone already, or not ours to delete: the next sweep tries again
+        with self._lock:
+            try:
+                present = [e for e in os.scandir(self.folder) if e.is_file()]
+            except OSError:
+                return
+            by_owner: dict[str | None, list[tuple[float, str]]] = {}
+            for entry in present:
+                by_owner.setdefault(self._owner_of(entry.name), []).append(
+                    (_mtime(entry), entry.name))
+            doomed = {name for items in by_owner.values() for at, name in items
+                      if name not in in_use and wall - at > KEEP_UNUSED_S}
+            for owner, items in by_owner.items():
+                if owner is not None:
+                    items.sort(reverse=True)
+                    doomed |= {name for _, name in items[PER_SESSION:] if name not in in_use}
+            for name in doomed:
+                for path in (self.folder / name, self.owners / name):
+                    try:
+                        path.unlink()
+                    except OSError:
+                        pass  # gone already, or not ours to delete: the next sweep tries again
 
 
 def _mtime(entry: os.DirEntry) -> float:

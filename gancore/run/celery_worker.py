@@ -154,8 +154,10 @@ class _DistributedLoop(_Loop):
     def _after_beat(self) -> None:
         s = self.current
         idle = self.link.idle()
-        if idle == "stop" and not s.finished:
-            self._send(("status", "stopped", "stopped: no page was watching it", s.step))
+        if idle in ("stop", "give way"):
+            why = "no page was watching it" if idle == "stop" else \
+                "its page was closed while others waited for a slot"
+            self._send(("status", "stopped", f"stopped: {why}", s.step))
             self.stop = True
             return
         if idle == "pause" and s.state == "running":

@@ -23,6 +23,9 @@ from gancore.vocabulary import FINISHED
 GROUP = "worker"
 POLL_EVERY_S = 0.02  # a running loop looks for commands at most this often (one round trip)
 NEVER_WATCHED_GRACE_S = 30.0  # a new run's page may take this long to first watch it
+# A page asks every second (app.stream.WAIT_S); silent this long while runs wait in the queue,
+# it was closed, and its run gives its slot up (the local registry's rule for a full machine).
+CLOSED_PAGE_S = 2.5
 
 
 def _redis_errors() -> tuple[type[BaseException], ...]:
@@ -52,6 +55,7 @@ class RedisLink:
         self._errors = _redis_errors()
         self.redis_ok = True
         self.outage = False  # Redis was unreachable since the last good heartbeat
+        self.waiting = 0  # runs in the class's queue at the last heartbeat
         self.idle_pause_s, self.idle_stop_s = idle_pause_s, idle_stop_s
         self.started = time.monotonic()
         self.owner_seen = float("-inf")  # when an owner's page last watched (monotonic)
@@ -184,10 +188,12 @@ class RedisLink:
                                              "attempt": self.attempt, "worker": self.worker})
         p.expire(self.keys["status"], rk.RUN_TTL_S)
         p.zremrangebyscore(self.keys["viewers"], "-inf", now - rk.VIEWER_TTL_S)
-        p.zrange(self.keys["viewers"], 0, -1)
+        p.zcard(rk.key("queue"))
+        p.zrangebyscore(self.keys["viewers"], now - CLOSED_PAGE_S, "+inf")
         out = self._call(p.execute)
         if out is None:
             return
+        self.waiting = int(out[-2])
         viewers = [_text(v) for v in out[-1]]
         mono = time.monotonic()
         if self.outage:  # Redis is back: pages get the idle grace again to say they still watch
@@ -237,7 +243,8 @@ class RedisLink:
 
     def idle(self) -> str | None:
         """"pause" when its owner's pages have left it for idle_pause_s, "stop" after
-        idle_stop_s; a run never watched gets NEVER_WATCHED_GRACE_S first. Spectators do not
+        idle_stop_s, "give way" after CLOSED_PAGE_S when runs wait for a slot; a run never
+        watched gets NEVER_WATCHED_GRACE_S first. Spectators do not
         count: a stranger's open tab must not keep a run training. Redis unreachable: None (a
         page cannot say it watches)."""
         if not self.redis_ok:
@@ -247,6 +254,8 @@ class RedisLink:
         grace = 0.0 if self.owner_seen > self.started else NEVER_WATCHED_GRACE_S
         if quiet > max(self.idle_stop_s, grace):
             return "stop"
+        if self.waiting and quiet > max(CLOSED_PAGE_S, grace):
+            return "give way"  # its page was closed and others wait for a slot
         if quiet > max(self.idle_pause_s, grace):
             return "pause"
         return None
