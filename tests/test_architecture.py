@@ -62,6 +62,24 @@ def test_importing_every_gancore_module_loads_no_web_package():
     assert out.stdout.strip() == "[]"
 
 
+def test_a_worker_machine_trains_without_the_web_stack():
+    """A class's worker machine has gancore, torch, celery and redis: the Celery task module and
+    a run's session load with dash, plotly and flask unimportable."""
+    code = ("import sys\n"
+            "for m in ('dash', 'plotly', 'flask', 'flask_sock', 'werkzeug'):\n"
+            "    sys.modules[m] = None\n"
+            "from gancore.run import celery_worker\n"
+            "celery_worker._warm()\n"
+            "from gancore.config import RunConfig\n"
+            "from gancore.run.session import Session\n"
+            "s = Session(RunConfig())\n"
+            "s.train(3)\n"
+            "print(s.step)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "3"
+
+
 def test_the_web_process_imports_no_torch(tmp_path):
     """The dashboard with every page loaded: torch lives in the workers only (it cost the web
     process a second and 300 MB for seven column names and a list of loss names)."""
