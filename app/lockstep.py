@@ -45,11 +45,14 @@ class Lockstep:
         self._starting = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Any web process may answer the page's next click: the registry's board says whether
+        # the group plays in another one, and carries a pause there.
+        self.board, self.key = registry.groups, f"{owner}:{','.join(self.run_ids)}"
 
     # ---- state --------------------------------------------------------------------------
     @property
     def playing(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._thread is not None and self._thread.is_alive() or self.board.held(self.key)
 
     @property
     def live(self) -> list[str]:
@@ -75,6 +78,13 @@ class Lockstep:
                     if n or time.monotonic() > deadline or \
                             not self.registry.alive(run_id):
                         raise
+                except CommandError:
+                    # The distributed backend places every run through its queue: a run not
+                    # yet on its worker (a few seconds, when a slot is free) is still starting.
+                    if n or time.monotonic() > deadline or \
+                            self.registry.status(run_id)["state"] not in ("queued", "starting"):
+                        raise
+                    time.sleep(0.2)
 
         futures = {r: self._pool.submit(one, r, n) for r, n in counts.items()}
         for r, fut in futures.items():
@@ -120,17 +130,23 @@ class Lockstep:
         with self._starting:
             if self.playing:
                 return
+            self.board.hold(self.key)
             self._stop.clear()
             self._thread = threading.Thread(target=self._loop, daemon=True,
                                             name=f"lockstep-{self.run_ids[0]}")
             self._thread.start()
 
     def pause(self) -> dict[str, int]:
-        """Stop after the current tick; every run then stands at the same step."""
+        """Stop after the current tick; every run then stands at the same step. A group that
+        plays in another web process stops there, and its steps are read here."""
         self._stop.set()
         thread = self._thread
         if thread is not None:
             thread.join(CALL_TIMEOUT)
+        if self.board.held(self.key):
+            self.board.stop(self.key, CALL_TIMEOUT)
+            with self._busy:
+                self.sync()
         return {r: self.steps.get(r, 0) for r in self.live}
 
     def close(self) -> None:
@@ -144,20 +160,14 @@ class Lockstep:
         now = time.monotonic()
         if now - since < IDLE_S:
             return True
-        for r in self.live:
-            try:
-                run = self.registry.get(r)
-            except UnknownRun:
-                continue
-            if run.watchers > 0 or now - run.last_watched < IDLE_S:
-                return True
-        return False
+        return any(self.registry.watched_within(r, IDLE_S) for r in self.live)
 
     def _loop(self) -> None:
         with self._busy:
             self.sync()
             since = time.monotonic()
-            while not self._stop.is_set() and self.live and self._watched(since):
+            while not self._stop.is_set() and self.live and self._watched(since) and \
+                    self.board.hold(self.key):
                 started = time.monotonic()
                 lag = self._lagging()
                 if lag:
@@ -172,6 +182,7 @@ class Lockstep:
                     self._auto = int(min(MAX_CHUNK, max(1, round(self._auto * ratio))))
                 self._stop.wait(max(0.0, frame_s - took))
             self._stop.set()
+            self.board.release(self.key)
 
 
 # ---- groups by owner and runs ----------------------------------------------------------------

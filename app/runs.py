@@ -16,6 +16,7 @@ import numpy as np
 
 from app.backends import Backend
 from app.backends.local import LocalBackend
+from app.groups import GroupBoard
 from app.limits import LimitError, Limits, ServerFull, UnknownRun, owner_tag
 from app.run_record import Run, ordinal, page_gone, watched_once
 from app.watching import Watching
@@ -48,6 +49,7 @@ class RunRegistry(Watching):
         self._runs: dict[str, Run] = {}
         self._queue: list[str] = []  # run ids waiting for a slot, first come first
         self._released: list[float] = []  # when slots freed lately (the queue's estimate)
+        self.groups = GroupBoard()  # compare pages' groups playing (app.lockstep)
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self._reaper = threading.Thread(target=self._reap_loop, daemon=True)

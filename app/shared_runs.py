@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from app.backends.redis import LIVE, RedisBackend
+from app.groups import RedisGroupBoard
 from app.limits import LimitError, Limits, ServerFull, UnknownRun, owner_tag
 from app.run_record import NEVER_WATCHED_GRACE_S, Run, ordinal
 from app.runs import MAX_QUEUE, ROOM_WAIT_S, RunRegistry
@@ -72,6 +73,7 @@ class SharedRunRegistry(RunRegistry):
         self._admit = self.r.register_script(_ADMIT)
         self._read_at: dict[str, float] = {}
         self._missing_since: dict[str, float] = {}  # runs Redis forgot (restarted), since when
+        self.groups = RedisGroupBoard(self.r, backend.errors)
 
     # ---- run records -----------------------------------------------------------------------
     def _record(self, run: Run) -> str:
@@ -380,6 +382,17 @@ class SharedRunRegistry(RunRegistry):
         if owner:
             self.r.hsetnx(rk.run_key(run_id, "status"), "watched_at", time.time())
         super().watch(run_id, viewer)
+
+    def watched_within(self, run_id: str, seconds: float) -> bool:
+        """Every web process's pages count: their members in the run's viewers set, which each
+        process's pump renews every second (and the worker prunes after VIEWER_TTL_S)."""
+        try:
+            members = self.r.zrangebyscore(rk.run_key(run_id, "viewers"), time.time() - seconds,
+                                           "+inf")
+        except self.backend.errors:
+            members = []
+        return any(m.startswith(b"o:") for m in members) or \
+            super().watched_within(run_id, seconds)
 
     def request_picture(self, run_id: str) -> None:
         if self._state(run_id) == "paused":

@@ -79,6 +79,12 @@ class Watching:
         else:
             run.spectators = max(0, run.spectators - 1)
 
+    def watched_within(self, run_id: str, seconds: float) -> bool:
+        """Whether an owner's page watches the run, or did within `seconds`."""
+        run = self._runs.get(run_id)
+        return run is not None and (run.watchers > 0 or
+                                    time.monotonic() - run.last_watched < seconds)
+
     def _reap(self, runs: list[Run], grace: float) -> None:
         now = time.monotonic()
         for r in runs:

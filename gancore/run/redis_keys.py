@@ -21,12 +21,17 @@ afterwards goes through these keys, all under one prefix (GANSCOPE_REDIS_PREFIX,
     run:<id>:viewers   zset     who watches: member "o:<tab>" (the owner's pages) or "s:<tab>"
                                 (spectators), score = when it last asked (epoch s). A run nobody
                                 watched for VIEWER_TTL_S makes no frames
+    run:<id>:cmdseq    string   the last command id handed out for the run (INCR)
     run:<id>:meta      string   the web tier's record of the run (owner, config, parent, ...),
                                 JSON, shared by every web process
     runs               zset     every run id the web tier knows, score = creation time
+    owned:<sid>        zset     a browser session's runs, score = creation time (/api/runs)
     session:<sid>      set      the run ids that count against a browser session's share
     queue              zset     run ids waiting for a worker slot, score = when they asked
-    released           list     when slots freed lately (epoch s): the queue's estimate
+    started            list     when queued runs started lately (epoch s): the queue's estimate
+    group:<sid>:<ids>  strings  a compare page's group of runs (app.groups): ":playing" is the
+                                lease its play thread renews every tick in the web process that
+                                plays it, ":stop" a "Pause all" sent through another process
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import pytest
 
 from app.stream import decode_envelope
 from gancore.frames import decode
-from tests.servers import AppServer, Client
+from tests.servers import AppServer, Client, run_of
 from tests.services import CeleryWorker, RedisServer
 
 
@@ -95,6 +95,18 @@ class Stack:
         w.wait_ready()
         return w
 
+    def end_runs(self, run_ids: list[str]) -> None:
+        """Stop these runs now, wherever they train (as their idle stop would, later): the next
+        test of a shared stack finds the worker slots free."""
+        from app.backends.redis import RedisBackend
+
+        backend = RedisBackend(self.redis.url, self.runs)
+        try:
+            for run_id in run_ids:
+                backend.stop(run_id)
+        finally:
+            backend.close()
+
     def stop(self) -> None:
         for w in self.webs:
             w.stop()
@@ -109,3 +121,42 @@ def stack(tmp_path):
     s = Stack(tmp_path)
     yield s
     s.stop()
+
+
+@pytest.fixture(scope="module")
+def class_stack(tmp_path_factory):
+    """One stack for a module whose tests leave it as they found it (each in a browser session
+    of its own, its runs ended after it, see `end_runs`): nothing killed, nothing restarted."""
+    s = Stack(tmp_path_factory.mktemp("stack"))
+    yield s
+    s.stop()
+
+
+def open_preset(client: Client, preset: str = "ring8-reference", play: bool = True) -> str:
+    """The run a play page of `preset` starts, as a browser opens it; its id."""
+    status, answer = client.open_preset(preset, play=play)
+    assert status == 200 and run_of(answer), answer
+    return str(run_of(answer))
+
+
+def runs_of(client: Client) -> dict[str, dict]:
+    """The session's runs as /api/runs lists them, by id."""
+    status, _, body = client.get("/api/runs")
+    assert status == 200
+    return {r["run_id"]: r for r in json.loads(body)}
+
+
+def press(client: Client, run_id: str, button: str) -> str:
+    """Click one of the play page's buttons ("play" toggles play/pause, "step-d" steps D) as
+    the page does; returns the notice it answers with ("" for none)."""
+    run = {"run": run_id, "config": runs_of(client)[run_id]["config"]}
+    state = [{"id": "run", "property": "data", "value": run}]
+    if button == "play":
+        inputs = [{"id": "play", "property": "n_clicks", "value": 1}]
+    else:
+        inputs = [{"id": b, "property": "n_clicks", "value": 1 if b == button else None}
+                  for b in ("step-d", "step-g", "step-both")]
+    status, answer = client.call(("notice.children",), inputs, state,
+                                 trigger=json.dumps(inputs[0]["id"]))
+    assert status in (200, 204), answer
+    return json.dumps(answer) if status == 200 else ""

@@ -9,46 +9,18 @@ import threading
 import time
 
 from gancore.store.reader import open_recording
-from tests.distributed.conftest import Tab
+from tests.distributed.conftest import Tab, open_preset, press, runs_of
 from tests.helpers import wait_for
 from tests.servers import Client, run_of
 
 DETECT_S = 3.0  # a fault is on the page within this long (the issue's bound)
 
 
-def _open(stack, client: Client, play: bool = True) -> str:
-    status, answer = client.open_preset("ring8-reference", play=play)
-    assert status == 200 and run_of(answer), answer
-    return run_of(answer)
-
-
-def _runs(client: Client) -> dict[str, dict]:
-    status, _, body = client.get("/api/runs")
-    assert status == 200
-    return {r["run_id"]: r for r in json.loads(body)}
-
-
-def _press(client: Client, run_id: str, button: str) -> str:
-    """Click one of the play page's buttons ("play" toggles play/pause, "step-d" steps D) as
-    the page does; returns the notice it answers with ("" for none)."""
-    run = {"run": run_id, "config": _runs(client)[run_id]["config"]}
-    state = [{"id": "run", "property": "data", "value": run}]
-    if button == "play":
-        inputs = [{"id": "play", "property": "n_clicks", "value": 1}]
-    else:
-        inputs = [{"id": b, "property": "n_clicks", "value": 1 if b == button else None}
-                  for b in ("step-d", "step-g", "step-both")]
-    status, answer = client.call(("notice.children",), inputs, state,
-                                 trigger=json.dumps(inputs[0]["id"]))
-    assert status in (200, 204), answer
-    return json.dumps(answer) if status == 200 else ""
-
-
 def test_dist001_a_run_trains_on_a_celery_worker_and_streams_to_its_page(stack):
     web = stack.webs[0]
     client = Client(web.url)
     opened = time.monotonic()
-    run_id = _open(stack, client)
+    run_id = open_preset(client)
     tab = Tab(web, client)
     tab.watch(run_id)
     seen = tab.pull(run_id, 6.0)
@@ -66,19 +38,19 @@ def test_dist001_a_run_trains_on_a_celery_worker_and_streams_to_its_page(stack):
 def test_dist002_commands_pause_step_and_resume_through_redis(stack):
     web = stack.webs[0]
     client = Client(web.url)
-    run_id = _open(stack, client)
+    run_id = open_preset(client)
     tab = Tab(web, client)
     tab.watch(run_id)
     tab.pull(run_id, 10, until=lambda e: e["state"] == "running" and e["step"] > 50)
-    _press(client, run_id, "play")  # pause
+    press(client, run_id, "play")  # pause
     seen = tab.pull(run_id, 5, until=lambda e: e["state"] == "paused")
     assert seen["states"][-1] == "paused"
-    step = _runs(client)[run_id]["step"]
+    step = runs_of(client)[run_id]["step"]
     time.sleep(1.0)
-    assert _runs(client)[run_id]["step"] == step, "a paused run trained on"
-    _press(client, run_id, "step-d")
-    wait_for(lambda: _runs(client)[run_id]["step"] == step + 1, 5, "one D step")
-    _press(client, run_id, "play")  # play again
+    assert runs_of(client)[run_id]["step"] == step, "a paused run trained on"
+    press(client, run_id, "step-d")
+    wait_for(lambda: runs_of(client)[run_id]["step"] == step + 1, 5, "one D step")
+    press(client, run_id, "play")  # play again
     seen = tab.pull(run_id, 5, until=lambda e: e["state"] == "running" and e["step"] > step + 20)
     assert seen["states"][-1] == "running"
 
@@ -86,15 +58,15 @@ def test_dist002_commands_pause_step_and_resume_through_redis(stack):
 def test_dist003_a_killed_pool_process_is_reported_lost_and_resumes_as_a_new_attempt(stack):
     web = stack.webs[0]
     client = Client(web.url)
-    run_id = _open(stack, client)
+    run_id = open_preset(client)
     tab = Tab(web, client)
     tab.watch(run_id)
     # Long enough for a checkpoint (every 20 s while training, and at every pause).
     tab.pull(run_id, 10, until=lambda e: e["state"] == "running" and e["step"] > 100)
-    _press(client, run_id, "play")  # a pause writes a checkpoint
+    press(client, run_id, "play")  # a pause writes a checkpoint
     tab.pull(run_id, 5, until=lambda e: e["state"] == "paused")
     time.sleep(1.0)
-    _press(client, run_id, "play")
+    press(client, run_id, "play")
     tab.pull(run_id, 5, until=lambda e: e["state"] == "running")
     pid = _training_pool_process(stack, run_id)
     stack.workers[0].kill_pool_process(pid)
@@ -109,7 +81,7 @@ def test_dist003_a_killed_pool_process_is_reported_lost_and_resumes_as_a_new_att
     with open_recording(stack.runs / f"{run_id}.h5") as rec:  # readable up to its last frame
         assert len(rec) >= 1
     lost_step = seen["entries"][-1][1]["step"]
-    _press(client, run_id, "play")  # resume: attempt 2 from the checkpoint, never silently
+    press(client, run_id, "play")  # resume: attempt 2 from the checkpoint, never silently
     seen = tab.pull(run_id, 30, until=lambda e: e["state"] == "running" and e["attempt"] == 2
                     and e["step"] > 0)
     entry = seen["entries"][-1][1]
@@ -122,7 +94,7 @@ def test_dist003_a_killed_pool_process_is_reported_lost_and_resumes_as_a_new_att
 def test_dist004_a_killed_worker_is_reported_lost_and_another_worker_resumes_it(stack):
     web = stack.webs[0]
     client = Client(web.url)
-    run_id = _open(stack, client)
+    run_id = open_preset(client)
     tab = Tab(web, client)
     tab.watch(run_id)
     tab.pull(run_id, 10, until=lambda e: e["state"] == "running" and e["step"] > 50)
@@ -133,7 +105,7 @@ def test_dist004_a_killed_worker_is_reported_lost_and_another_worker_resumes_it(
     print(f"kill -9 of the whole worker: lost after {detected:.2f} s")
     assert seen["states"][-1] == "lost" and detected <= DETECT_S
     stack.add_worker()
-    _press(client, run_id, "play")
+    press(client, run_id, "play")
     seen = tab.pull(run_id, 30, until=lambda e: e["state"] == "running" and e["attempt"] == 2)
     assert seen["entries"][-1][1]["attempt"] == 2
 
@@ -141,7 +113,7 @@ def test_dist004_a_killed_worker_is_reported_lost_and_another_worker_resumes_it(
 def test_dist005_a_redis_restart_says_reconnecting_and_the_run_carries_on(stack):
     web = stack.webs[0]
     client = Client(web.url)
-    run_id = _open(stack, client)
+    run_id = open_preset(client)
     tab = Tab(web, client)
     tab.watch(run_id)
     tab.pull(run_id, 10, until=lambda e: e["state"] == "running" and e["step"] > 50)
@@ -161,19 +133,19 @@ def test_dist006_two_web_processes_share_runs_sessions_and_limits(stack):
     a, b = stack.webs[0], stack.web()
     stack.webs.append(b)
     client = Client(a.url)
-    run_id = _open(stack, client)
+    run_id = open_preset(client)
     # The same browser (its cookie) on the other process: same session, same runs.
     other = Client(b.url)
     other.jar, other.opener = client.jar, client.opener  # cookies are per host, not per port
-    assert run_id in _runs(other), "process B does not know process A's run"
+    assert run_id in runs_of(other), "process B does not know process A's run"
     tab = Tab(b, other)
     tab.watch(run_id)
     seen = tab.pull(run_id, 8, until=lambda e: e["state"] == "running" and e["step"] > 20)
     assert seen["frames"], "process B delivered no frame of a run started through A"
-    _press(other, run_id, "play")  # pause through B
+    press(other, run_id, "play")  # pause through B
     assert tab.pull(run_id, 5, until=lambda e: e["state"] == "paused")["states"][-1] == "paused"
     # The session's share (2 runs) holds across processes: a third run is refused.
-    second = _open(stack, other, play=False)
+    second = open_preset(other, play=False)
     Tab(a, client).watch(second)
     status, answer = client.open_preset("ring8-reference", play=False)
     assert run_of(answer) is None and "limit reached" in json.dumps(answer), answer
