@@ -29,6 +29,8 @@ from gancore.run.placement import checkpoint_name
 from gancore.run.worker import CommandError, RunSpec
 
 CACHE_S = 1.0  # a run record read from Redis is trusted this long in one process
+SWEEP_EVERY_S = 60.0  # uploads and fork hand-offs are kept for 10 minutes anyway
+PLACE_WAIT_S = 8.0  # a run that must not queue (compare, fork beside) waits this long for a slot
 RECONNECT_GRACE_S = 10.0  # after a Redis restart, a run's worker has this long to report again
 
 # Admit a run for a session, atomically across web processes. KEYS: the session's set, the
@@ -73,6 +75,7 @@ class SharedRunRegistry(RunRegistry):
         self._admit = self.r.register_script(_ADMIT)
         self._read_at: dict[str, float] = {}
         self._missing_since: dict[str, float] = {}  # runs Redis forgot (restarted), since when
+        self._swept_at = float("-inf")
         self.groups = RedisGroupBoard(self.r, backend.errors)
 
     # ---- run records -----------------------------------------------------------------------
@@ -235,7 +238,24 @@ class SharedRunRegistry(RunRegistry):
                             autoplay=autoplay, init_from=init_from)
         self._admit_run(run, allowance)
         self._place(run)
+        if not queue and not self._left_queue(run.run_id, PLACE_WAIT_S):
+            # A comparison's runs move in lock-step, and a fork beside trains beside its parent:
+            # neither may wait behind a class. Refused, as the local registry refuses on a full
+            # machine (the web tier does not count the workers' slots; a free one takes a run
+            # within a second).
+            self._release(run, "stopped: every worker slot was taken")
+            raise ServerFull("every worker slot of the class is taken: try again when a run "
+                             "ends (a comparison or a fork beside does not wait in the queue)")
         return run
+
+    def _left_queue(self, run_id: str, within: float) -> bool:
+        """Whether a worker took the run (it left the queue) within `within` seconds."""
+        deadline = time.monotonic() + within
+        while self._state(run_id) == "queued":
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
 
     def _admit_run(self, run: Run, allowance: int | None, attempt: int = 1) -> None:
         per_session = self.limits.per_session if allowance is None else allowance
@@ -333,10 +353,11 @@ class SharedRunRegistry(RunRegistry):
         on a lost run resumes it from its last checkpoint as a new attempt."""
         run = self._owned(owner, run_id)
         state = self._state(run_id)
-        if state == "queued":
-            if op in ("pause", "resume"):
-                self.r.hset(rk.run_key(run_id, "status"), "autoplay", int(op == "resume"))
-                return {}
+        if state == "queued" and op in ("pause", "resume"):
+            self.r.hset(rk.run_key(run_id, "status"), "autoplay", int(op == "resume"))
+            return {}
+        if state == "queued" and not self._left_queue(run_id, PLACE_WAIT_S):
+            # Every run passes through the queue; with a free slot a worker takes it at once.
             raise CommandError(f"the run is waiting for a free slot "
                                f"({self._queue_words_of(run_id)})")
         if state == "lost" and op == "resume":
@@ -406,9 +427,13 @@ class SharedRunRegistry(RunRegistry):
 
     def _reap_once(self) -> None:
         """Workers pause and stop their idle runs themselves (they see every process's tabs);
-        here only the fork hand-offs and uploads no run uses are swept."""
+        here only the fork hand-offs and uploads no run uses are swept, once a minute (it reads
+        every recent run's record: every process, every 2 s, would load Redis with a class)."""
         from app.watching import FORK_HANDOFF_TTL_S
 
+        if time.monotonic() - self._swept_at < SWEEP_EVERY_S:
+            return
+        self._swept_at = time.monotonic()
         self._drop_fork_handoffs(FORK_HANDOFF_TTL_S)
         self.uploads.sweep({r.config.target.data_path for r in self.holding()
                             if r.config.target.data_path})

@@ -111,3 +111,40 @@ def _children(ppid: int) -> list[int]:
         if int(after[1]) == ppid and after[0] != "Z":
             out.append(int(pid))
     return out
+
+
+def test_dist012_a_comparison_is_refused_not_queued_when_every_slot_is_taken(stack):
+    """Its runs move in lock-step: half of them waiting behind a class would hold the rest."""
+    from tests.distributed.test_features import PAIR, _compare
+
+    web = stack.webs[0]
+    busy = [Client(web.url) for _ in range(2)]
+    tabs = []
+    for c in busy:
+        run_id = _open(c)
+        tab = Tab(web, c)
+        tab.watch(run_id)
+        tab.pull(run_id, 20, until=lambda e: e["state"] == "running")
+        tabs.append(tab)
+    late = Client(web.url)
+    response = _compare(late, {"runs": [], "presets": PAIR, "cfgs": "", "play": True,
+                               "seed": None, "speed": 0})
+    assert "every worker slot of the class is taken" in json.dumps(response), response
+    assert not (response["cmp-runs"]["data"] or {}).get("runs"), "a refused comparison ran"
+    # Nothing of it stays in the queue: a student who asks next is first in line.
+    nxt = Client(web.url)
+    run_id = _open(nxt)
+    tab = Tab(web, nxt)
+    tab.watch(run_id)
+    seen = tab.pull(run_id, 3)
+    assert seen["states"][-1] == "queued" and seen["messages"][-1].startswith("1st in line")
+
+
+def test_dist013_a_step_right_after_opening_waits_for_the_worker_to_take_the_run(stack):
+    from tests.distributed.conftest import press, runs_of
+
+    client = Client(stack.webs[0].url)
+    run_id = _open(client, play=False)
+    notice = press(client, run_id, "step-d")  # at once: the run may still be in the queue
+    assert "waiting" not in notice, notice
+    assert runs_of(client)[run_id]["step"] == 1
