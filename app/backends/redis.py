@@ -23,6 +23,7 @@ from gancore.run.placement import TASK_NAME, make_celery
 from gancore.run.worker import STARTUP_S, CommandError, RunSpec
 from gancore.vocabulary import FINISHED
 
+STATUS_FRESH_S = 0.1  # a run's status is read from Redis at most this often per web process
 PUMP_IDLE_S = 10.0  # a pump with no local reader for this long ends
 LIVE = ("starting", "running", "paused", "done", "diverged")  # states a worker still holds
 
@@ -52,6 +53,7 @@ class RedisBackend:
         self._viewers: dict[str, dict[object, str]] = {}  # run -> {reader: viewer member}
         self._ids = itertools.count(1)
         self._closed = False
+        self._status: dict[str, tuple[float, dict[str, Any]]] = {}  # run -> (read at, status)
 
     # ---- placing runs ------------------------------------------------------------------------
     def wire_spec(self, spec: RunSpec) -> dict[str, Any]:
@@ -112,6 +114,7 @@ class RedisBackend:
                 got = None
                 time.sleep(0.5)
             if got is not None:
+                self._forget_status(run_id)  # the command changed it: the next read is fresh
                 answer = json.loads(got[1])
                 if not answer["ok"]:
                     raise CommandError(answer["error"])
@@ -164,7 +167,21 @@ class RedisBackend:
     # ---- status ------------------------------------------------------------------------------
     def status(self, run_id: str) -> dict[str, Any]:
         """The worker's status, with "lost at step N" for a run whose heartbeat expired while it
-        was neither queued nor over, and "reconnecting" while Redis cannot be reached."""
+        was neither queued nor over, and "reconnecting" while Redis cannot be reached. Read at
+        most every STATUS_FRESH_S per run and process: every tab's every envelope asks for it
+        (40 tabs at 25 frames/s were 1,000 reads a second of the same hash)."""
+        now = time.monotonic()
+        cached = self._status.get(run_id)
+        if cached is not None and now - cached[0] < STATUS_FRESH_S:
+            return dict(cached[1])
+        status = self._read_status(run_id)
+        self._status[run_id] = (now, status)
+        return dict(status)
+
+    def _forget_status(self, run_id: str) -> None:
+        self._status.pop(run_id, None)
+
+    def _read_status(self, run_id: str) -> dict[str, Any]:
         try:
             p = self.r.pipeline(transaction=False)
             p.hgetall(rk.run_key(run_id, "status"))
@@ -221,6 +238,7 @@ class RedisBackend:
         self.mark(run_id, "stopped", "stopped")
 
     def mark(self, run_id: str, state: str, message: str) -> None:
+        self._forget_status(run_id)
         try:
             p = self.r.pipeline(transaction=True)
             p.hset(rk.run_key(run_id, "status"), mapping={"state": state, "message": message})
