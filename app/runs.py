@@ -252,10 +252,15 @@ class RunRegistry(Watching):
                     self._check_limits(owner, allowance)
                 return
             except LimitError:
+                # Room may come from this session's own page being left (its socket still open
+                # a moment: watchers > 0), or from any page left a moment ago. Other students'
+                # pages watching their runs free nothing: a full class queued each newcomer
+                # only after the whole wait (4 s per open, a web thread held meanwhile).
                 now = time.monotonic()
-                closing = any(watched_once(r) and
-                              (r.watchers > 0 or now - r.last_watched < 2.5)
-                              for r in self.holding())
+                closing = any(watched_once(r) and (
+                    (r.owner == owner and r.watchers > 0)
+                    or (r.watchers == 0 and now - r.last_watched < 2.5))
+                    for r in self.holding())
                 if not closing or now >= deadline:
                     raise
             time.sleep(0.2)

@@ -86,6 +86,21 @@ def test_ra005_upload_checked_and_saved_for_its_session_only(registry):
     assert registry.status(run.run_id)["state"] == "paused"
 
 
+def test_ra010_a_full_machine_queues_a_new_student_at_once(registry):
+    """Other students' pages watching their runs are no page being left: the newcomer's run
+    goes to the queue without the few seconds' wait meant for a reloaded page."""
+    import time
+
+    for who in ("alice", "bob", "carol"):
+        run = registry.start(who, SMALL)
+        registry.watch(run.run_id, who)
+        run.created -= 10
+    began = time.monotonic()
+    waiting = registry.start("dave", SMALL)
+    assert registry.status(waiting.run_id)["state"] == "queued"
+    assert time.monotonic() - began < 1.0
+
+
 def test_ra006_unwatched_runs_are_freed_for_a_new_page(registry):
     a = registry.start("alice", SMALL)
     registry.start("alice", SMALL)

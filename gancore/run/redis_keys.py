@@ -28,7 +28,8 @@ afterwards goes through these keys, all under one prefix (GANSCOPE_REDIS_PREFIX,
     owned:<sid>        zset     a browser session's runs, score = creation time (/api/runs)
     session:<sid>      set      the run ids that count against a browser session's share
     queue              zset     run ids waiting for a worker slot, score = when they asked
-    started            list     when queued runs started lately (epoch s): the queue's estimate
+    started            list     when runs that waited in the queue started lately (epoch s):
+                                the queue's estimate
     group:<sid>:<ids>  strings  a compare page's group of runs (app.groups): ":playing" is the
                                 lease its play thread renews every tick in the web process that
                                 plays it, ":stop" a "Pause all" sent through another process
