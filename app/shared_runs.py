@@ -284,12 +284,15 @@ class SharedRunRegistry(RunRegistry):
             time.sleep(0.2)
 
     def _take_back_unwatched(self, owner: str) -> bool:
-        """Stop this session's runs that no page watches (none asked for 2.5 s, and the run is
-        old enough for its page to have attached). True when one was stopped."""
+        """Stop this session's runs that no page watches (no viewer left in the run's set, and
+        the run old enough for its page to have attached). True when one was stopped."""
         took = False
         now = time.time()
         for run in self.holding(owner):
-            viewers = self.r.zcount(rk.run_key(run.run_id, "viewers"), now - 2.5, "+inf")
+            # A closed page takes itself out of the set; the window only covers a web process
+            # that died (a short one took a busy process's stalled renewal for a closed page).
+            viewers = self.r.zcount(rk.run_key(run.run_id, "viewers"), now - rk.VIEWER_TTL_S,
+                                    "+inf")
             watched = self.r.hget(rk.run_key(run.run_id, "status"), "watched_at")
             age = time.monotonic() - run.created
             if viewers == 0 and age > (5.0 if watched else NEVER_WATCHED_GRACE_S):

@@ -25,8 +25,8 @@ GROUP = "worker"
 # look alone was 50 Redis commands a second per run; a command now waits 50 ms at most.
 POLL_EVERY_S = 0.05
 NEVER_WATCHED_GRACE_S = 30.0  # a new run's page may take this long to first watch it
-# A page asks every second (app.stream.WAIT_S); silent this long while runs wait in the queue,
-# it was closed, and its run gives its slot up (the local registry's rule for a full machine).
+# A run nobody has watched for this long, while runs wait in the queue, gives its slot up (the
+# local registry's rule for a full machine).
 CLOSED_PAGE_S = 2.5
 
 
@@ -193,7 +193,10 @@ class RedisLink:
         p.expire(self.keys["rows"], rk.RUN_TTL_S)
         p.zremrangebyscore(self.keys["viewers"], "-inf", now - rk.VIEWER_TTL_S)
         p.zcard(rk.key("queue"))
-        p.zrangebyscore(self.keys["viewers"], now - CLOSED_PAGE_S, "+inf")
+        # A page that closes takes itself out (app.backends.redis.forget); one whose process
+        # died stops being renewed. A window as short as CLOSED_PAGE_S let a web process stalled
+        # for a moment under load look like a closed page.
+        p.zrange(self.keys["viewers"], 0, -1)
         out = self._call(p.execute)
         if out is None:
             return
@@ -236,6 +239,14 @@ class RedisLink:
         self._call(p.execute)
 
     # ---- what the loop asks ------------------------------------------------------------------
+    def flag(self, key: str) -> bool:
+        """Whether a key exists (False while Redis cannot say)."""
+        return bool(self._call(self.r.exists, key))
+
+    def end_heartbeat(self) -> None:
+        """The run ends without a final status: it reads as lost at once (its worker is going)."""
+        self._call(self.r.delete, self.keys["hb"])
+
     @property
     def state(self) -> str:
         """The state this link last wrote."""

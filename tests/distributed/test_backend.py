@@ -110,6 +110,34 @@ def test_dist004_a_killed_worker_is_reported_lost_and_another_worker_resumes_it(
     assert seen["entries"][-1][1]["attempt"] == 2
 
 
+def test_dist007_a_worker_asked_to_stop_hands_its_runs_back_from_where_they_stopped(stack):
+    """SIGTERM, as `docker compose stop` sends it: the run saves its state and is lost at once,
+    and another worker resumes it from that step, not from an older checkpoint."""
+    web = stack.webs[0]
+    client = Client(web.url)
+    run_id = open_preset(client)
+    tab = Tab(web, client)
+    tab.watch(run_id)
+    tab.pull(run_id, 10, until=lambda e: e["state"] == "running" and e["step"] > 200)
+    worker = stack.workers.pop(0)
+    asked = time.monotonic()
+    stopping = threading.Thread(target=worker.stop)
+    stopping.start()
+    seen = tab.pull(run_id, 10, until=lambda e: e["state"] == "lost")
+    assert seen["states"][-1] == "lost", seen["states"][-3:]
+    lost = seen["entries"][-1][1]
+    print(f"SIGTERM to the worker: lost after {seen['entries'][-1][0] - asked:.2f} s, "
+          f"message {lost['message']!r}")
+    stopping.join()
+    assert time.monotonic() - asked < 8, "the worker's shutdown waited for its run"
+    checkpoint = int(lost["message"].split("step-")[1].split(" ")[0].replace(",", ""))
+    assert checkpoint >= lost["step"] - 50, (checkpoint, lost["step"])
+    stack.add_worker()
+    press(client, run_id, "play")
+    seen = tab.pull(run_id, 30, until=lambda e: e["state"] == "running" and e["attempt"] == 2)
+    assert seen["entries"][-1][1]["step"] >= checkpoint
+
+
 def test_dist005_a_redis_restart_says_reconnecting_and_the_run_carries_on(stack):
     web = stack.webs[0]
     client = Client(web.url)
