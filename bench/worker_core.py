@@ -5,9 +5,9 @@ and the frames its page receives per second, with the web tier and Redis on the 
 
     .venv/bin/python -m bench.worker_core [--students 2 4 6 8] [--seconds 15]
 
-A student is "held" when their run trains at >= HELD_STEPS steps/s (four times GAN Lab's
-24.5 it/s in a browser) and their page gets >= HELD_FPS frames/s; the figure quoted in
-docs/serving.md is the largest k per core at which every student is held.
+A student is held at a pace when every run trains at least that many steps/s and every page
+gets at least MIN_FPS frames/s; the bench prints, for each pace of PACES, the most students per
+core it holds (docs/serving.md quotes them).
 """
 
 from __future__ import annotations
@@ -23,8 +23,12 @@ from pathlib import Path
 from tests.distributed.conftest import Stack, Tab
 from tests.servers import Client, run_of
 
-HELD_STEPS = 100.0
-HELD_FPS = 10.0
+MIN_FPS = 10.0
+PACES = {  # steps/s per run -> what it means in a class
+    100.0: "full speed (four times GAN Lab's 24.5 it/s in a browser)",
+    50.0: "a class period's 30,000 steps in 10 minutes",
+    25.0: "GAN Lab's pace",
+}
 PRESET = "ring8-reference"
 
 
@@ -73,21 +77,24 @@ def main() -> None:
     cores = os.cpu_count() or 1
     print(f"{cores} cores; each student's run: preset {PRESET}, its page uncapped")
     print("students  per core  steps/s per run (min / median)  frames/s per page (min / median)"
-          "  held")
-    best = 0.0
+          "  held at")
+    best = dict.fromkeys(PACES, 0.0)
     for k in args.students:
         rows = measure(k, args.seconds)
         bad = [r for r in rows if "error" in r or r.get("state") != "running"]
         sps = [r.get("steps_per_s", 0.0) for r in rows]
         fps = [r.get("fps", 0.0) for r in rows]
-        held = not bad and min(sps) >= HELD_STEPS and min(fps) >= HELD_FPS
-        if held:
-            best = max(best, k / cores)
+        held = [pace for pace in PACES
+                if not bad and min(sps) >= pace and min(fps) >= MIN_FPS]
+        for pace in held:
+            best[pace] = max(best[pace], k / cores)
         print(f"{k:8d}  {k / cores:8.1f}  {min(sps):14.0f} / {statistics.median(sps):6.0f}"
-              f"  {min(fps):17.1f} / {statistics.median(fps):5.1f}  {'yes' if held else 'no'}"
+              f"  {min(fps):17.1f} / {statistics.median(fps):5.1f}  "
+              + (", ".join(f">= {p:.0f} steps/s" for p in held) or "-")
               + (f"  ({len(bad)} not running)" if bad else ""))
-    print(f"students one worker core holds (>= {HELD_STEPS:.0f} steps/s and >= {HELD_FPS:.0f} "
-          f"frames/s each): {best:.1f}")
+    for pace, words in PACES.items():
+        print(f"students a worker core holds at >= {pace:.0f} steps/s and >= {MIN_FPS:.0f} "
+              f"frames/s each ({words}): {best[pace]:.1f}")
 
 
 if __name__ == "__main__":
