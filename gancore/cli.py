@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "(a volume; env GANSCOPE_RUNS_DIR, default ./runs)")
     wk.add_argument("--slots", type=int, default=None,
                     help="runs trained at once on this machine (default: its core count)")
+    wk.add_argument("--name", default=None, metavar="NAME@HOST",
+                    help="the worker's Celery node name (default celery@<host>); give each "
+                         "worker on one machine its own")
     sub.add_parser("presets", help="list presets with what to watch")
     sub.add_parser("targets", help="list target distributions")
     sub.add_parser("config-reference", help="print the config reference as a Markdown table")
@@ -297,7 +300,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from gancore.run.celery_worker import app
 
     app.worker_main(["worker", "--pool", "prefork", "--concurrency", str(slots),
-                     "--loglevel", "INFO", "--without-gossip", "--without-mingle"])
+                     "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+                     "--without-heartbeat", *(["-n", args.name] if args.name else [])])
     return 0
 
 

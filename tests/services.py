@@ -115,26 +115,26 @@ class RedisServer:
 
 
 class CeleryWorker:
-    """`celery -A gancore.run.celery_worker worker` in a session of its own, so the main
-    process and its prefork pool can be killed together by process group. The constructor
-    starts it; `wait_ready()` waits for Celery's "NAME@host ready." line in its log."""
+    """`gancore worker` (a Celery worker) in a session of its own, so the main process and its
+    prefork pool can be killed together by process group. The constructor starts it;
+    `wait_ready()` waits for Celery's "NAME@host ready." line in its log. `name` restarts a
+    worker under the name of one that was stopped."""
 
     def __init__(self, redis_url: str, runs_dir: Path, slots: int = 2,
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, name: str | None = None):
         self.runs_dir = Path(runs_dir)
         # A name of its own per worker: several workers on one host must not share a node name.
-        self.name = f"ganscope-{secrets.token_hex(4)}"
-        self.log_path = self.runs_dir.parent / f"{self.name}.log"
+        self.name = name or f"ganscope-{secrets.token_hex(4)}"
+        self.log_path = self.runs_dir.parent / f"{self.name}-{secrets.token_hex(2)}.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log = open(self.log_path, "w")  # noqa: SIM115 - closed by stop()/kill_all()
         full_env = {**os.environ, "GANSCOPE_REDIS_URL": redis_url,
                     "GANSCOPE_RUNS_DIR": str(self.runs_dir), "PYTHONPATH": str(ROOT),
                     **(env or {})}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "gancore.run.celery_worker", "worker",
-             "--concurrency", str(slots), "--pool", "prefork", "--loglevel", "INFO",
-             "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "-n", f"{self.name}@%h"],
+            # The command a class's worker machine runs (docker-compose.yml's worker).
+            [sys.executable, "-m", "gancore", "worker", "--redis", redis_url, "--runs-dir",
+             str(self.runs_dir), "--slots", str(slots), "--name", f"{self.name}@%h"],
             cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True)
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from celery.signals import worker_process_init, worker_shutting_down
+from celery.signals import celeryd_after_setup, worker_process_init, worker_shutting_down
 
 from gancore.run import redis_keys as rk
 from gancore.run.placement import TASK_NAME, checkpoint_name, make_celery, redis_url
@@ -27,6 +27,18 @@ CHECKPOINT_EVERY_S = 20.0  # a lost run resumes from at most this much training 
 WAITED_S = 2.0  # a run that took longer than this to leave the queue waited for a slot
 
 app = make_celery(redis_url() or "redis://127.0.0.1:6379/0")
+
+
+@celeryd_after_setup.connect
+def _undrain(sender: Any = None, **_: Any) -> None:
+    """A worker that starts under the name of one that was stopped takes runs again."""
+    import redis
+
+    try:
+        redis.Redis.from_url(app.conf.broker_url, socket_timeout=5).delete(
+            rk.key(f"draining:{sender}"))
+    except redis.exceptions.RedisError:
+        pass
 
 
 @worker_shutting_down.connect

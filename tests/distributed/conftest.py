@@ -89,8 +89,8 @@ class Stack:
     def web(self, *args: str) -> AppServer:
         return AppServer(self.runs, "--redis", self.redis.url, *args, env=self.env)
 
-    def add_worker(self, slots: int = 2) -> CeleryWorker:
-        w = CeleryWorker(self.redis.url, self.runs, slots=slots)
+    def add_worker(self, slots: int = 2, name: str | None = None) -> CeleryWorker:
+        w = CeleryWorker(self.redis.url, self.runs, slots=slots, name=name)
         self.workers.append(w)
         w.wait_ready()
         return w

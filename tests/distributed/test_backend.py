@@ -132,7 +132,7 @@ def test_dist007_a_worker_asked_to_stop_hands_its_runs_back_from_where_they_stop
     assert time.monotonic() - asked < 8, "the worker's shutdown waited for its run"
     checkpoint = int(lost["message"].split("step-")[1].split(" ")[0].replace(",", ""))
     assert checkpoint >= lost["step"] - 50, (checkpoint, lost["step"])
-    stack.add_worker()
+    stack.add_worker(name=worker.name)  # restarted under its name, it takes runs again
     press(client, run_id, "play")
     seen = tab.pull(run_id, 30, until=lambda e: e["state"] == "running" and e["attempt"] == 2)
     assert seen["entries"][-1][1]["step"] >= checkpoint
