@@ -36,6 +36,7 @@ RECONNECT_GRACE_S = 10.0  # after a Redis restart, a run's worker has this long 
 # Admit a run for a session, atomically across web processes. KEYS: the session's set, the
 # queue, the new run's status, the owner's runs, all runs, the new run's record. A member counts
 # while it is queued, or its worker beats in a state that holds a slot; others leave the set.
+# The lists of runs keep the newest 200 of a session and 10,000 overall (records expire anyway).
 _ADMIT = """
 local live = 0
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
@@ -59,7 +60,9 @@ redis.call('HSET', KEYS[3], 'state', 'queued', 'message', '', 'step', ARGV[8],
 redis.call('EXPIRE', KEYS[3], ARGV[7])
 redis.call('SET', KEYS[6], ARGV[6], 'EX', ARGV[7])
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[3])
+redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -201)
 redis.call('ZADD', KEYS[5], ARGV[4], ARGV[3])
+redis.call('ZREMRANGEBYRANK', KEYS[5], 0, -10001)
 return {'ok', live + 1}
 """
 
