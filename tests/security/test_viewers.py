@@ -47,10 +47,18 @@ def _owner_run(server, client: Client) -> str:
     return run_of(answer)
 
 
+def _training(client: Client, run_id: str) -> bool:
+    _, _, body = client.get("/api/runs")
+    return any(r["run_id"] == run_id and r["step"] > 0 for r in json.loads(body))
+
+
 def test_sec_view001_owner_gets_every_row_with_nineteen_spectators(fresh_server):
     server = fresh_server()
     owner = Client(server.url)
     run_id = _owner_run(server, owner)
+    # The 8 s of watching start once the run trains: a fresh server's first run imports torch,
+    # which took most of those 8 s on a busy box (the owner saw 38 steps).
+    wait_for(lambda: _training(owner, run_id), 60, "the owner's run to train")
     spectators = [Client(server.url) for _ in range(SPECTATORS)]
     for s in spectators:
         s.get(f"/?run={run_id}")  # a share link: a session cookie of its own
