@@ -61,7 +61,7 @@ def test_dist003_a_killed_pool_process_is_reported_lost_and_resumes_as_a_new_att
     run_id = open_preset(client)
     tab = Tab(web, client)
     tab.watch(run_id)
-    # Long enough for a checkpoint (every 20 s while training, and at every pause).
+    # Long enough for a checkpoint (every 5 s while training, and at every pause).
     tab.pull(run_id, 10, until=lambda e: e["state"] == "running" and e["step"] > 100)
     press(client, run_id, "play")  # a pause writes a checkpoint
     tab.pull(run_id, 5, until=lambda e: e["state"] == "paused")
