@@ -41,11 +41,11 @@ train: install
 	$(VENV)/bin/gancore train --preset $(PRESET) --steps $${STEPS:-2000}
 
 browser:
-	bash tools/ensure_chromium.sh
+	bash tools/ensure_debian.sh chromium=chromium chromedriver=chromium-driver
 
 ## make services: Debian's redis-server for the distributed-backend tests, when missing
 services:
-	bash tools/ensure_redis.sh
+	bash tools/ensure_debian.sh redis-server=redis-server
 
 ## make test: install everything (Debian's chromium, chromium-driver and redis-server too, when
 ## missing), then lint and the whole suite, real-browser tests included, the load checks not.

@@ -24,7 +24,7 @@ CHROME_FLAGS = ("--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usa
 @pytest.fixture(scope="session")
 def chromium_available():
     if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        why = "chromium/chromedriver missing: run `make browser` (tools/ensure_chromium.sh)"
+        why = "chromium/chromedriver missing: run `make browser` (tools/ensure_debian.sh)"
         if os.environ.get("GANSCOPE_REQUIRE_BROWSER"):
             pytest.fail(why)  # `make test` installed them: a missing browser is an error there
         pytest.skip(why)
