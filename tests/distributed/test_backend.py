@@ -16,6 +16,15 @@ from tests.servers import Client, run_of
 DETECT_S = 3.0  # a fault is on the page within this long (the issue's bound)
 
 
+def _training(web, client: Client, past_step: int) -> tuple[str, Tab]:  # noqa: ANN001
+    """A run opened as the play page opens it, watched until it trains past `past_step`."""
+    run_id = open_preset(client)
+    tab = Tab(web, client)
+    tab.watch(run_id)
+    tab.pull(run_id, 10, until=lambda e: e["state"] == "running" and e["step"] > past_step)
+    return run_id, tab
+
+
 def test_dist001_a_run_trains_on_a_celery_worker_and_streams_to_its_page(stack):
     web = stack.webs[0]
     client = Client(web.url)
@@ -38,10 +47,7 @@ def test_dist001_a_run_trains_on_a_celery_worker_and_streams_to_its_page(stack):
 def test_dist002_commands_pause_step_and_resume_through_redis(stack):
     web = stack.webs[0]
     client = Client(web.url)
-    run_id = open_preset(client)
-    tab = Tab(web, client)
-    tab.watch(run_id)
-    tab.pull(run_id, 10, until=lambda e: e["state"] == "running" and e["step"] > 50)
+    run_id, tab = _training(web, client, past_step=50)
     press(client, run_id, "play")  # pause
     seen = tab.pull(run_id, 5, until=lambda e: e["state"] == "paused")
     assert seen["states"][-1] == "paused"
@@ -94,10 +100,7 @@ def test_dist003_a_killed_pool_process_is_reported_lost_and_resumes_as_a_new_att
 def test_dist004_a_killed_worker_is_reported_lost_and_another_worker_resumes_it(stack):
     web = stack.webs[0]
     client = Client(web.url)
-    run_id = open_preset(client)
-    tab = Tab(web, client)
-    tab.watch(run_id)
-    tab.pull(run_id, 10, until=lambda e: e["state"] == "running" and e["step"] > 50)
+    run_id, tab = _training(web, client, past_step=50)
     stack.workers[0].kill_all()
     killed = time.monotonic()
     seen = tab.pull(run_id, 10, until=lambda e: e["state"] == "lost")
@@ -115,10 +118,7 @@ def test_dist007_a_worker_asked_to_stop_hands_its_runs_back_from_where_they_stop
     and another worker resumes it from that step, not from an older checkpoint."""
     web = stack.webs[0]
     client = Client(web.url)
-    run_id = open_preset(client)
-    tab = Tab(web, client)
-    tab.watch(run_id)
-    tab.pull(run_id, 10, until=lambda e: e["state"] == "running" and e["step"] > 200)
+    run_id, tab = _training(web, client, past_step=200)
     worker = stack.workers.pop(0)
     asked = time.monotonic()
     stopping = threading.Thread(target=worker.stop)
@@ -141,10 +141,7 @@ def test_dist007_a_worker_asked_to_stop_hands_its_runs_back_from_where_they_stop
 def test_dist005_a_redis_restart_says_reconnecting_and_the_run_carries_on(stack):
     web = stack.webs[0]
     client = Client(web.url)
-    run_id = open_preset(client)
-    tab = Tab(web, client)
-    tab.watch(run_id)
-    tab.pull(run_id, 10, until=lambda e: e["state"] == "running" and e["step"] > 50)
+    run_id, tab = _training(web, client, past_step=50)
     restart = threading.Thread(target=stack.redis.restart, kwargs={"down_s": 2.0})
     restart.start()  # the page keeps pulling meanwhile, as a browser would
     seen = tab.pull(run_id, 6)
