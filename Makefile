@@ -6,8 +6,8 @@ PRESET ?= ring8-reference
 HOST ?= 127.0.0.1
 PORT ?= 8050
 
-.PHONY: deps install install-dev run train test test-engine test-browser test-load lint bench \
-	browser services clean lessons
+.PHONY: deps install install-dev run train test test-engine test-browser test-load test-lessons \
+	lint bench browser services clean lessons
 
 # The pinned dependencies alone (the Dockerfile caches this layer before the sources arrive).
 $(VENV)/.deps: requirements.txt
@@ -52,20 +52,25 @@ services:
 test: install-dev services browser
 	$(PY) -m ruff check gancore app bench tests
 	$(PY) -m mypy
-	GANSCOPE_REQUIRE_BROWSER=1 GANSCOPE_REQUIRE_SERVICES=1 $(PY) -m pytest -m "not load" \
+	GANSCOPE_REQUIRE_BROWSER=1 GANSCOPE_REQUIRE_SERVICES=1 $(PY) -m pytest -m "not load and not lessons" \
 		--durations=15
 
 ## make test-engine: the suite without the real-browser tests (no chromium needed)
 test-engine: install-dev services
-	GANSCOPE_REQUIRE_SERVICES=1 $(PY) -m pytest -m "not browser and not load"
+	GANSCOPE_REQUIRE_SERVICES=1 $(PY) -m pytest -m "not browser and not load and not lessons"
 
 ## make test-browser: only the real-browser tests
 test-browser: install-dev services browser
-	GANSCOPE_REQUIRE_BROWSER=1 GANSCOPE_REQUIRE_SERVICES=1 $(PY) -m pytest -m browser
+	GANSCOPE_REQUIRE_BROWSER=1 GANSCOPE_REQUIRE_SERVICES=1 $(PY) -m pytest -m "browser and not lessons"
 
 ## make test-load: the classroom load checks (marker "load")
 test-load: install-dev services browser
 	GANSCOPE_REQUIRE_BROWSER=1 GANSCOPE_REQUIRE_SERVICES=1 $(PY) -m pytest -m load
+
+## make test-lessons: every lesson's problem and remedy presets for a class period on seeds 0-2
+## (marker "lessons", 2 processes, about 50 minutes); figures in test-artifacts/lessons-period.md
+test-lessons: install-dev
+	$(PY) -m pytest -m lessons -s tests/test_lessons_period.py
 
 lint: install-dev
 	$(PY) -m ruff check gancore app bench tests

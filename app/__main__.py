@@ -48,6 +48,13 @@ def main(argv: list[str] | None = None) -> None:
     token.add_argument("--no-token", action="store_true",
                        help="serve without a token even when bound beyond loopback: anyone who "
                             "can reach the port can start runs and read recordings")
+    p.add_argument("--teacher-key", metavar="KEY",
+                   default=os.environ.get("GANSCOPE_TEACHER_KEY") or None,
+                   help="the secret the class view (/class: every student's run) asks for; "
+                        "students who hold the token cannot open it without this (env "
+                        "GANSCOPE_TEACHER_KEY). Default: no key; then the class view needs the "
+                        "token, or is open on 127.0.0.1, and is off when served beyond "
+                        "loopback with --no-token")
     args = p.parse_args(argv)
     if args.max_tab_fps is not None:
         os.environ["GANSCOPE_MAX_TAB_FPS"] = str(args.max_tab_fps)
@@ -57,12 +64,15 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         policy = Policy.for_bind(args.host, allow_hosts=args.allow_host, token=args.token,
-                                 no_token=args.no_token)
+                                 no_token=args.no_token, teacher_key=args.teacher_key)
     except ValueError as e:
         p.error(str(e))
     if args.no_token and not is_loopback(args.host):
         print(f"ganscope: WARNING: --no-token on {args.host}: anyone who can reach port "
               f"{args.port} can use this server", flush=True)
+    class_url = policy.class_url(args.port)
+    if class_url and (policy.teacher_key or not is_loopback(args.host)):
+        print(f"ganscope: class view (for the teacher only): {class_url}", flush=True)
     if args.web_processes < 1 or (args.web_processes > 1 and not args.redis):
         p.error("--web-processes above 1 needs --redis: processes share runs through Redis")
     settings = {"runs_dir": args.runs_dir, "per_session": args.max_runs_per_session,

@@ -7,6 +7,7 @@ so a field added to the config appears in the panel with its doc and its range.
 from __future__ import annotations
 
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -166,34 +167,109 @@ def parse_value(spec: FieldSpec, raw: Any) -> Any:
     return raw
 
 
-def form_config(base: RunConfig, values: dict[str, Any]) -> tuple[RunConfig | None, dict[str, str]]:
-    """Widget values over `base` -> (config, {}) or (None, {path: reason}). Nothing half-valid
-    escapes: a config comes back only when every field is valid."""
+def form_config(base: RunConfig, values: dict[str, Any]) -> tuple[RunConfig, dict[str, str]]:
+    """Widget values over `base` -> (config with every valid change, {path: reason} for each
+    invalid field). One bad field never holds back the others, and every bad field is named:
+    a field that fails to parse does not hide a bound another breaks, nor a field error a
+    cross-field rule (a config that passes its field checks only then meets its model rules).
+    A reason that names no shown field goes under ''."""
     changes, errors = {}, {}
+    current = base.model_dump()
     for path, raw in values.items():
         spec = FIELDS.get(path)
         if spec is None:
             continue
         try:
-            changes[path] = parse_value(spec, raw)
+            value = parse_value(spec, raw)
         except FieldError as e:
             errors[path] = str(e)
-    if errors:
-        return None, errors
+            continue
+        if value != get_path(current, path):
+            changes[path] = value
     try:
-        return base.with_changes(changes), {}
+        return base.with_changes(changes), errors
     except ConfigError as e:
-        return None, split_config_error(str(e), list(values))
+        first = split_config_error(str(e), list(changes))
+    # Each change alone over `base` names its own fault; the ones that pass alone are then
+    # applied together, dropping any a cross-field rule names, or one by one as a last resort.
+    good = {}
+    for path, value in changes.items():
+        try:
+            base.with_changes({path: value})
+            good[path] = value
+        except ConfigError as e:
+            errors[path] = _reason_for(path, str(e))
+    while good:
+        try:
+            return base.with_changes(good), errors
+        except ConfigError as e:
+            named = {p: r for p, r in split_config_error(str(e), list(good)).items() if p}
+        if not named:
+            break
+        for path, reason in named.items():
+            errors[path] = reason
+            good.pop(path)
+    cfg = base
+    for path, value in good.items():
+        try:
+            cfg = cfg.with_changes({path: value})
+        except ConfigError as e:
+            errors[path] = _reason_for(path, str(e))
+    if not errors and first:  # cannot happen (a failing set has a failing member); say so anyway
+        errors.update(first)
+    return cfg, errors
+
+
+def _reason_for(path: str, message: str) -> str:
+    """The part of a config error about `path`, else the whole message."""
+    parts = split_config_error(message, [path])
+    return parts.get(path) or parts.get("", message)
 
 
 def split_config_error(message: str, paths: list[str]) -> dict[str, str]:
     """'a.b: reason; c: reason' -> {path: reason}; a reason naming no shown field goes to ''."""
     out: dict[str, str] = {}
+    key: str | None = None
     for part in message.split("; "):
         head, sep, reason = part.partition(": ")
-        key = head if sep and head in paths else ""
-        out[key] = (out.get(key, "") + "; " if key in out else "") + (reason if key else part)
+        if sep and _PATH.fullmatch(head):
+            key, text = (head, reason) if head in paths else ("", part)
+        elif key is None:  # the message opens with words about no field
+            key, text = "", part
+        else:  # a reason that itself holds "; " goes on with its field
+            text = part
+        out[key] = (out[key] + "; " + text) if key in out else text
     return out
+
+
+_PATH = re.compile(r"[a-z_]+(\.[a-z0-9_]+)*")
+
+
+def field_title(path: str) -> str:
+    """A field in words a user reads in a notice: 'learning rate of D', 'latent dimension'.
+    A short doc says it better than the bare name; the network it belongs to is added."""
+    spec = FIELDS.get(path)
+    if spec is None:
+        return path
+    doc = spec.doc.split(" (")[0].strip()
+    name = TITLES.get(path) or (doc if doc and len(doc.split()) <= 3 and ":" not in doc
+                                and "generator" not in doc else spec.label)
+    owner = OWNERS.get(spec.section, "")
+    return f"{name} of {owner}" if owner and owner.split()[-1] not in name.split() else name
+
+
+# Whose field it is, when the name alone does not say (the lr of D or of G).
+OWNERS = {"generator": "G", "opt_g": "G", "discriminator": "D", "opt_d": "D",
+          "target": "the target"}
+# Where neither the field's name nor its doc reads well in a sentence.
+TITLES = {"train.k_d": "D steps per step", "train.k_g": "G steps per step",
+          "target.name": "target", "target.dim": "data dimension"}
+
+
+def section_of(path: str) -> str:
+    """The panel section a field sits in ('' for the top-level fields)."""
+    spec = FIELDS.get(path)
+    return spec.section if spec else path.split(".")[0] if "." in path else ""
 
 
 def target_defaults(name: str) -> dict[str, Any]:

@@ -1,5 +1,9 @@
 """Component ids of the pages, in one place (pages, callbacks, assets/*.js and tests use them)."""
 
+# the shell: the site's navigation bar above every page (app/components/nav.py)
+NAV = "site-nav"  # its links are f"nav-{page}" for page in nav.PAGES (NAV_LIBRARY among them)
+NOT_FOUND_PATH = "not-found-path"  # the 404 page's echo of the address asked for
+
 # stores and location
 BOOT = "boot"  # what the URL asked for: config, autoplay, run to watch, URL error
 RUN = "run"  # the run this tab shows: {"run", "config", "kind", "owner", "parent", ...}
@@ -24,6 +28,8 @@ RESET = "reset"
 FIELD = "field"  # {"type": FIELD, "path": "opt_d.lr"}
 FIELD_ERROR = "field-error"
 FIELD_ROW = "field-row"
+SECTION = "section"  # {"type": SECTION, "section": "opt_d"}: a panel section
+FORM_SYNC = "form-sync"  # dummy output of the clientside callback that opens a marked section
 SHOW_ALL_TARGET = "show-all-target"
 UPLOAD = "upload"
 UPLOAD_INFO = "upload-info"
@@ -43,6 +49,7 @@ PLOT_NORM = "plot-norm"
 CHART_LOSS = "chart-loss"
 CHART_D = "chart-d"
 CHART_GRAD = "chart-grad"
+CHART_MODES = "chart-modes"
 CHART_METRICS = "chart-metrics"
 TIMELINE = "timeline"
 
@@ -97,6 +104,11 @@ DRAW_POINTS = "draw-points"  # store: the points read from the canvas when "trai
 DRAW_NOTICE = "draw-notice"
 DRAW_GO = "draw-go"  # location: the play page of the new run
 
+# the class view (/class; owned by assets/classview.js, which polls /api/class)
+CLASS_GRID = "class-grid"  # one card per live run, drawn by classview.js
+CLASS_COUNT = "class-count"  # "6 students, 6 runs"
+CLASS_REFUSED = "class-refused"  # why this browser may not see the class view
+
 # exports (play page; app/components/exports.py, assets/exports.js, routes in app/exports.py)
 EXPORT_BAR = "export-bar"
 EXPORT_GIF = "export-gif"
@@ -107,7 +119,7 @@ EXPORT_CSV = "export-csv"
 EXPORT_STATUS = "export-status"  # owned by assets/exports.js: rendering…, done, or the error
 
 # recordings library (app/pages/library.py; files and routes in app/recordings.py)
-NAV_LIBRARY = "nav-library"  # the link to the library in the play and compare headers
+NAV_LIBRARY = "nav-library"  # the library's link in the site's navigation bar
 LIB_NOTICE = "lib-notice"
 LIB_UPLOAD = "lib-upload"
 LIB_TABLE = "lib-table"  # one row per recording: tr[data-rec=NAME]

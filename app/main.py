@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import atexit
 import json
+import re
 import signal
 import sys
+from fnmatch import fnmatch
 from pathlib import Path
 
 import dash
 from dash import Dash, dcc, html
-from flask import Response
+from flask import Response, request
 
-from app import exports, recordings, runs, security, session, stream
+from app import class_summary, exports, recordings, runs, security, session, stream
 from app.backends.local import LocalBackend
+from app.components import nav
 from app.limits import Limits
 
 APP_DIR = Path(__file__).resolve().parent
@@ -44,8 +47,10 @@ def create_app(runs_dir: str | Path = "runs", *, per_session: int | None = None,
         update_title=None,  # type: ignore[arg-type]  # Dash documents None; its type says str
         suppress_callback_exceptions=True,
     )
-    app.layout = html.Div([dcc.Location(id="_url"), dash.page_container], className="shell")
+    app.layout = html.Div([dcc.Location(id="_url"), nav.bar(), dash.page_container],
+                          className="shell")
     server = app.server
+    server.after_request(_not_found_status)
     server.config["MAX_CONTENT_LENGTH"] = int(limits.upload_bytes * 1.4) + 1_000_000  # base64
     key = security.load_key(runs_dir)
     security.install(app, policy, key)
@@ -53,6 +58,7 @@ def create_app(runs_dir: str | Path = "runs", *, per_session: int | None = None,
     stream.register(server)
     exports.register(server)  # /export/...: GIF, MP4, config, CSV downloads
     recordings.register(server)  # /api/recordings/<name>, /api/replay/<name>/...
+    class_summary.register(server)  # /api/class: every live run for the teacher's /class
 
     @server.get("/api/runs")
     def api_runs():
@@ -62,6 +68,31 @@ def create_app(runs_dir: str | Path = "runs", *, per_session: int | None = None,
                         mimetype="application/json")
 
     return app
+
+
+def known_page(path: str) -> bool:
+    """Whether a path is one of the registered pages (as Dash's router matches them: exact
+    paths, or a page's path template); the 404 page itself is not."""
+    want = path.strip("/")
+    for page in dash.page_registry.values():
+        if page["module"].endswith("not_found_404"):
+            continue
+        template = page.get("path_template")
+        if template and fnmatch(want, re.sub("<.*?>", "*", template.strip("/"))):
+            return True
+        if want == page["path"].strip("/"):
+            return True
+    return False
+
+
+def _not_found_status(response: Response) -> Response:
+    """Dash answers every path with its page shell (200) and shows the 404 page in the browser;
+    an unknown page gets the 404 status too, for tools, crawlers and the browser's history."""
+    view = request.url_rule.endpoint if request.url_rule else ""
+    if view.endswith("<path:path>") and response.status_code == 200 and \
+            not known_page(request.path):
+        response.status_code = 404
+    return response
 
 
 def _registry(runs_dir: str | Path, limits: Limits, spare: bool,

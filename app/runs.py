@@ -103,6 +103,17 @@ class RunRegistry(Watching):
                         **status})
         return out
 
+    def live(self) -> builtins.list[Run]:
+        """Every session's runs that hold a slot or wait for one, oldest first: the class view's
+        list (app.class_summary). Whoever asks is no reader and no watcher of them."""
+        with self._lock:
+            runs = [r for r in self._runs.values() if not r.ended and (r.slot or r.queued)]
+        return sorted(runs, key=lambda r: r.created)
+
+    def pictures(self, run_ids: builtins.list[str]) -> dict[str, tuple[int, bytes]]:
+        """{run id: (sequence number, newest frame)}, peeked (see `Backend.pictures`)."""
+        return self.backend.pictures(run_ids)
+
     def status(self, run_id: str) -> dict[str, Any]:
         run = self.get(run_id)
         if run.queued:

@@ -7,6 +7,7 @@ The checks run in this order on every request, each refusing with a one-line tex
     Origin    present on a POST or a /ws handshake, and not this server's own origin -> 403
     token     required (bound beyond loopback, or --token) and not given by ?token=, by
               `Authorization: Bearer`, or by the signed cookie a ?token= link left   -> 401
+The class view adds a teacher check on its own paths (app.class_access).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ KEY_BYTES = 32
 NEEDS_TOKEN = ("this ganscope server needs the link with its token "
                "(printed where it was started)")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+TEACHER_PARAM = "teacher"  # the class view's key in its link (app.class_access)
 CALLBACK_ROUTE = "_dash-update-component"
 _POLICY = "ganscope_policy"  # where the policy and the key live in `Flask.extensions`
 _KEY = "ganscope_key"
@@ -118,12 +120,15 @@ class Policy:
     bind: str = "127.0.0.1"
     names: frozenset[str] = LOOPBACK_NAMES
     token: str | None = None
+    teacher_key: str | None = None  # the class view's own secret (--teacher-key)
 
     @classmethod
     def for_bind(cls, bind: str, *, allow_hosts: tuple[str, ...] | list[str] = (),
-                 token: str | None = None, no_token: bool = False) -> Policy:
+                 token: str | None = None, no_token: bool = False,
+                teacher_key: str | None = None) -> Policy:
         """The policy for a server bound to `bind`. Bound to loopback there is no token unless
         one is given; bound wider a random one is made unless one is given or `no_token`.
+        `teacher_key`, when given, is what the class view asks for (students have the token).
         `allow_hosts` are names (a port, if given, is ignored); ValueError names a bad one."""
         names = set(LOOPBACK_NAMES)
         for text in filter(str.strip, allow_hosts):
@@ -140,7 +145,8 @@ class Policy:
             token = None
         elif not token and not is_loopback(bind):
             token = secrets.token_urlsafe(24)
-        return cls(bind=bind, names=frozenset(names), token=token)
+        return cls(bind=bind, names=frozenset(names), token=token,
+                   teacher_key=(teacher_key or "").strip() or None)
 
     def host_allowed(self, name: str) -> bool:
         """A rebinding page reaches us under its own *name*, so names must be on the list. An
@@ -156,6 +162,21 @@ class Policy:
         if self.bind in _ANY_ADDRESS:
             hosts = ["127.0.0.1", primary_address() or socket.gethostname()]
         return [f"http://{_bracketed(h)}:{port}/{query}" for h in hosts]
+
+    def class_url(self, port: int) -> str | None:
+        """The teacher's link to the class view (token and teacher key in it, as needed), or
+        None when the class view is off (see `class_view_open`)."""
+        if not self.class_view_open():
+            return None
+        query = urlencode([(k, v) for k, v in ((TOKEN_PARAM, self.token),
+                                               (TEACHER_PARAM, self.teacher_key)) if v])
+        host = "127.0.0.1" if self.bind in _ANY_ADDRESS else self.bind
+        return f"http://{_bracketed(host)}:{port}/class" + (f"?{query}" if query else "")
+
+    def class_view_open(self) -> bool:
+        """Whether the class view can be reached at all: with a teacher key, a token, or on
+        loopback (the one user of this machine sees their own runs)."""
+        return bool(self.teacher_key or self.token or is_loopback(self.bind))
 
 
 def _bracketed(host: str) -> str:
@@ -263,10 +284,16 @@ def _key() -> bytes:
     return current_app.extensions[_KEY]
 
 
-def _without_token() -> str:
-    """This request's URL (path and query) without the token, for the redirect after login."""
+def server_key() -> bytes:
+    """The key of the server answering (`load_key`), for a module that signs its own cookie."""
+    return _key()
+
+
+def url_without(param: str = TOKEN_PARAM) -> str:
+    """This request's URL (path and query) without the token (or another secret `param`), for
+    the redirect after login."""
     query = [(k, v) for k, v in parse_qsl(request.query_string.decode("latin-1"),
-                                          keep_blank_values=True) if k != TOKEN_PARAM]
+                                          keep_blank_values=True) if k != param]
     return request.path + (f"?{urlencode(query)}" if query else "")
 
 
@@ -280,7 +307,7 @@ def _check_token(token: str) -> BaseResponse | None:
             return refusal(401, NEEDS_TOKEN)
         g.ganscope_grant = True  # after_request sets the cookie
         if request.method in ("GET", "HEAD") and not _is_websocket():
-            return redirect(_without_token(), 303)
+            return redirect(url_without(), 303)
         return None
     scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and same(bearer.strip(), token):

@@ -174,6 +174,11 @@ class SharedRunRegistry(RunRegistry):
         runs = self._session_runs(owner) if owner is not None else self.runs()
         return [r for r in runs if self.backend.alive(r.run_id)]
 
+    def live(self) -> builtins.list[Run]:
+        """Every process's queued or beating runs, oldest first (RedisBackend.live_ids)."""
+        runs = [r for i in self.backend.live_ids() if (r := self._safe_get(i)) and not r.ended]
+        return sorted(runs, key=lambda r: r.created)
+
     def holding(self, owner: str | None = None) -> builtins.list[Run]:
         runs = self._session_runs(owner) if owner is not None else self.runs()
         return [r for r in runs if self._state(r.run_id) == "queued"

@@ -39,8 +39,10 @@
       "ink": "#1f2430",
       "muted": "#5f6b7a",
       "alert": "#c0392b",
-      "g": "#3b6fd8"
+      "g": "#3b6fd8",
+      "fake_edge": "#4a0d26"
     },
+    "components": ["#d1306b", "#3b6fd8", "#e08a1e", "#7c5cd6", "#a0522d", "#b5179e", "#c9a100", "#17a2b8"],
     "palette": ["#3b6fd8", "#e08a1e", "#0b8a5f", "#d1306b", "#7c5cd6", "#5f6b7a", "#a0522d"],
     "run_colors": ["#3b6fd8", "#e08a1e", "#0b8a5f", "#d1306b"],
     "d_scale": [[0.0, "#f2c2d5"], [0.25, "#f9e2eb"], [0.5, "#fcfcfc"], [0.75, "#d9efe3"], [1.0, "#a3d9bd"]],

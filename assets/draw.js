@@ -64,8 +64,30 @@
     }
   }
 
+  // Presenter mode: no text under 16 px on any plot, and axes that make room for their larger
+  // labels. One floor here, under every view and chart, instead of a size in each of them.
+  const MIN_PRESENT_PX = 16;
+  function floorFonts(obj, depth) {
+    if (!obj || typeof obj !== "object" || depth > 4) return;
+    if (Array.isArray(obj)) { obj.forEach(function (o) { floorFonts(o, depth + 1); }); return; }
+    for (const k in obj) {
+      const v = obj[k];
+      if ((k === "font" || k === "tickfont") && v && typeof v === "object") {
+        obj[k] = Object.assign({}, v, { size: Math.max(v.size || 0, MIN_PRESENT_PX) });
+      } else if (/^[xy]axis\d*$/.test(k) && v && typeof v === "object") {
+        // (a chart that sets its own margins for presenter mode says automargin: false: a
+        // second layout pass made each chart draw 2-3 times slower)
+        if (!("automargin" in v)) obj[k] = Object.assign({}, v, { automargin: true });
+        floorFonts(obj[k], depth + 1);
+      } else if (v && typeof v === "object" && (k === "title" || k === "legend" || k === "annotations")) {
+        floorFonts(v, depth + 1);
+      }
+    }
+  }
+
   function react(div, data, layout, counted, sentAt, painters) {
     if (!div) return;
+    if (presenting() && layout) floorFonts(layout, 0);
     div._gsPainters = painters || null;
     if (counted) div._gsSentAt = sentAt || 0;
     const p = root.Plotly.react(div, data, layout, CONFIG);

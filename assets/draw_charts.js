@@ -29,30 +29,98 @@
     }
   };
 
-  const COUNTS = { modes: 1, high_quality: 1 };
+  const COUNTS = { modes: 1, high_quality: 1 };  // the replay page's combined metrics chart
+
+  // What a metric measures decides its chart (the play page): counts of modes or dimensions,
+  // shares between 0 and 1, and the rest (divergences, distances, test statistics) on a third.
+  // Mixing them on one axis drew the shares as a flat line along a count's zero.
+  const COUNT_KEYS = ["modes", "bimodal_dims_fake", "bimodal_dims_real"];
+  const SHARE_KEYS = ["high_quality"];
+  function metricKind(k) {
+    if (COUNT_KEYS.indexOf(k) >= 0) return "count";
+    return SHARE_KEYS.indexOf(k) >= 0 ? "share" : "divergence";
+  }
+  GS.metricKind = metricKind;
+
+  /** Type sizes of a chart: presenter mode reads from the back of a room (16 px at least). */
+  function sizes() {
+    return P.presenting() ? { tick: 16, legend: 16, note: 16, marker: 14, title: 21 }
+      : { tick: 12, legend: 13, note: 14, marker: 12, title: 15 };
+  }
+  GS.chartSizes = sizes;
+
+  /** A chart's title in the top band of its box: Plotly's default place put the top of a 21 px
+   * title a few pixels above the chart's edge, where the card's rounded border cut it. */
+  function topTitle(ttl) {
+    return Object.assign(title(ttl), { yref: "container", y: 1, yanchor: "top", pad: { t: 6 } });
+  }
+  GS.topTitle = topTitle;
+
+  /** A line trace of one series' key (gaps bridged: metrics arrive every few frames). */
+  function line(series, k, name, color, more) {
+    return Object.assign({ type: "scatter", mode: "lines", x: series.x, y: series.y[k], name: name,
+                           line: { color: color, width: 2 }, connectgaps: true,
+                           hovertemplate: "%{y:.4g}<extra>" + name + "</extra>" }, more || {});
+  }
+
+  /** A chart's x range: from its first step to `xEnd` (the step the page shows, a little ahead
+   * while the run trains, see draw_play.js), never ending before the newest point. */
+  function xRange(series, xEnd) {
+    const n = series.x.length, x0 = n ? series.x[0] : 0, last = n ? series.x[n - 1] : 0;
+    return [x0, Math.max(last, xEnd, x0 + 10)];
+  }
+
+  /** Rows a horizontal legend of `names` takes in `div`: one when every name fits in a row;
+   * otherwise Plotly sets them in columns as wide as the widest name (so "high quality share"
+   * beside "D(real)" made three rows where a packed estimate said two). */
+  function legendRows(div, names, px) {
+    if (!names.length) return 0;
+    const room = Math.max(100, (div.clientWidth || 400) - 20);
+    const widths = names.map(function (n) { return 0.6 * px * String(n).length + 50; });
+    const total = widths.reduce(function (a, w) { return a + w; }, 0);
+    if (total <= room) return 1;
+    const perRow = Math.max(1, Math.floor(room / Math.max.apply(null, widths)));
+    return Math.ceil(names.length / perRow);
+  }
+  GS.legendRows = legendRows;
 
   function chart(div, series, keys, labels, colors, ttl, runId, extra) {
     if (!div || !visible(div)) return;
-    const data = [];
+    const data = [], z = sizes();
     keys.forEach(function (k, i) {
       if (!series.y[k]) return;
-      data.push({ type: "scatter", mode: "lines", x: series.x, y: series.y[k], name: labels[i] || k,
-                  yaxis: extra && extra.right && extra.right[k] ? "y2" : "y",
-                  line: { color: colors[i], width: 2 }, connectgaps: true,
-                  hovertemplate: "%{y:.4g}<extra>" + (labels[i] || k) + "</extra>" });
+      data.push(line(series, k, labels[i] || k, colors[i],
+                     { yaxis: extra && extra.right && extra.right[k] ? "y2" : "y" }));
     });
-    series.rev = (series.rev || 0) + 1;
     const more = Object.assign({}, extra || {});
-    delete more.right;
+    (more.traces || []).forEach(function (t) { data.push(t); });
+    const xEnd = more.xEnd, rightRoom = more.rightAxis || (extra && extra.right) ? 4 + 3.5 * z.tick : 1.2 * z.tick;
+    delete more.right; delete more.traces; delete more.xEnd; delete more.rightAxis;
+    series.rev = (series.rev || 0) + 1;
+    const names = data.filter(function (t) { return t.showlegend !== false; })
+      .map(function (t) { return t.name; });
     const layout = baseLayout(Object.assign({
       uirevision: runId, datarevision: series.rev, showlegend: true, hovermode: "x unified",
-      title: title(ttl),
-      margin: { l: 52, r: 10, t: 32, b: 28 },
-      // in the title's row, right-aligned: above the lines, never over them
-      legend: { orientation: "h", x: 1, xanchor: "right", y: 1, yanchor: "bottom", font: { size: 13 } },
-      xaxis: { zeroline: false, tickfont: { size: 12 }, ticklabeloverflow: "allow" },
-      yaxis: { zeroline: false, tickfont: { size: 12 }, ticklabeloverflow: "allow" },
+      title: topTitle(ttl),
+      margin: { l: 4 + 3.5 * z.tick, r: rightRoom, t: z.title + 14, b: 10 + 2 * z.tick + legendRows(div, names, z.legend) * (z.legend + 8) },
+      // under the x axis, at the chart's bottom edge: never over a line or the title (in the
+      // title's row, a long title and three names ran into each other at 16 px)
+      legend: { orientation: "h", xref: "container", x: 0.01, xanchor: "left", yref: "container",
+                y: 0, yanchor: "bottom", font: { size: z.legend }, tracegroupgap: 0 },
+      // invisible tick marks push the step labels down: at 16 px the y axis's "0" and the x
+      // axis's first label met in the corner
+      xaxis: { zeroline: false, tickfont: { size: z.tick }, ticklabeloverflow: "hide past div", ticks: "outside",
+               ticklen: z.tick / 2, tickcolor: "rgba(0,0,0,0)" },
+      yaxis: { zeroline: false, tickfont: { size: z.tick }, ticklabeloverflow: "allow", nticks: 4 },
     }, more));
+    // Margins sized for the type here, not found by Plotly's automargin (a second layout pass
+    // per draw: 55 -> 160 ms a chart in presenter mode on a busy two-core machine).
+    ["xaxis", "yaxis", "yaxis2"].forEach(function (k) {
+      if (layout[k] && !("automargin" in layout[k])) layout[k] = Object.assign({}, layout[k], { automargin: false });
+    });
+    if (xEnd !== undefined) {
+      layout.xaxis = Object.assign({}, layout.xaxis, { range: xRange(series, xEnd), autorange: false });
+    }
     const spans = function (t) { return t.x && t.x.length > 1 && t.x[t.x.length - 1] !== t.x[0]; };
     if (!data.some(spans)) {  // a line needs two steps (a paused run re-sends its step-0 frame)
       // Before the first steps: no bare axes (a log scale squeezed its decades into a sliver).
@@ -61,10 +129,92 @@
       });
       layout.showlegend = false;
       layout.annotations = [{ xref: "paper", yref: "paper", x: 0.5, y: 0.45, showarrow: false,
-                              text: "waiting for steps", font: { size: 14, color: "#8a8f98" } }];
+                              text: "waiting for steps", font: { size: z.note, color: "#8a8f98" } }];
     }
     react(div, data, layout, false);
   }
+
+  // ---- the mode count, smoothed ----------------------------------------------------------------
+  // The count of modes a batch of fakes covers jumps between 2 and 8 from one frame to the next
+  // in the healthy ring8-reference run (a mode with a handful of fakes in one batch, none in the
+  // next). The chart draws the median of the last SMOOTH_FRAMES counts as its line and their
+  // min-max as a band behind it; the title shows the newest median, not one frame's count.
+  // An even window: a count that alternates frame by frame gets a steady median between the
+  // two (an odd one flipped with each frame, as the raw count did).
+  const SMOOTH_FRAMES = 16;
+
+  /** For each point, the median, min and max of the last `k` values (nulls skipped). */
+  function rollingBand(y, k) {
+    const mid = [], lo = [], hi = [];
+    for (let i = 0; i < y.length; i++) {
+      const w = [];
+      for (let j = Math.max(0, i - k + 1); j <= i; j++) if (y[j] !== null && y[j] !== undefined) w.push(y[j]);
+      if (!w.length) { mid.push(null); lo.push(null); hi.push(null); continue; }
+      w.sort(function (a, b) { return a - b; });
+      const h = w.length >> 1;
+      mid.push(w.length % 2 ? w[h] : (w[h - 1] + w[h]) / 2);
+      lo.push(w[0]); hi.push(w[w.length - 1]);
+    }
+    return { mid: mid, lo: lo, hi: hi };
+  }
+  GS.rollingBand = rollingBand;
+
+  /** The counts chart: modes covered (median line, min-max band), and in n-D the dimensions whose
+   * marginals are bimodal. `extra` as for chart (xEnd, margins). */
+  function modesChart(div, series, modesTotal, runId, extra) {
+    if (!div || !visible(div)) return;
+    const traces = [], z = sizes();
+    let now = null;
+    COUNT_KEYS.forEach(function (k, i) {
+      if (!series.y[k]) return;
+      const b = rollingBand(series.y[k], SMOOTH_FRAMES), color = PALETTE[i % PALETTE.length];
+      const name = k === "modes" ? "modes (median of " + SMOOTH_FRAMES + " frames)" : metricLabel(k);
+      if (k === "modes") {
+        now = b.mid.length ? b.mid[b.mid.length - 1] : null;
+        const band = { type: "scatter", mode: "lines", x: series.x, line: { width: 0, color: color },
+                       connectgaps: true, hoverinfo: "skip", showlegend: false };
+        traces.push(Object.assign({}, band, { y: b.lo, name: "band low" }));
+        traces.push(Object.assign({}, band, { y: b.hi, name: "min–max of " + SMOOTH_FRAMES + " frames",
+                                              fill: "tonexty", fillcolor: P.rgba(color, 0.18),
+                                              showlegend: true }));
+      }
+      traces.push({ type: "scatter", mode: "lines", x: series.x, y: b.mid, name: name, connectgaps: true,
+                    line: { color: color, width: 3, shape: "hv" },
+                    hovertemplate: "%{y}<extra>" + name + "</extra>" });
+    });
+    const shown = now === null ? "" : " · now " + now + (modesTotal ? " of " + modesTotal : "");
+    chart(div, series, [], [], [], "modes covered" + shown, runId, Object.assign({
+      traces: traces,
+      yaxis: { zeroline: false, rangemode: "tozero", tickfont: { size: z.tick }, nticks: 3,
+               range: modesTotal ? [0, modesTotal + 0.5] : undefined,
+               // none, half and all of the modes (0, 4, 8): whole counts, three labels
+               tickvals: modesTotal ? (modesTotal >= 4 ? [0, Math.round(modesTotal / 2), modesTotal]
+                                                       : [0, modesTotal]) : undefined },
+    }, extra || {}));
+  }
+  GS.modesChart = modesChart;
+
+  /** The divergences chart: every metric that is neither a count nor a share (reverse KL, JS,
+   * KL, Wasserstein, energy distance; KS statistics in n-D), on one axis of its own. */
+  function divergenceChart(div, series, runId, extra) {
+    const keys = chartMetrics(Object.keys(series.y).filter(function (k) {
+      return metricKind(k) === "divergence";
+    }));
+    chart(div, series, keys, keys.map(metricLabel),
+          keys.map(function (_, i) { return PALETTE[(i + 2) % PALETTE.length]; }),
+          "divergences (lower: closer to the data)", runId,
+          Object.assign({ yaxis: { zeroline: false, rangemode: "tozero", nticks: 4,
+                                   tickfont: { size: sizes().tick } } }, extra || {}));
+  }
+  GS.divergenceChart = divergenceChart;
+
+  /** A share metric's line (high-quality share) for a chart whose axis runs from 0 to 1. */
+  GS.shareTraces = function (series, yaxis) {
+    return SHARE_KEYS.filter(function (k) { return series.y[k]; }).map(function (k) {
+      return line(series, k, metricLabel(k), PALETTE[4 % PALETTE.length],
+                  { yaxis: yaxis || "y", line: { color: PALETTE[4 % PALETTE.length], width: 2, dash: "dot" } });
+    });
+  };
 
   function metricLabel(k) { return V.metric_labels[k] || k.replace(/_/g, " "); }
 

@@ -6,7 +6,7 @@
   "use strict";
   const GS = root.GS = root.GS || {};
   const P = GS.plot, C = GS.VOCAB.colors;
-  const REAL = C.real, FAKE = C.fake, REAL_FILL = P.rgba(REAL, 0.18);
+  const REAL = C.real, FAKE = C.fake, FAKE_EDGE = C.fake_edge, REAL_FILL = P.rgba(REAL, 0.18);
   const CORR_SCALE = [[0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "#f4a582"],
                       [1, "#b2182b"]];
   const linspace = P.linspace, gridRows = P.gridRows, baseLayout = P.baseLayout, title = P.title;
@@ -14,14 +14,22 @@
   const dImage = P.dImage;
 
   function drawProj(div, f, runId) {
-    const pb = f.meta.plane_bounds, data = [];
+    const pb = f.meta.plane_bounds, M = GS.marks;
     div._gsDFrame = f.arrays.d_grid ? f : null;
     div._gsScale = f.arrays.d_grid ? scaleSpec(f) : null;
     const rev = runId + ":" + f.meta.projection;
-    const painters = [dots(f.arrays.proj_real, REAL, 2, 0.5), dots(f.arrays.proj_fake, FAKE, 2, 0.75)];
+    // the compare page's small panels get no legend: it would cover half of them
+    const compact = div.clientWidth > 0 && div.clientWidth < 420;
+    const data = M.fixedTraces(div, f, { real: true, fake: true }, compact, "proj_fake");
+    const painters = [
+      dots(f.arrays.proj_real, REAL, 2, 0.5), M.rimmedDots(f.arrays.proj_fake, 2, 0.75),
+      M.edgeMarks(div, [{ xy: f.arrays.proj_real, noun: "real sample", color: REAL },
+                        { xy: f.arrays.proj_fake, noun: "fake", color: FAKE, rim: FAKE_EDGE }],
+                  compact),
+    ];
     const p = f.meta.projection === "pca" ? "PCA plane" : "dims " + f.meta.projection.replace(",", " × ");
     const layout = baseLayout({
-      uirevision: rev,
+      uirevision: rev, showlegend: !compact, legend: M.legendLayout(),
       title: title("projection: " + p + " · step " + f.step.toLocaleString()),
       margin: { l: 48, r: div._gsScale ? scaleRoom() : 16, t: 34, b: 40 },
       xaxis: { range: pb[0], zeroline: false, showgrid: false, ticklabeloverflow: "allow" },

@@ -9,8 +9,8 @@
   const P = GS.plot, V = GS.VOCAB;
   const REAL = V.colors.real, FAKE = V.colors.fake, G_LINE = V.colors.g, PALETTE = V.palette;
   const CHART_MS = 150, ND_SIDE_MS = 80, SURFACE_MS = 200;
-  const $ = P.$, visible = P.visible, baseLayout = P.baseLayout, title = P.title, react = P.react;
-  const Series = GS.Series, chart = GS.chart, metricsChart = GS.metricsChart;
+  const $ = P.$, visible = P.visible, baseLayout = P.baseLayout, react = P.react;
+  const Series = GS.Series, chart = GS.chart;
   const decadeStep = GS.decadeStep, label = GS.seriesLabel, stats = GS.stats;
   const STATS_SKIP = { step: 1, steps_per_s: 1, modes_total: 1 };  // not metrics
 
@@ -18,6 +18,7 @@
   const view = GS.view = {
     run: null, kind: null, frame: null, rows: new Series(), metrics: new Series(), events: [],
     eventKeys: {}, lastSide: 0, sideTurn: 0, lastSurface: 0, config: null,
+    pace: { step: 0, at: 0, perMs: 0 },  // steps per millisecond, from the frames (chart x ranges)
   };
   const ND_SIDE = [{ div: "plot-marg", draw: GS.drawMarginals }, { div: "plot-corr", draw: GS.drawCorr },
                    { div: "plot-ks", draw: GS.drawKs }, { div: "plot-norm", draw: GS.drawNorm }];
@@ -35,8 +36,12 @@
   GS.resetView = function (run) {
     view.run = run.run; view.kind = run.kind; view.frame = null;
     view.rows = new Series(); view.metrics = new Series(); view.events = []; view.eventKeys = {};
+    view.pace = { step: 0, at: 0, perMs: 0 };
     view.config = run.config;
-    if (run.parent) addEvent(0, "fork", "child of " + run.parent + " (forked at step " + (run.fork_step || 0) + ")");
+    // A restart starts afresh at step 0; only a fork beside goes on from the parent's weights.
+    const at = (run.fork_step || 0).toLocaleString("en-US");
+    if (run.parent) addEvent(0, "fork", "child of " + run.parent + (run.inherited
+      ? ", from its weights at step " + at : ", restarted from step 0 (the parent ran " + at + " steps)"));
     document.body.dataset.kind = run.kind;
   };
 
@@ -48,8 +53,19 @@
   }
   GS.addEvent = addEvent;
 
+  /** How fast the steps go, from the frames' steps and arrival times (an average over ~2 s). */
+  function notePace(step, now) {
+    const p = view.pace;
+    if (p.at && step > p.step && now > p.at) {
+      const rate = (step - p.step) / (now - p.at), a = Math.min(1, (now - p.at) / 2000);
+      p.perMs = p.perMs ? (1 - a) * p.perMs + a * rate : rate;
+    }
+    if (step !== p.step || !p.at) { p.step = step; p.at = now; }
+  }
+
   GS.drawFrame = function (f, force) {
     view.frame = f;
+    notePace(f.step, performance.now());
     const rid = view.run || f.meta.run_id;
     if (f.kind !== view.kind) { view.kind = f.kind; document.body.dataset.kind = f.kind; }
     const now = performance.now();
@@ -57,7 +73,7 @@
       const m = mode2d();
       if (document.body.dataset.mode2d !== m) document.body.dataset.mode2d = m;
       if (m === "surface") {
-        if (force || now - view.lastSurface > SURFACE_MS) { view.lastSurface = now; GS.drawSurface($("plot-surface"), f, rid); }
+        if (force || now - view.lastSurface > SURFACE_MS) { view.lastSurface = now; GS.drawSurface($("plot-surface"), f, rid, layers()); }
       } else {
         GS.draw2d($("plot-2d"), f, layers(), rid);
       }
@@ -106,40 +122,84 @@
   // most CHART_SHARE of the main thread: at least CHART_MS apart, more on a slow machine, where
   // one chart costs tens of milliseconds. A forced call (a paused run, a layer switch) queues
   // every chart at once.
-  const CHART_DIVS = { loss: "chart-loss", d: "chart-d", grad: "chart-grad", metrics: "chart-metrics",
-                       timeline: "timeline" };
+  const CHART_DIVS = { loss: "chart-loss", d: "chart-d", grad: "chart-grad", modes: "chart-modes",
+                       metrics: "chart-metrics", timeline: "timeline" };
   const CHART_JOBS = Object.keys(CHART_DIVS);
 
   const CHART_SHARE = 0.1;
-  const charts = { next: 0, pending: 0, scheduled: false, last: 0, cost: 0 };
+  const charts = GS.chartClock = { next: 0, pending: 0, scheduled: false, last: 0, cost: 0, drawnAt: {}, cycle: {} };
+
+  /** The step the status bar shows: the newest frame's or the newest status's. */
+  function currentStep() {
+    const f = view.frame, e = GS.stream && GS.stream.last && GS.stream.last[view.run];
+    return Math.max(f ? f.step : 0, e && e.step ? e.step : 0, view.rows.x.length ? view.rows.x[view.rows.x.length - 1] : 0);
+  }
+
+  /** Where a chart's x axis ends: the step shown now, plus the steps a running run will make
+   * before this chart is drawn again (charts are drawn one at a time, in turn: each waits a
+   * cycle of 1-3 s, and a 3-D surface on a slow machine makes that longer). Ending at the newest
+   * point instead left the step counter 10-20% past every chart's right edge. */
+  function chartEnd(name, now) {
+    const step = currentStep();
+    if (document.body.dataset.state !== "running") return step;
+    const wait = 500 + 1.5 * (charts.cycle[name] || 2000);
+    // at most 15% of the steps shown: on a starved machine (a chart drawn every 10 s) the
+    // curves ended at a third of the width
+    const x0 = view.rows.x.length ? view.rows.x[0] : 0;
+    return step + Math.ceil(Math.min(view.pace.perMs * wait, 0.15 * (step - x0)));
+  }
 
   function drawChart(name, div) {
     const rid = view.run, R = view.rows, M = view.metrics;
+    const now = performance.now(), seen = charts.drawnAt[name];
+    if (div && visible(div)) {
+      if (seen) charts.cycle[name] = charts.cycle[name] ? 0.7 * charts.cycle[name] + 0.3 * (now - seen) : now - seen;
+      charts.drawnAt[name] = now;
+    }
+    const at = { xEnd: chartEnd(name, now) }, z = GS.chartSizes();
     if (name === "loss") {
       const losses = ["d_loss", "g_loss"];
-      chart(div, R, losses, losses.map(label), [FAKE, G_LINE], "losses", rid);
+      chart(div, R, losses, losses.map(label), [FAKE, G_LINE], "losses", rid, at);
     } else if (name === "d") {
+      // D's mean outputs and the share of high-quality fakes: the chart of shares (0 to 1).
+      // A critic's outputs are not shares: the share then gets an axis of its own, on the right.
       const prob = view.frame ? !!view.frame.meta.d_probabilistic : true;
       const outputs = ["d_real", "d_fake"];
+      const more = { traces: GS.shareTraces(M, prob ? "y" : "y2") };
+      if (prob) {
+        more.yaxis = { range: [0, 1.02], zeroline: false, tickfont: { size: z.tick }, tickvals: [0, 0.5, 1] };
+      } else if (more.traces.length) {
+        more.yaxis2 = { overlaying: "y", side: "right", range: [0, 1.02], showgrid: false, zeroline: false,
+                        tickvals: [0, 0.5, 1], tickfont: { size: z.tick } };
+        more.rightAxis = true;
+      }
       chart(div, R, outputs, outputs.map(label), [REAL, FAKE],
-            prob ? "mean D(real) and D(fake)" : "mean critic on real and fake", rid,
-            prob ? { yaxis: { range: [0, 1], zeroline: false } } : undefined);
+            prob ? "shares (0–1): D's outputs, high quality" : "mean critic on real and fake",
+            rid, Object.assign(more, at));
     } else if (name === "grad") {
       const grads = ["d_grad_norm", "g_grad_norm"];
       chart(div, R, grads, grads.map(label), [FAKE, G_LINE],
             "gradient norms (log)", rid,  // powers of ten only: the 2s and 5s piled up
-            { yaxis: { type: "log", dtick: decadeStep(R, grads),
-                       zeroline: false, tickfont: { size: 12 } } });
-    } else if (name === "metrics") {
+            Object.assign({ yaxis: { type: "log", dtick: decadeStep(R, grads),
+                                     zeroline: false, tickfont: { size: z.tick } } }, at));
+    } else if (name === "modes") {
       const f = view.frame;
-      metricsChart(div, M, f && f.scalars.modes, f && f.scalars.modes_total, rid);
+      GS.modesChart(div, M, f && f.scalars.modes_total, rid, at);
+    } else if (name === "metrics") {
+      GS.divergenceChart(div, M, rid, at);
     } else {
-      drawTimeline(div, rid);
+      drawTimeline(div, rid, at.xEnd);
     }
   }
 
+  GS.drawChart = function (name) { drawChart(name, $(CHART_DIVS[name])); };  // one chart, now
+
   function runChartJobs(deadline) {
     charts.scheduled = false;
+    // a chart the page hides (presenter mode on a small screen) gives its turn to the next
+    for (let i = 0; i < CHART_JOBS.length && !visible($(CHART_DIVS[CHART_JOBS[charts.next]])); i++) {
+      charts.next = (charts.next + 1) % CHART_JOBS.length;
+    }
     do {
       const name = CHART_JOBS[charts.next], div = $(CHART_DIVS[name]);
       const drawnBefore = !!(div && div._fullLayout);
@@ -175,28 +235,48 @@
     scheduleCharts(force ? 0 : Math.max(0, chartGap() - (performance.now() - charts.last)));
   };
 
-  function drawTimeline(div, rid) {
+  /** An event kind's name for a room ("mode collapse"), from the vocabulary. */
+  function kindLabel(kind) {
+    const words = V.events[kind];
+    return words ? words.label : kind.replace(/_/g, " ");
+  }
+
+  // One row per event kind, named in the legend: the kinds used to be the y axis's category
+  // labels, and Plotly drops category labels that do not fit (with three kinds in a 60 px high
+  // plot it showed one). A legend wraps instead and never leaves a kind out.
+  function drawTimeline(div, rid, xEnd) {
     if (!div || !visible(div)) return;
     const ev = view.events, x0 = view.rows.x.length ? view.rows.x[0] : 0;
-    const x1 = view.frame ? view.frame.step : 0;
+    const x1 = view.frame ? view.frame.step : 0, z = GS.chartSizes();
     const kinds = [];
-    ev.forEach(function (e) { if (kinds.indexOf(e.kind) < 0) kinds.push(e.kind); });
+    let lastEvent = 0;
+    ev.forEach(function (e) {
+      if (kinds.indexOf(e.kind) < 0) kinds.push(e.kind);
+      lastEvent = Math.max(lastEvent, e.step);
+    });
     const data = kinds.map(function (k, i) {
       const es = ev.filter(function (e) { return e.kind === k; });
       return { type: "scatter", mode: "markers", x: es.map(function (e) { return e.step; }),
-               y: es.map(function () { return k.replace(/_/g, " "); }), name: k,
-               marker: { size: 12, symbol: GS.eventMarker(k), color: PALETTE[i % PALETTE.length] },
+               y: es.map(function () { return kinds.length - i; }), name: kindLabel(k),
+               marker: { size: z.marker, symbol: GS.eventMarker(k), color: PALETTE[i % PALETTE.length] },
                text: es.map(function (e) { return "step " + e.step.toLocaleString() + ": " + e.message; }),
                hovertemplate: "%{text}<extra></extra>" };
     });
     data.push({ type: "scatter", mode: "lines", x: [x1, x1], y: [0, 1], yaxis: "y2", hoverinfo: "skip",
-                line: { color: V.colors.ink, width: 1.5, dash: "dot" } });
+                line: { color: V.colors.ink, width: 1.5, dash: "dot" }, showlegend: false });
     view.rows.rev = (view.rows.rev || 0) + 1;
+    // the legend under the x axis, with room for as many rows as its names need at this width
+    const rows = GS.legendRows(div, kinds.map(kindLabel), z.legend);
     const layout = baseLayout({
-      uirevision: rid, datarevision: view.rows.rev, hovermode: "closest", title: title("timeline · events" + (ev.length ? "" : " (none yet)")),
-      margin: { l: 90, r: 10, t: 30, b: 26 },
-      xaxis: { range: [x0, Math.max(x1, x0 + 10)], zeroline: false, tickfont: { size: 12 } },
-      yaxis: { type: "category", tickfont: { size: 12 }, showgrid: true, automargin: true },
+      uirevision: rid, datarevision: view.rows.rev, hovermode: "closest", showlegend: kinds.length > 0,
+      title: GS.topTitle("timeline · events" + (ev.length ? "" : " (none yet)")),
+      margin: { l: 16, r: 10, t: z.title + 14, b: 10 + z.tick * 1.5 + rows * (z.legend + 8) },
+      legend: { orientation: "h", xref: "container", x: 0.01, xanchor: "left", yref: "container", y: 0,
+                yanchor: "bottom", font: { size: z.legend }, tracegroupgap: 0 },
+      xaxis: { range: [x0, Math.max(x1, xEnd || 0, x0 + 10, lastEvent)], zeroline: false, tickfont: { size: z.tick },
+               automargin: false },
+      yaxis: { range: [0.3, kinds.length + 0.7], showticklabels: false, showgrid: true, dtick: 1,
+               zeroline: false, fixedrange: true, automargin: false },
       yaxis2: { overlaying: "y", range: [0, 1], visible: false },
     });
     react(div, data, layout, false);

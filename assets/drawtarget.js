@@ -8,7 +8,7 @@
   const SPACING = 0.12;  // data units between points laid by a drag
   const MAX_POINTS = 500;
   const KEY = "ganscope-drawn-points";
-  const state = { points: [], strokes: [], canvas: null, down: false };
+  const state = { points: [], strokes: [], canvas: null, down: false, lastTrainCount: -1 };
 
   function load() {
     try {
@@ -56,6 +56,17 @@
     if (el) el.textContent = n + (n === 1 ? " point" : " points") + (n >= MAX_POINTS ? " (the most allowed)" : "");
   }
 
+  // The page's notice speaks of the drawing as it was when "train" was clicked ("you have 3"):
+  // once the drawing changes it is out of date, so it goes (the count above stays current).
+  function dropStaleNotice() {
+    const note = document.getElementById("draw-notice");
+    if (!note || !note.textContent || state.points.length === state.lastTrainCount) return;
+    if (root.dash_clientside && root.dash_clientside.set_props) {
+      root.dash_clientside.set_props("draw-notice", { children: null });
+    }
+  }
+  function changed() { render(); dropStaleNotice(); }
+
   function add(p) {
     if (state.points.length >= MAX_POINTS) return false;
     if (Math.abs(p[0]) > EXTENT || Math.abs(p[1]) > EXTENT) return false;
@@ -72,12 +83,12 @@
       state.strokes.push(0);
       add(toData(c, ev));
       if (c.setPointerCapture) try { c.setPointerCapture(ev.pointerId); } catch (e) { /* synthetic */ }
-      render();
+      changed();
     });
     c.addEventListener("pointermove", function (ev) {
       if (!state.down) return;
       const p = toData(c, ev), last = state.points[state.points.length - 1];
-      if (!last || Math.hypot(p[0] - last[0], p[1] - last[1]) >= SPACING) { add(p); render(); }
+      if (!last || Math.hypot(p[0] - last[0], p[1] - last[1]) >= SPACING) { add(p); changed(); }
     });
     const end = function () {
       if (!state.down) return;
@@ -90,13 +101,15 @@
     render();
   }
 
-  GS.drawnPoints = function () { return state.points.slice(); };
+  // draw.py reads the points when "train" is clicked: the notice it answers is about this many.
+  GS.drawnPoints = function () { state.lastTrainCount = state.points.length;
+                                 return state.points.slice(); };
   GS.undoDrawn = function () {
     const n = state.strokes.pop() || 0;
     state.points.splice(state.points.length - n, n);
-    save(); render();
+    save(); changed();
   };
-  GS.clearDrawn = function () { state.points = []; state.strokes = []; save(); render(); };
+  GS.clearDrawn = function () { state.points = []; state.strokes = []; save(); changed(); };
 
   document.addEventListener("click", function (ev) {
     const t = ev.target && ev.target.closest ? ev.target : null;

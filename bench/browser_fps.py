@@ -97,6 +97,11 @@ def capture_envelopes(driver, count: int = 40) -> list[str]:
         " s += String.fromCharCode(u[i]); return btoa(s); })")
 
 
+# The vocabulary (colours, words), the decoder, the shared drawing helpers and the renderers.
+DRAWING_SCRIPTS = ("0_vocabulary.js", "draw.js", "draw_1d.js", "draw_2d.js", "draw_nd.js",
+                   "frame.js")
+
+
 def plotly_and_size(driver) -> tuple[str, tuple[int, int]]:
     """The live page's plotly.js URL and the size of its 2-D plot."""
     plotly_src = driver.execute_script(
@@ -109,9 +114,10 @@ def plotly_and_size(driver) -> tuple[str, tuple[int, int]]:
 
 
 def open_bare_page(driver, base: str, plotly_src: str, size: tuple[int, int]) -> None:
-    """A page with nothing but plotly.js and our two scripts (their text injected inline)."""
+    """A page with nothing but plotly.js and the scripts that decode and draw a frame (their
+    text injected inline, in the order Dash serves them)."""
     driver.get("data:text/html;charset=utf-8," + BARE_PAGE.format(w=size[0], h=size[1]))
-    for src in (plotly_src, "/assets/frame.js", "/assets/draw.js"):
+    for src in (plotly_src, *(f"/assets/{name}" for name in DRAWING_SCRIPTS)):
         text = urllib.request.urlopen(base + src, timeout=30).read().decode("utf-8")
         driver.execute_script("const s = document.createElement('script');"
                               "s.textContent = arguments[0]; document.head.appendChild(s);", text)

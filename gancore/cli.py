@@ -48,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--steps", type=int, default=DEFAULT_STEPS,
                     help="training steps per run (learning rates cut tenfold at 70%%)")
     bm.add_argument("--jobs", type=int, default=2, help="parallel training processes")
+    bm.add_argument("--methods", metavar="NAME,NAME", help="only these rows, comma-separated "
+                    "(case ignored), e.g. --methods 'GAN,AdaGAN (4)'; default every method")
+    bm.add_argument("--targets", metavar="NAME,NAME", help="only these targets (ring, grid), "
+                    "comma-separated; default both")
     ex = sub.add_parser("export", help="animated GIF or MP4 of 1-4 recordings side by side")
     ex.add_argument("paths", nargs="+", metavar="PATH.h5", help="ganscope HDF5 recordings")
     fmt = ex.add_mutually_exclusive_group(required=True)
@@ -64,6 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("out_dir", metavar="OUT_DIR", help="folder for <slug>.gif files")
     ls.add_argument("--only", action="append", metavar="SLUG", help="just these lessons")
     ls.add_argument("--jobs", type=int, default=2, help="parallel training processes")
+    lp = sub.add_parser("lessons-period", help="train each classroom lesson's problem and "
+                        "remedy presets for a class period on some seeds and check what each "
+                        "must show; prints the figure table and every shortfall")
+    lp.add_argument("--only", action="append", metavar="SLUG", help="just these lessons")
+    lp.add_argument("--seeds", default="0,1,2", metavar="S,S", help="seeds (default 0,1,2)")
+    lp.add_argument("--steps", type=int, default=None,
+                    help="the first N steps instead of a whole class period")
+    lp.add_argument("--jobs", type=int, default=2, help="parallel training processes")
+    lp.add_argument("--out", metavar="FILE.md", help="also write the figure table here")
     wk = sub.add_parser("worker", help="serve a class: train runs that a ganscope web tier "
                         "places through Celery and Redis (one run per slot)")
     wk.add_argument("--redis", metavar="URL", default=None,
@@ -165,6 +178,16 @@ def cmd_bench_modes(args: argparse.Namespace) -> str:
 
     if args.seeds < 1 or args.steps < 1 or args.jobs < 1:
         raise UsageError("--seeds, --steps and --jobs must be positive")
+    methods = None
+    if args.methods is not None:
+        known = {m.lower(): m for m in modebench.METHODS}
+        asked = [m.strip() for m in args.methods.split(",") if m.strip()]
+        unknown = [m for m in asked if m.lower() not in known]
+        if unknown or not asked:
+            raise UsageError(f"--methods: unknown method {', '.join(map(repr, unknown))}; "
+                             f"choose from {', '.join(modebench.METHODS)}" if unknown else
+                             "--methods: name at least one method")
+        methods = [known[m.lower()] for m in asked]
 
     def progress(done, total, r):
         modes = f"{r.modes} mode" + ("" if r.modes == 1 else "s")
@@ -172,7 +195,13 @@ def cmd_bench_modes(args: argparse.Namespace) -> str:
               f"{100 * r.high_quality:.1f}% high quality, reverse KL {r.reverse_kl:.2f}",
               file=sys.stderr, flush=True)
 
-    results = modebench.run_protocol(args.seeds, args.steps, args.jobs, progress)
+    targets = None
+    if args.targets is not None:
+        targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+        if not targets or any(t not in modebench.TARGETS for t in targets):
+            raise UsageError(f"--targets: choose from {', '.join(modebench.TARGETS)}")
+    results = modebench.run_protocol(args.seeds, args.steps, args.jobs, progress, methods,
+                                     targets)
     return modebench.table(modebench.summarise(results), args.seeds, args.steps)
 
 
@@ -221,6 +250,38 @@ def cmd_lessons_gifs(args: argparse.Namespace) -> dict:
         raise UsageError(str(e.args[0])) from None
 
 
+def cmd_lessons_period(args: argparse.Namespace) -> int:
+    """Exit 0 when every lesson shows what it declares over the span, 1 when one falls short."""
+    from gancore.teach import period
+    from gancore.teach.lessons import LESSONS, get_lesson
+
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+        lessons = [get_lesson(s) for s in args.only] if args.only else list(LESSONS.values())
+    except ValueError:
+        raise UsageError("--seeds must be comma-separated whole numbers, e.g. 0,1,2") from None
+    except KeyError as e:
+        raise UsageError(str(e.args[0])) from None
+    if not seeds or args.jobs < 1 or (args.steps is not None and args.steps < 1):
+        raise UsageError("--seeds needs a seed; --jobs and --steps must be positive")
+    jobs = period.period_jobs(period.lesson_presets(lessons), seeds, args.steps)
+
+    def progress(r: period.PeriodRun) -> None:
+        print(f"{r.preset} seed {r.seed}: {r.steps:,} steps, {r.steps_per_s:.0f} steps/s, "
+              f"events {r.event_counts() or 'none'}", file=sys.stderr, flush=True)
+
+    runs = period.train_many(jobs, args.jobs, progress)
+    table = period.figure_table(runs)
+    print(table)
+    if args.out:
+        Path(args.out).write_text(table + "\n")
+    failures = [f for lesson in lessons for side in ("problem", "remedy")
+                for f in period.lesson_failures(lesson, side, runs)]
+    for f in failures:
+        print(f"shortfall: {f}")
+    return 1 if failures else 0
+
+
 def cmd_presets() -> str:
     return "\n".join(f"{p.name:26s} {p.watch}" for p in PRESETS.values())
 
@@ -264,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(cmd_lessons_gifs(args)))
         elif args.command == "bench-modes":
             print(cmd_bench_modes(args))
+        elif args.command == "lessons-period":
+            return cmd_lessons_period(args)
         elif args.command == "worker":
             return cmd_worker(args)
         elif args.command == "presets":

@@ -37,8 +37,7 @@ class ConfigError(ValueError):
 
 
 def _f(default: Any, doc: str, live: bool, **bounds: Any) -> Any:
-    """A field with its doc and live/restart tag kept where the UI, docs/config.md and URL read
-    them."""
+    """A field with its doc and live/restart tag, read by the UI, docs/config.md and URLs."""
     return Field(default, description=doc, json_schema_extra={"live": live}, **bounds)
 
 
@@ -56,14 +55,12 @@ class TargetConfig(_Strict):
     radius: float = _f(2.0, "ring/circle radius", True, gt=0.0, le=100.0)
     std: float = _f(0.02, "standard deviation of each mode", True, gt=0.0, le=10.0)
     spacing: float = _f(2.0, "distance between neighbouring grid modes", True, gt=0.0, le=100.0)
-    switch_every: int = _f(500,
-                           "sequential modes: steps before the real batch moves to the next mode",
-                           True, ge=1, le=1_000_000)
+    switch_every: int = _f(500, "sequential modes: steps before the real batch moves to the next "
+                           "mode", True, ge=1, le=1_000_000)
     offdiag: float = _f(0.0, "n-D gaussian: correlation inside a covariance block", True,
                         ge=-0.99, le=0.99)
     block: int = _f(1, "n-D gaussian: size of the correlated blocks on the covariance diagonal",
-                    True,
-                    ge=1, le=MAX_DATA_DIM)
+                    True, ge=1, le=MAX_DATA_DIM)
     limit: float = _f(1.5, "truncated gaussian / uniform: samples kept within +-limit", True,
                       gt=0.0, le=100.0)
     mean: float = _f(0.0, "1-D and n-D gaussian: mean of every coordinate", True,
@@ -168,6 +165,11 @@ class RemediesConfig(_Strict):
                                 ge=1, le=64)
     feature_matching: bool = _f(False, "G matches mean D features of real data", True)
     packing: int = _f(1, "PacGAN: D judges m samples at once (1 = off)", False, ge=1, le=8)
+    adagan_generators: int = _f(1, "AdaGAN: generators in the mixture, each trained on the data "
+                                "the earlier ones miss (1 = off)", False, ge=1, le=16)
+    adagan_steps: int = _f(2000, "AdaGAN: GAN steps per generator", False, ge=10, le=1_000_000)
+    adagan_classifier_steps: int = _f(300, "AdaGAN: steps of the data-vs-mixture classifier "
+                                      "before each new generator", False, ge=10, le=100_000)
 
 
 class TrainConfig(_Strict):
@@ -237,6 +239,8 @@ class RunConfig(_Strict):
             raise ValueError("target.points: the 'points' target needs at least one point")
         if self.target.name == "file" and not self.target.data_path:
             raise ValueError("target.data_path: the 'file' target needs a data file")
+        if self.remedies.adagan_generators > 1 and (self.model != "gan" or self.train.conditional):
+            raise ValueError("remedies.adagan_generators: AdaGAN mixes unconditional GANs only")
         if self.train.batch_size % self.remedies.packing:
             raise ValueError(f"train.batch_size: must be a multiple of remedies.packing "
                              f"({self.remedies.packing})")

@@ -71,6 +71,13 @@ EVENTS: dict[EventKind, EventWords] = {
 REAL, FAKE, GRID, ARROW, MAP = "#0b8a5f", "#d1306b", "#5b5f97", "#1f2430", "#7c5cd6"
 INK, MUTED, ALERT = "#1f2430", "#5f6b7a", "#c0392b"
 G_LINE = "#3b6fd8"  # G's curves beside D's (FAKE) on the loss and gradient charts
+# A fake sample's dark rim: crimson alone vanished on D's pink "fake" region, exactly where D
+# rejects the fakes; the rim reads on pink, white and green alike.
+FAKE_EDGE = "#4a0d26"
+# A mixture of generators (AdaGAN) draws each one's fakes in its own colour, in this order: none is
+# the real green, and each keeps FAKE_EDGE's rim on D's pale colours.
+COMPONENT_COLORS = ("#d1306b", "#3b6fd8", "#e08a1e", "#7c5cd6", "#a0522d", "#b5179e", "#c9a100",
+                    "#17a2b8")
 # Series on a chart, in order; the compare page's runs take the first MAX_COMPARED.
 PALETTE = ("#3b6fd8", "#e08a1e", "#0b8a5f", "#d1306b", "#7c5cd6", "#5f6b7a", "#a0522d")
 MAX_COMPARED = 4
@@ -99,7 +106,9 @@ def as_json() -> dict:
         "events": {k: {"name": w.name, "label": w.label, "marker": w.marker}
                    for k, w in EVENTS.items()},
         "colors": {"real": REAL, "fake": FAKE, "grid": GRID, "arrow": ARROW, "map": MAP,
-                   "ink": INK, "muted": MUTED, "alert": ALERT, "g": G_LINE},
+                   "ink": INK, "muted": MUTED, "alert": ALERT, "g": G_LINE,
+                   "fake_edge": FAKE_EDGE},
+        "components": list(COMPONENT_COLORS),
         "palette": list(PALETTE),
         "run_colors": list(RUN_COLORS),
         "d_scale": [list(stop) for stop in D_SCALE],

@@ -14,6 +14,16 @@ SMALL = RunConfig().with_changes({"generator.hidden": [16], "discriminator.hidde
                                   "train.batch_size": 32, "frames.samples": 100,
                                   "frames.d_grid": 16})
 
+# One small run of each frame kind (changes to the default config), for the frame tests.
+FRAME_KINDS = {
+    "2d": {},
+    "1d": {"target.name": "mixture_1d", "target.modes": 2, "target.spacing": 4.0,
+           "target.std": 0.5, "latent.dim": 1},
+    "nd": {"target.name": "gaussian_nd", "target.dim": 8, "target.std": 1.0, "latent.dim": 4},
+}
+FRAME_NETS = {"generator.hidden": [32, 32], "discriminator.hidden": [32, 32],
+              "train.batch_size": 64}
+
 
 def wait_for(cond, timeout: float = 90.0, what: str = "condition") -> bool:
     """Poll `cond` every 50 ms until it is true; fail the test after `timeout` seconds."""

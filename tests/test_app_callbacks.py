@@ -88,8 +88,8 @@ def test_cb003_live_change_applies_restart_change_forks(page):
                            outputs=field_outputs(paths))
     assert child["parent"] == run_data["run"] and "child run" in str(note)
     # another session is told it cannot control the run
-    _, _, _, _, note = call(app, play.apply_form, [5e-4, "64"], child, sid=BOB,
-                            outputs=field_outputs(paths))
+    *_, note = call(app, play.apply_form, [5e-4, "64"], child, sid=BOB,
+                    outputs=field_outputs(paths))
     assert "another browser session" in str(note)
     assert "another browser session" in str(call(app, play.play_pause, 1, child, sid=BOB))
 
@@ -114,3 +114,82 @@ def test_cb005_bad_upload_refused_run_untouched(page):
     out = call(app, play.upload, contents, "bad.csv", run_data,
                outputs=[{}, [{"id": ids.field("target.name"), "property": "value"}], {}, {}])
     assert out[0] is play.no_update and "Upload refused" in str(out[3]) and "bad.csv" in str(out[3])
+
+
+def test_cb006_bad_fields_all_marked_and_named_good_change_applied(page):
+    app, play = page
+    run_data, _ = call(app, play.open_run, play.resolve_boot(preset="ring8-reference"))
+    paths = ["opt_d.lr", "latent.dim", "opt_g.lr"]  # Latent noise starts collapsed
+    outputs = field_outputs(paths)
+    new_run, _, errors, classes, note = call(
+        app, play.apply_form, [-1, 0, 4e-4], run_data, outputs=outputs)
+    # the good change went to the run, live
+    assert new_run["run"] == run_data["run"]
+    assert runs.registry().get(run_data["run"]).config.opt_g.lr == 4e-4
+    # both bad fields are marked, each with its reason (the browser opens their sections:
+    # tests/browser/test_forms.py)
+    assert classes == ["field invalid", "field invalid", "field"]
+    assert "greater than 0" in errors[0] and "greater than or equal to 1" in errors[1]
+    words = str(note)
+    assert "learning rate of G" in words and "Not applied" in words
+    assert "learning rate of D" in words and "latent dimension" in words
+    # fixed (back to the run's values): the marks and the refusal go
+    shown = note.to_plotly_json()  # as the browser sends the notice back
+    out = call(app, play.apply_form, [1e-3, 2, 4e-4], new_run, shown, outputs=outputs)
+    assert out[2] == ["", "", ""] and out[3] == ["field"] * 3 and out[4] == ""
+    # ...but a notice that is not the form's (a preset's news) is left alone
+    info = play._notice("Preset ring8-reference: ...", "info").to_plotly_json()
+    out = call(app, play.apply_form, [1e-3, 2, 4e-4], new_run, info, outputs=outputs)
+    assert out[4] is play.no_update
+
+
+def test_cb007_header_says_when_the_run_is_no_longer_its_preset(page):
+    app, play = page
+    name = "ring8-vanilla-collapse"
+    run_data, _ = call(app, play.open_run, play.resolve_boot(preset=name))
+    watch, value, _ = call(app, play.preset_header, run_data)
+    assert watch == PRESETS[name].watch and value is play.no_update
+    paths = ["opt_d.lr"]
+    changed, *_ = call(app, play.apply_form, [PRESETS[name].config().opt_d.lr * 2], run_data,
+                       outputs=field_outputs(paths))
+    watch, value, placeholder = call(app, play.preset_header, changed)
+    assert f"{name} (changed: learning rate of D)" in str(watch)
+    assert value is None and placeholder == f"{name} (changed)"
+    # changed back: the preset again, promise and all
+    back, *_ = call(app, play.apply_form, [PRESETS[name].config().opt_d.lr], changed,
+                    outputs=field_outputs(paths))
+    assert call(app, play.preset_header, back)[0] == PRESETS[name].watch
+
+
+def test_cb008_a_restart_says_it_starts_from_step_0_and_where_the_old_run_is(page):
+    app, play = page
+    run_data, _ = call(app, play.open_run, play.resolve_boot(preset="ring8-reference"))
+    runs.registry().command(ALICE, run_data["run"], "step", which="both", n=7)
+    paths = ["generator.hidden"]
+    child, *_, note = call(app, play.apply_form, ["64"], run_data, outputs=field_outputs(paths))
+    words = str(note)
+    assert "forked at" not in words
+    assert "from step 0" in words and "hidden layer widths of G" in words
+    assert f"previous run {run_data['run']} (7 steps) is kept in the library" in words
+    label = str(call(app, play.run_label, child))
+    assert f"child of {run_data['parent'] or run_data['run']}" in label
+    assert "restarted from step 0 after its 7 steps" in label
+
+
+def test_cb009_navigation_marks_the_page_shown_and_unknown_pages_answer_404(page):
+    app, _ = page
+    from app.components import nav
+
+    assert [label for _, label, *_ in nav.PAGES] == \
+        ["Play", "Compare", "Lessons", "Draw", "Library", "Class"]
+    assert nav.current("/") == "play" and nav.current("/replay") == "library"
+    assert nav.current("/class") == "class" and nav.current("/nope") is None
+    marks = nav.mark_current("/lessons")
+    assert marks.count("nav-link current") == 1 and marks[2] == "nav-link current"
+    client = app.server.test_client()
+    for path in ("/", "/compare", "/lessons", "/draw", "/library"):
+        assert client.get(path).status_code == 200, path
+    for path in ("/no-such-page", "/compare/extra", "/404"):
+        answer = client.get(path)
+        assert answer.status_code == 404 and b"Traceback" not in answer.data, path
+    assert client.get("/_dash-layout").status_code == 200  # Dash's own routes are untouched

@@ -78,6 +78,9 @@ def test_cp004_only_the_web_tier_is_published_and_it_requires_a_token():
     # `${VAR:?message}`: compose refuses to start without a token rather than serve an open port.
     assert re.fullmatch(r"\$\{GANSCOPE_TOKEN:\?.+\}",
                         SERVICES["web"]["environment"]["GANSCOPE_TOKEN"])
+    # every student holds the token, so the class view (/class) needs a key of the teacher's own
+    assert re.fullmatch(r"\$\{GANSCOPE_TEACHER_KEY:\?.+\}",
+                        SERVICES["web"]["environment"]["GANSCOPE_TEACHER_KEY"])
 
 
 def test_cp005_the_image_installs_what_the_worker_imports():

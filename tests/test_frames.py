@@ -12,14 +12,9 @@ from gancore.frames import Frame, decode, encode, quantize
 from gancore.run.session import Session
 from gancore.teach.presets import get_preset
 from tests.conftest import ROOT
+from tests.helpers import FRAME_KINDS, FRAME_NETS
 
-KINDS = {
-    "2d": {},
-    "1d": {"target.name": "mixture_1d", "target.modes": 2, "target.spacing": 4.0,
-           "target.std": 0.5, "latent.dim": 1},
-    "nd": {"target.name": "gaussian_nd", "target.dim": 8, "target.std": 1.0, "latent.dim": 4},
-}
-SMALL = {"generator.hidden": [32, 32], "discriminator.hidden": [32, 32], "train.batch_size": 64}
+KINDS, SMALL = FRAME_KINDS, FRAME_NETS
 
 
 def trained_frame_bytes(changes: dict, steps: int = 20) -> bytes:

@@ -25,6 +25,7 @@ PHENOMENA = {
     "GAN vs VAE": "gan-vs-vae",
     "the bimodal 6-D conditional case": "bimodal-6d",
     "100-D gaussians by KS, correlations and the norm": "gaussian-100d",
+    "AdaGAN, seed 004's boosting remedy for mode collapse": "adagan",
 }
 
 

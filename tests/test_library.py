@@ -152,7 +152,8 @@ def test_lib010_listing_reads_steps_metrics_and_events(recording, registry):
         last = r.frame(len(r) - 1)
     assert (s["steps"], s["frames"], s["kind"], s["target"], s["dim"]) == \
         (STEPS, STEPS // EVERY + 1, "1d", "gaussian_1d", 1)
-    assert s["loss"] == "minimax" and s["model"] == "gan" and s["remedies"] == []
+    assert s["loss"] == PRESETS["sway-1d"].config().loss.name
+    assert s["model"] == "gan" and s["remedies"] == []
     assert s["preset"] is None  # sway-1d with a changed record_every is no longer the preset
     assert s["final"]["d_loss"] == pytest.approx(scalars[-1, columns.index("d_loss")])
     assert s["final"]["wasserstein"] == pytest.approx(last.scalars["wasserstein"])
@@ -265,11 +266,11 @@ def test_lib021_delete_refuses_a_training_run_and_removes_a_finished_one(registr
         lib.delete("../" + name)
 
 
-def test_lib030_play_header_links_to_the_library():
+def test_lib030_the_navigation_bar_links_to_the_library():
     from app import ids
-    from app.components.controls import header
+    from app.components.nav import bar
 
-    links = [c for c in header("two-points").children if getattr(c, "id", None) == ids.NAV_LIBRARY]
+    links = [c for c in bar().children if getattr(c, "id", None) == ids.NAV_LIBRARY]
     assert len(links) == 1 and links[0].href == "/library"
 
 

@@ -46,3 +46,45 @@ def test_the_protocol_collapses_the_gan_where_packing_keeps_the_modes() -> None:
     gan, pac = results["GAN"], results["PacGAN4"]
     assert gan.modes <= 2 < 6 <= pac.modes, (gan, pac)
     assert gan.reverse_kl > pac.reverse_kl, (gan, pac)
+
+
+def test_bench_modes_methods_option_trains_only_the_rows_asked_for() -> None:
+    proc = subprocess.run([sys.executable, "-m", "gancore", "bench-modes", "--seeds", "1",
+                           "--steps", "40", "--jobs", "1", "--methods",
+                           "feature matching, AdaGAN (4)"], cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                          text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in proc.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith("| method |")]
+    assert [r.split(" | ")[0] for r in rows] == ["| Feature matching", "| AdaGAN (4)"]
+    assert all(len(re.findall(CELL, r)) == 6 for r in rows), rows
+    progress = [line for line in proc.stderr.splitlines() if line.startswith("[")]
+    assert len(progress) == 2 * 2  # targets x methods x 1 seed
+    bad = subprocess.run([sys.executable, "-m", "gancore", "bench-modes", "--methods", "GANN"],
+                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "unknown method 'GANN'" in bad.stderr
+    assert "AdaGAN (4)" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_adagan_row_spends_the_same_step_budget_as_every_other_row() -> None:
+    """AdaGAN's generators and classifiers share the protocol's 6,000 steps, and each generator
+    gets the protocol's tenfold rate cut for the last 30% of its own steps."""
+    cfg = modebench.protocol_config("ring", "AdaGAN (4)", 0)
+    r = cfg.remedies
+    assert r.adagan_generators == 4
+    total = r.adagan_generators * r.adagan_steps + \
+        (r.adagan_generators - 1) * r.adagan_classifier_steps
+    assert total == modebench.DEFAULT_STEPS
+    other = modebench.protocol_config("ring", "GAN", 0)
+    assert (cfg.generator, cfg.discriminator, cfg.train.batch_size, cfg.opt_g, cfg.opt_d) == \
+        (other.generator, other.discriminator, other.train.batch_size, other.opt_g, other.opt_d)
+    period = r.adagan_steps + r.adagan_classifier_steps
+    cut = [modebench._settling(cfg, i, total) for i in range(total)]
+    for k in range(r.adagan_generators):
+        own = cut[k * period:k * period + r.adagan_steps]
+        assert sum(own) == r.adagan_steps - int(r.adagan_steps * modebench.LR_CUT_AT)
+        assert not any(own[:int(r.adagan_steps * modebench.LR_CUT_AT)])
+    plain = modebench.protocol_config("ring", "Feature matching", 0)
+    assert sum(modebench._settling(plain, i, total) for i in range(total)) == 1800

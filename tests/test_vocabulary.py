@@ -72,6 +72,7 @@ setTimeout(function () {
   };
   console.log(JSON.stringify({ live: symbols(drawn['timeline']),
                                replay: symbols(drawn['replay-timeline']) }));
+  process.exit(0);  // the pages' own timers (the class view's poll) would keep node alive
 }, 300);
 """
 
@@ -91,7 +92,10 @@ def test_vo001_a_diverged_run_gets_its_x_marker_on_both_timelines():
     diverged = divergence_event(180, "loss").as_dict()  # the kind the engine really emits
     collapse = {"step": 90, "kind": "mode_collapse", "message": "mode collapse at step 90"}
     got = run_pages([collapse, diverged])
-    assert got["live"] == {"divergence": "x", "mode_collapse": "diamond"}
+    # the live timeline names its rows in the legend, with the kinds' words for a room
+    from gancore.vocabulary import EVENTS as WORDS
+
+    assert got["live"] == {WORDS["divergence"].label: "x", WORDS["mode_collapse"].label: "diamond"}
     assert got["replay"] == {"divergence": "x", "mode collapse": "diamond"}
 
 

@@ -157,6 +157,17 @@ class LocalBackend:
         if handle is not None:
             handle.mailbox.forget(reader)
 
+    def pictures(self, run_ids: list[str]) -> dict[str, tuple[int, bytes]]:
+        """{run id: (sequence number, newest frame)} of the runs that have made one, read
+        without becoming any run's reader (the class view glances; it does not watch)."""
+        out = {}
+        for run_id in run_ids:
+            handle = self._handles.get(run_id)
+            got = None if handle is None else handle.mailbox.peek()
+            if got is not None:
+                out[run_id] = got
+        return out
+
     def status(self, run_id: str) -> dict[str, Any]:
         h = self._handle(run_id)
         state, message = h.state, h.message

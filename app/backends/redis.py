@@ -164,6 +164,41 @@ class RedisBackend:
             except self.errors:
                 pass
 
+    def live_ids(self, newest: int = 500) -> list[str]:
+        """The ids of the runs (of the newest `newest` any web process started) that are queued
+        or whose worker still beats: the class view's list. Sifted by state and heartbeat in one
+        round trip, so a class that restarted its runs many times does not cost a read of every
+        old run's record on each look. Empty while Redis cannot be reached."""
+        try:
+            ids = [i.decode() for i in self.r.zrevrange(rk.key("runs"), 0, newest - 1)]
+            p = self.r.pipeline(transaction=False)
+            for i in ids:
+                p.hget(rk.run_key(i, "status"), "state")
+                p.exists(rk.run_key(i, "hb"))
+            out = p.execute()
+        except self.errors:
+            return []
+        return [i for i, state, beating in zip(ids, out[0::2], out[1::2], strict=True)
+                if state == b"queued" or (beating and (state or b"").decode() in LIVE)]
+
+    def pictures(self, run_ids: list[str]) -> dict[str, tuple[int, bytes]]:
+        """{run id: (sequence number, newest frame)} from the runs' frame keys, all in one round
+        trip, without a pump or a member in any viewers set: the class view glances at every
+        run and must not count as anyone watching (a run nobody watches makes no new frames,
+        so its last picture stays)."""
+        if not run_ids:
+            return {}
+        try:
+            p = self.r.pipeline(transaction=False)
+            for run_id in run_ids:
+                p.get(rk.run_key(run_id, "frame"))
+            blobs = p.execute()
+        except self.errors:
+            return {}
+        return {run_id: (struct.unpack_from("<Q", blob, 0)[0], bytes(blob[8:]))
+                for run_id, blob in zip(run_ids, blobs, strict=True)
+                if blob is not None and len(blob) > 8}
+
     # ---- status ------------------------------------------------------------------------------
     def status(self, run_id: str) -> dict[str, Any]:
         """The worker's status, with "lost at step N" for a run whose heartbeat expired while it

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dash import dcc, html
 
 from app import forms, ids
+from app.comparison import config_diff
 from app.components.header import logo
 from gancore.config import RunConfig
-from gancore.teach.presets import PRESETS
+from gancore.teach.presets import PRESETS, preset_of
+
+MAX_CHANGES_NAMED = 3
+# Config paths the panel does not type, in words (the upload and the drawing set them).
+UNTYPED_TITLES = {"target.data_path": "an uploaded data file", "target.points": "drawn points",
+                  "target.data_dataset": "the file's dataset"}
 
 SPEEDS = (0, 1, 2, 5, 10, 25, 100, 500)
 FPS_CAPS = (1, 2, 5, 10, 15, 25, 30, 60)
@@ -61,6 +69,7 @@ def panel(cfg: RunConfig):
             ]
         out.append(html.Details([html.Summary(forms.SECTION_TITLES.get(section, section)),
                                  *rows, *extra],
+                                id={"type": ids.SECTION, "section": section or "run"},
                                 open=section in ("target", "loss", "opt_d", "opt_g", "train"),
                                 className=f"section section-{section or 'run'}"))
     return html.Div(out, className="panel")
@@ -112,6 +121,35 @@ def header(preset: str | None):
         html.Div(PRESETS[preset].watch if preset in PRESETS else "", id=ids.PRESET_WATCH,
                  className="watch"),
         html.Div(id=ids.RUN_LABEL, className="run-label"),
-        html.A("Library", id=ids.NAV_LIBRARY, href="/library", className="nav-link",
-               title="recordings: replay, compare, download, upload"),
     ], className="header")
+
+
+def changes_from(cfg: RunConfig, preset: str) -> list[str]:
+    """What sets `cfg` apart from a preset, in words ('learning rate of D', 'an uploaded data
+    file'); a change of target names only the target (its parameters come with it)."""
+    paths = [p for p, _ in config_diff([PRESETS[preset].config(), cfg])]
+    if "target.name" in paths or "target.data_path" in paths:
+        paths = [p for p in paths if not p.startswith("target.")] + \
+            ["target.data_path" if cfg.target.name == "file" else
+             "target.points" if cfg.target.name == "points" else "target.name"]
+    return [UNTYPED_TITLES.get(p) or forms.field_title(p) for p in paths]
+
+
+def preset_standing(cfg: RunConfig, origin: str | None) -> tuple[Any, str | None]:
+    """The header's words about the run's preset: (the watch line, the preset the run was but
+    no longer is, or None). A preset's promise holds only for its exact config
+    (gancore.teach.presets.preset_of): once changed, the header says what changed."""
+    exact = preset_of(cfg)
+    if exact:
+        return PRESETS[exact].watch, None
+    if origin not in PRESETS:
+        return "Your own config: no preset's promise applies.", None
+    changed = changes_from(cfg, origin)
+    named = ", ".join(changed[:MAX_CHANGES_NAMED]) + \
+        (f" and {len(changed) - MAX_CHANGES_NAMED} more" if len(changed) > MAX_CHANGES_NAMED
+         else "")
+    # The promise itself goes in the tooltip: quoted in full it took ten lines at 1024 px.
+    return [html.B(f"{origin} (changed: {named})", className="preset-changed"),
+            html.Span(" · no longer the preset, so what the preset promises may not happen",
+                      className="preset-promise", title=f"The preset's promise: "
+                                                        f"{PRESETS[origin].watch}")], origin

@@ -74,9 +74,18 @@ def fork(_clicks, _submits, text: str | None, run_data: dict | None):
     except (PermissionError, LimitError, CommandError, UnknownRun, TimeoutError,
             RuntimeError, ValueError) as e:
         return no_update, html.Div(f"Fork not made: {e}", className="notice error")
-    return f"/compare?runs={parent_id},{child.run_id}", html.Div(
-        f"Forked child {child.run_id} at step {child.fork_step or 0:,}: opening the comparison…",
-        className="notice info")
+    return f"/compare?runs={parent_id},{child.run_id}", html.Div(fork_text(child.run_id,
+                                                                            child.fork_step),
+                                                                  className="notice info")
+
+
+def fork_text(child_id: str, at: int | None) -> str:
+    """What a fork beside did. The child takes the parent's step-`at` weights only where the
+    change leaves the networks' shapes as they were (gancore.train.checkpoint.load_state);
+    otherwise it starts from step 0, and its first event says which."""
+    return (f"Forked child {child_id} beside its parent, which is at step {at or 0:,}: the child "
+            f"goes on from the parent's weights, or from step 0 if the change reshapes the "
+            f"networks. Opening the comparison…")
 
 
 # A second dcc.Location on the play page fights the shell's over the address bar (the play page

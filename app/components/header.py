@@ -1,14 +1,12 @@
 """The header row every page starts with: the ganscope logo (a link home), one line saying what
-the page is for, and the page's own buttons or links on the right."""
+the page is for, and the page's own buttons or links on the right. The links between pages are
+the shell's navigation bar (app/components/nav.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from dash import html
-
-# Links between the secondary pages, in the order they appear.
-NAV_LINKS = (("Play", "/"), ("Compare", "/compare"), ("Library", "/library"))
 
 
 def logo(link: bool = True, **attrs: Any):
@@ -18,13 +16,6 @@ def logo(link: bool = True, **attrs: Any):
     if not link:
         return html.Div(parts, className="logo", **attrs)
     return html.A(parts, href="/", className="logo", **attrs)
-
-
-def nav(current: str) -> html.Div:
-    """Links to the play, compare and library pages; `current` (e.g. "library") is marked."""
-    return html.Div([html.A(label, href=href, className="nav-link" + (
-        " current" if label.lower() == current else "")) for label, href in NAV_LINKS],
-        className="nav")
 
 
 def page_header(watch: Any, *right: Any, **logo_attrs: Any) -> html.Div:

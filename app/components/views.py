@@ -59,6 +59,7 @@ def charts():
         _plot(ids.CHART_LOSS, "chart"),
         _plot(ids.CHART_D, "chart"),
         _plot(ids.CHART_GRAD, "chart"),
+        _plot(ids.CHART_MODES, "chart"),
         _plot(ids.CHART_METRICS, "chart"),
         _plot(ids.TIMELINE, "chart timeline"),
     ], className="charts")

@@ -66,8 +66,6 @@ def layout(runs: str = "", presets: str = "", cfgs: str = "", play: str | None =
                         title="a link that reproduces these configs (seeds included)"),
             dcc.Input(id=ids.CMP_SHARE_LINK, type="text", readOnly=True,
                       className="text share-link", placeholder="share link appears here"),
-            html.A("Library", id=ids.NAV_LIBRARY, href="/library", className="nav-link",
-                   title="recordings: replay, compare, download, upload"),
             title="back to the play page"),
         html.Div([
             html.Button("Play all", id=ids.CMP_PLAY, className="btn primary",

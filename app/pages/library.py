@@ -15,7 +15,7 @@ import dash
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
 from app import ids
-from app.components.header import nav, page_header
+from app.components.header import page_header
 from app.recordings import NoRecording, RecordingRefused, library, state_words
 from app.session import session_id
 
@@ -35,7 +35,7 @@ def _notice(text: str, level: str = "info"):
 def layout(**_: Any):
     return html.Div([
         dcc.Store(id=ids.LIB_PENDING),
-        page_header("recordings library: replay, compare, download, upload", nav("library")),
+        page_header("recordings library: replay, compare, download, upload"),
         html.Div(id=ids.LIB_NOTICE, className="notice"),
         html.Div([
             dcc.Upload(id=ids.LIB_UPLOAD, className="upload lib-upload", multiple=False,

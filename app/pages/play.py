@@ -16,7 +16,7 @@ from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, 
 
 from app import forms, ids
 from app.comparison import play_query, play_share_query
-from app.components import classroom, controls, exports, fork_share, views
+from app.components import classroom, controls, exports, fork_share, notices, views
 from app.limits import LimitError, UnknownRun
 from app.run_record import Run
 from app.runs import registry
@@ -66,6 +66,7 @@ def run_payload(run: Run, owner: str) -> dict[str, Any]:
     """What the page keeps about its run (dcc.Store)."""
     return {"run": run.run_id, "config": run.config.to_json(), "kind": run.kind,
             "owner": run.owner == owner, "parent": run.parent, "fork_step": run.fork_step,
+            "inherited": bool(run.init_from),  # a fork beside its parent, from its weights
             "preset": run.preset, "record": Path(run.record_path).name,
             "url": url_query(run.config, run.preset),
             "share": play_share_query(run.config, run.preset)}
@@ -79,6 +80,7 @@ def layout(preset: str | None = None, play: str | None = None, cfg: str | None =
         dcc.Store(id=ids.BOOT, data=boot),
         dcc.Store(id=ids.RUN),
         html.Div(id=ids.URL_SYNC, hidden=True),
+        html.Div(id=ids.FORM_SYNC, hidden=True),
         controls.header(boot["preset"]),
         controls.transport(config),
         html.Div([fork_share.bar(), exports.bar()], className="toolrow"),
@@ -144,14 +146,34 @@ def open_run(boot: dict):
     return run_payload(run, sid), note  # a queued run's place: the banner (assets/stream.js)
 
 
+@callback(Output(ids.PRESET_WATCH, "children"),
+          Output(ids.PRESET, "value", allow_duplicate=True),
+          Output(ids.PRESET, "placeholder"),
+          Input(ids.RUN, "data"),
+          prevent_initial_call="initial_duplicate")
+def preset_header(run_data: dict | None):
+    """The header names the run's preset only while the run is that preset exactly; a changed
+    run (an edit, an upload, a restart) shows '<preset> (changed: ...)' and clears the picker,
+    so choosing the preset again brings it back."""
+    if not run_data or not run_data.get("config"):
+        return no_update, no_update, no_update
+    watch, changed = controls.preset_standing(RunConfig.from_json(run_data["config"]),
+                                              run_data.get("preset"))
+    if changed:
+        return watch, None, f"{changed} (changed)"
+    return watch, no_update, "presets…"
+
+
 @callback(Output(ids.RUN_LABEL, "children"), Input(ids.RUN, "data"))
 def run_label(run_data: dict | None):
     if not run_data or not run_data.get("run"):
         return "no run"
     parts = [html.Span(f"run {run_data['run']}", className="run-id")]
     if run_data.get("parent"):
-        parts.append(html.Span(f"child of {run_data['parent']} @ step "
-                               f"{run_data.get('fork_step') or 0:,}", className="run-parent"))
+        at = run_data.get("fork_step") or 0
+        how = f"from its weights at step {at:,}" if run_data.get("inherited") else \
+            f"restarted from step 0 after its {at:,} steps"
+        parts.append(html.Span(f"child of {run_data['parent']}, {how}", className="run-parent"))
     if not run_data.get("owner"):
         parts.append(html.Span("watching (not yours)", className="run-watch"))
     return parts
@@ -166,10 +188,13 @@ def run_label(run_data: dict | None):
           Output(ids.NOTICE, "children", allow_duplicate=True),
           Input(FIELD_ALL, "value"),
           State(ids.RUN, "data"),
+          State(ids.NOTICE, "children"),
           prevent_initial_call=True)
-def apply_form(values: list, run_data: dict | None):
-    """Validate the whole form; live changes go to the run, restart changes fork a child run.
-    An invalid field is marked with its reason and nothing is sent."""
+def apply_form(values: list, run_data: dict | None, shown: Any = None):
+    """Validate every field; the valid changes go to the run (live fields at once, restart
+    fields as a child run from step 0), each invalid field is marked with its reason (its
+    section opens: see SHOW_INVALID) and named in the notice. The refusal clears once the
+    fields are fixed."""
     paths = [ids.path_of(o["id"]) for o in ctx.outputs_list[1]]
     err_paths = [ids.path_of(o["id"]) for o in ctx.outputs_list[2]]
     current = _current(run_data)
@@ -191,15 +216,13 @@ def apply_form(values: list, run_data: dict | None):
     cfg, errors = forms.form_config(base, form)
     err_out = [errors.get(p, "") for p in err_paths]
     cls_out = ["field invalid" if p in errors else "field" for p in err_paths]
-    if cfg is None:
-        general = errors.get("", "")
-        shown = [f"{p}: {r}" for p, r in errors.items() if p and p not in err_paths]
-        text = "; ".join(x for x in [general, *shown] if x) or \
-            "A field is invalid (marked in red); nothing was sent to the run."
-        return no_update, new_values, err_out, cls_out, _notice(
-            f"Not applied: {text}", "error")
+    refusal = notices.refusal_text(errors) if errors else ""
     if cfg == base:
-        return no_update, new_values, err_out, cls_out, no_update
+        if errors:
+            note = _notice(refusal, f"error {notices.FORM_REFUSAL}")
+        else:
+            note = "" if notices.is_form_refusal(shown) else no_update
+        return no_update, new_values, err_out, cls_out, note
     sid = session_id()
     reg = registry()
     try:
@@ -207,28 +230,35 @@ def apply_form(values: list, run_data: dict | None):
     except PermissionError as e:
         return no_update, new_values, err_out, cls_out, _notice(str(e), "error")
     except (CommandError, ValueError, UnknownRun, TimeoutError, RuntimeError) as e:
-        return no_update, new_values, err_out, cls_out, _notice(f"Not applied: {e}", "error")
+        return no_update, new_values, err_out, cls_out, _notice(
+            f"Not applied: {e}", "error")
     if restart:
-        note = _notice(f"Restart field changed ({', '.join(restart)}): training restarted as "
-                       f"child run {run.run_id} of {run_id} (forked at step "
-                       f"{run.fork_step or 0:,}); the parent's recording is kept.", "info")
+        text = notices.restart_text(run, run_id, restart)
     else:
-        note = _notice(f"Applied live at step {reg.status(run.run_id)['step']:,}: "
-                       f"{', '.join(live)}.", "ok")
+        text = (f"Applied live at step {reg.status(run.run_id)['step']:,}: "
+                f"{notices.changed_words(live)}.")
+    if errors:
+        note = _notice(f"{text} {refusal}", f"error {notices.FORM_REFUSAL}")
+    else:
+        note = _notice(text, "info" if restart else "ok")
     return run_payload(run, sid), new_values, err_out, cls_out, note
 
 
 @callback(Output({"type": ids.FIELD_ROW, "path": ALL}, "style"),
           Input(ids.field("target.name"), "value"),
-          Input(ids.SHOW_ALL_TARGET, "value"))
-def target_rows(name: str, show_all: list):
-    """Only the parameters the chosen target uses (all of them on request)."""
+          Input(ids.SHOW_ALL_TARGET, "value"),
+          Input({"type": ids.FIELD_ROW, "path": ALL}, "className"))
+def target_rows(name: str, show_all: list, classes: list | None = None):
+    """Only the parameters the chosen target uses (all of them on request); a field marked
+    invalid stays in sight whatever the target."""
     shown = forms.relevant_target_fields(name)
+    classes = classes or []
     out = []
-    for o in ctx.outputs_list:
+    for i, o in enumerate(ctx.outputs_list):
         path = ids.path_of(o["id"])
+        invalid = i < len(classes) and "invalid" in str(classes[i])
         hide = path.startswith("target.") and path != "target.name" and not show_all \
-            and path not in shown
+            and path not in shown and not invalid
         out.append({"display": "none"} if hide else {})
     return out
 
@@ -247,7 +277,6 @@ def projection_options(run_data: dict | None):
 
 @callback(Output(ids.RUN, "data", allow_duplicate=True),
           Output(FIELD_ALL, "value", allow_duplicate=True),
-          Output(ids.PRESET_WATCH, "children"),
           Output(ids.NOTICE, "children", allow_duplicate=True),
           Input(ids.PRESET, "value"),
           State(ids.RUN, "data"),
@@ -255,8 +284,8 @@ def projection_options(run_data: dict | None):
 def choose_preset(name: str, run_data: dict | None):
     """A preset is a fresh run of its config (in the same worker process)."""
     paths = _field_paths()
-    if name not in PRESETS:
-        return no_update, [no_update] * len(paths), no_update, no_update
+    if name not in PRESETS:  # also the picker cleared for a changed run (preset_header)
+        return no_update, [no_update] * len(paths), no_update
     preset = PRESETS[name]
     cfg = preset.config()
     sid = session_id()
@@ -271,8 +300,8 @@ def choose_preset(name: str, run_data: dict | None):
             run = reg.replace(sid, current[0], cfg, autoplay=playing, preset=name)
     except (PermissionError, LimitError, CommandError, UnknownRun, TimeoutError,
             RuntimeError) as e:
-        return no_update, [no_update] * len(paths), preset.watch, _notice(str(e), "error")
-    return (run_payload(run, sid), forms.widget_values(cfg, paths), preset.watch,
+        return no_update, [no_update] * len(paths), _notice(str(e), "error")
+    return (run_payload(run, sid), forms.widget_values(cfg, paths),
             _notice(f"Preset {name}: {preset.watch}", "info"))
 
 
@@ -365,9 +394,10 @@ def upload(contents: str | None, filename: str | None, run_data: dict | None):
             RuntimeError) as e:
         return no_update, keep, no_update, _notice(str(e), "error")
     info = f"{name}: {rows:,} rows × {cols} columns"
-    how = "restarted as a child run" if restart else "switched live"
+    how = notices.restart_text(run, current[0], restart, "data file") if restart else \
+        "Switched live to it."
     return (run_payload(run, sid), forms.widget_values(cfg, paths),
-            html.Span(info, className="good"), _notice(f"Training on {info} ({how}).", "ok"))
+            html.Span(info, className="good"), _notice(f"Training on {info}. {how}", "ok"))
 
 
 # ---- the browser side: stream subscription and URL ----------------------------
@@ -376,4 +406,21 @@ clientside_callback(
     """function(run) { return window.GS ? window.GS.setRun(run) : ""; }""",
     Output(ids.URL_SYNC, "children"),
     Input(ids.RUN, "data"),
+)
+
+
+# A marked field must be in sight: open the section that holds it. In the browser, because a
+# section the user folded is closed in the page while Dash still holds it open (html.Details
+# does not report a toggle), so an `open` output would not reopen it.
+clientside_callback(
+    """function(classes) {
+        document.querySelectorAll(".panel .field.invalid").forEach(function(row) {
+            const section = row.closest("details");
+            if (section && !section.open) section.open = true;
+        });
+        return "";
+    }""",
+    Output(ids.FORM_SYNC, "children"),
+    Input({"type": ids.FIELD_ROW, "path": ALL}, "className"),
+    prevent_initial_call=True,
 )

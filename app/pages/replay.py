@@ -12,7 +12,7 @@ import dash
 from dash import Input, Output, clientside_callback, dcc, html
 
 from app import ids
-from app.components.header import nav, page_header
+from app.components.header import page_header
 from app.recordings import NoRecording, library
 from gancore.store.recording import RecordingError
 
@@ -70,8 +70,7 @@ def layout(rec: str = "", **_: Any):
         dcc.Store(id=ids.REPLAY_SPEC, data={"recs": [r["name"] for r in found],
                                             "labels": [r["name"] for r in found]}),
         html.Div(id=ids.REPLAY_SYNC, hidden=True),
-        page_header("replay" + (": " + " | ".join(r["name"] for r in found) if found else ""),
-                    nav("library")),
+        page_header("replay" + (": " + " | ".join(r["name"] for r in found) if found else "")),
         html.Div(notice, id=ids.REPLAY_NOTICE, className="notice"),
         html.Div(id=ids.REPLAY_CONTROLS, className="replay-controls"),
         html.Div([html.Div(id=ids.REPLAY_TIMELINE, className="plot replay-timeline"),

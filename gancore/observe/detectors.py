@@ -21,6 +21,20 @@ WARMUP_STEPS = 1000  # the first steps of any GAN look like everything; judge af
 ON_DATA = 0.3  # share of the samples near some mode for "the generator is on the data"
 
 
+HELD_SHARE = 0.1  # of a mode's fair share of the samples near some mode: the mode is held
+
+
+def modes_held(counts: np.ndarray) -> int:
+    """Modes holding at least 10% of their fair share of the samples near some mode. This is
+    "modes" everywhere a class reads it: the frame title (modes 3/8), the metrics chart and the
+    mode-collapse event. A stray sample or two on a mode does not count (with "any sample" the
+    healthy baseline's count flickered between 2 and 8 from frame to frame)."""
+    total = counts.sum()
+    if total == 0:
+        return 0
+    return int((counts >= max(1.0, HELD_SHARE * total / len(counts))).sum())
+
+
 @dataclass
 class Snapshot:
     """What the detectors look at, measured at one step."""
@@ -36,7 +50,7 @@ class Snapshot:
     off_data: float | None  # share of fakes far from every real probe point (<= 3-D targets)
     centroid_gap: float  # |mean(fake) - mean(real)| / data scale
     mode_counts: np.ndarray | None = None  # high-quality fakes per mode
-    mode_near: np.ndarray | None = None  # fakes within a quarter data scale of each mode centre
+    mode_near: np.ndarray | None = None  # fakes near each mode centre (Probes.mode_measures)
     high_quality: float | None = None
     d_at_modes: np.ndarray | None = None  # D output (probability) at each mode centre
     d_off_data: float | None = None  # mean D output on view cells far from the data
@@ -44,16 +58,12 @@ class Snapshot:
     n_samples: int = 0
     metrics: dict = field(default_factory=dict)
 
-    def captured(self, share: float = 0.1) -> int | None:
-        """Modes holding at least `share` of their fair share of the samples near a mode (within
-        a quarter of the data scale of its centre; high-quality counts where that is unknown)."""
+    def captured(self) -> int | None:
+        """The modes held (`modes_held`) by the samples near a mode (within a quarter of the
+        data scale of its centre, or 3 of its standard deviations if wider; high-quality counts
+        where that is unknown)."""
         counts = self.mode_near if self.mode_near is not None else self.mode_counts
-        if counts is None:
-            return None
-        total = counts.sum()
-        if total == 0:
-            return 0
-        return int((counts >= share * total / len(counts)).sum())
+        return None if counts is None else modes_held(counts)
 
     @property
     def near_share(self) -> float | None:
@@ -114,15 +124,17 @@ class Detector:
 
 class ModeCollapse(Detector):
     """Mode collapse, in one of three forms:
-    - modes: at most half of the target's modes hold at least 10% of their fair share of the
-      samples near a mode (within a quarter of the data scale of its centre) in every snapshot
+    - modes: at most half of the target's modes are held (`modes_held`: at least 10% of their
+      fair share of the samples near a mode, within a quarter of the data scale of its centre
+      or 3 of its standard deviations if wider; the count the frame title shows) in every snapshot
       where at least 30% of all samples are near one (the generator is on the data, just not
       all of it; the same test as mode hopping's), with at least 4 such snapshots among the
       last 8. Snapshots with the samples
       in transit between modes neither count nor break the run: a collapsed generator that
       hops from mode to mode spends a few snapshots between modes, and is collapsed all along;
     - bimodal coordinates (n-D): a coordinate whose real marginal is bimodal (Sarle's
-      coefficient > 5/9) comes out unimodal in the samples, 4 snapshots in a row;
+      coefficient > 5/9) comes out unimodal in the samples, 4 snapshots in a row; the target's
+      modes then count as one (the title's "modes 1/2"), whatever share sits near each centre;
     - spread (n-D): the samples' total variance is under a quarter of the data's, 4 snapshots
       in a row."""
 
@@ -156,7 +168,9 @@ class ModeCollapse(Detector):
     def _form(self, s: Snapshot) -> str | None:
         real_b, fake_b = s.metrics.get("bimodal_dims_real"), s.metrics.get("bimodal_dims_fake")
         if real_b and fake_b is not None and fake_b < real_b:
-            return f"{real_b - fake_b} of {real_b} bimodal coordinates come out unimodal"
+            held = "" if s.mode_counts is None else \
+                f"{s.metrics.get('modes', 1):.0f} of {len(s.mode_counts)} modes: "
+            return f"{held}{real_b - fake_b} of {real_b} bimodal coordinates come out unimodal"
         ratio = s.metrics.get("variance_ratio")
         if ratio is not None and ratio < 0.25:
             return f"the samples span {ratio:.0%} of the data's variance"

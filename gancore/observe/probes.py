@@ -5,22 +5,18 @@ The probes never touch the trainer's random generator, so watching a run does no
 
 from __future__ import annotations
 
-import itertools
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import torch
 
 from gancore.config import RunConfig, data_dim
 from gancore.data.targets import Target, sample_latent
 from gancore.frames import Frame, frame_kind, quantize
-from gancore.heap import one_malloc_arena
 from gancore.observe import metrics
-from gancore.observe.detectors import Snapshot
+from gancore.observe.detectors import Snapshot, modes_held
+from gancore.observe.surface import SurfaceJob, frame_helper
+from gancore.train.adagan import mixture_samples
 from gancore.train.trainer import StepStats, Trainer
 
-GRID_CHUNK = 1024  # rows per D evaluation: keeps activations in cache (3x faster than 4096)
 N_GRAD_ARROWS = 120
 CURVE_POINTS = 256
 HIST_BINS = 80
@@ -142,6 +138,11 @@ class Probes:
         self._mode_inputs = None
         if modes is not None and modes.centres.shape[1] == self.dim:
             self._mode_inputs = torch.tensor(modes.centres, dtype=torch.float32)
+        # Every mode in the drawn plane, (K, 3): x, y, std. The views draw them faintly, so a
+        # batch that shows one mode (forgetting) still shows where the others are.
+        self._target_modes = None if modes is None or self._mode_inputs is None or \
+            self.kind == "1d" else np.column_stack([(modes.centres - self.origin) @ self.axes.T,
+                                                    modes.stds]).astype(np.float32)  # (K, 3)
 
     def _real_all_modes(self) -> np.ndarray:
         if not self.target.time_varying:
@@ -160,7 +161,7 @@ class Probes:
         G, D = trainer.G, trainer.D
         prob = _probabilistic(trainer)
         with torch.inference_mode():
-            fake = G(self.z, self.cond).numpy()
+            fake, _ = mixture_samples(trainer.adagan, G, self.z, G(self.z, self.cond).numpy())
             d_modes = d_off = None
             if self._mode_inputs is not None and prob and D is not None:  # prob implies a D
                 d_modes = self.d_values(D, self._mode_inputs, True)
@@ -188,14 +189,10 @@ class Probes:
             d_at_modes=d_modes, d_off_data=d_off, n_samples=len(fake),
             shown_mode=self.target.active_mode(trainer.step_count)
             if hasattr(self.target, "active_mode") else None)
-        modes = self.target.modes()
-        if modes is not None:
-            cov = metrics.mode_coverage(fake, modes.centres, modes.stds, modes.weights)
+        if self.target.modes() is not None:
+            cov, snap.mode_near, held = self.mode_measures(fake)
             snap.mode_counts, snap.high_quality = cov.counts, cov.high_quality
-            if modes.centres.shape[1] == self.dim:
-                d2 = ((fake[:, None, :] - modes.centres[None]) ** 2).sum(-1)  # (N, K)
-                snap.mode_near = (d2 < (0.25 * self.data_scale) ** 2).sum(0)
-            snap.metrics.update(modes=cov.modes_captured, high_quality=cov.high_quality,
+            snap.metrics.update(modes=held, high_quality=cov.high_quality,
                                 reverse_kl=cov.reverse_kl)
         if costly:
             snap.metrics.update(self.costly_metrics(real, fake))
@@ -222,7 +219,7 @@ class Probes:
     # ---- frame ------------------------------------------------------------------------------
     def d_values(self, D: torch.nn.Module, x: torch.Tensor, probabilistic: bool) -> np.ndarray:
         """D's output at points; replicated into packs when D judges m samples at once."""
-        job = _SurfaceJob(self, D, x)
+        job = SurfaceJob(D, x, self.cfg.remedies.packing, self._cond_dim())
         job.drain()
         return job.values(probabilistic)
 
@@ -243,14 +240,19 @@ class Probes:
             if D is not None:  # a VAE has none
                 D.eval()
         try:
-            surface = None if D is None else _SurfaceJob(self, D, self.d_inputs)
-            helper = None if surface is None else _frame_helper().submit(surface.drain)
+            surface = None if D is None else SurfaceJob(
+                D, self.d_inputs, self.cfg.remedies.packing, self._cond_dim())
+            helper = None if surface is None else frame_helper().submit(surface.drain)
             try:
                 with torch.inference_mode():
                     both = G(self._z_all, self._cond_all).numpy()
                 fake, mapped = both[: len(self.z)], both[len(self.z):]
+                fake, component = mixture_samples(trainer.adagan, G, self.z, fake)
                 step = trainer.step_count
                 f = Frame(self.kind, step)
+                if component is not None and self.kind == "2d":  # AdaGAN: who drew each fake
+                    f.arrays["fake_component"] = component  # (assets/draw_2d.js colours them)
+                    f.meta["components"] = trainer.adagan.components  # type: ignore[union-attr]
                 f.scalars.update(_stat_scalars(stats))
                 self._fill_mode_metrics(f, fake, step)
                 arrows = self._grad_arrows(trainer, fake[:N_GRAD_ARROWS]) \
@@ -268,6 +270,8 @@ class Probes:
                 self._fill_2d(f, real, fake, d_view, mapped, arrows, trainer)
             else:
                 self._fill_nd(f, real, fake, d_view, trainer)
+            if self._target_modes is not None:
+                f.arrays["target_modes"] = self._target_modes
             return f
         finally:
             if toggle:
@@ -360,72 +364,50 @@ class Probes:
         f.scalars["ks_mean"] = float(ks.mean())
         f.scalars["corr_dist"] = float(np.abs(corr_real - corr_fake).mean())
 
+    def mode_measures(self, fake: np.ndarray) -> tuple[metrics.ModeCoverage, np.ndarray | None,
+                                                       int]:
+        """The samples against the target's modes: high-quality coverage, the samples near each
+        mode (within a quarter data scale of its centre, or its high-quality radius when that is
+        wider, where the modes live in the data's own space) and the modes held, the one count
+        the frame title and the mode-collapse event both report
+        (`gancore.observe.detectors.modes_held`). Modes judged on a few coordinates
+        (the bimodal 6-D pair) merge into one when those coordinates come out unimodal: a single
+        hump between two centres puts samples near both, but it is one mode."""
+        modes = self.target.modes()
+        assert modes is not None
+        cov = metrics.mode_coverage(fake, modes.centres, modes.stds, modes.weights)
+        k = modes.centres.shape[1]
+        if k == self.dim:
+            d2 = ((fake[:, None, :] - modes.centres[None]) ** 2).sum(-1)  # (N, K)
+            # a wide mode (the 1-D gaussian) is near out to its high-quality radius
+            radius = np.maximum(0.25 * self.data_scale, 3 * modes.stds)  # (K,)
+            near = (d2 < radius[None] ** 2).sum(0)
+            return cov, near, modes_held(near)
+        held = modes_held(cov.counts)
+        real_bimodal = metrics.bimodality(self._real_all[:, :k]) > 5 / 9
+        if real_bimodal.any() and not (metrics.bimodality(fake[:, :k])[real_bimodal]
+                                       > 5 / 9).all():
+            held = min(held, 1)
+        return cov, None, held
+
     def _fill_mode_metrics(self, f: Frame, fake: np.ndarray, step: int) -> None:
         modes = self.target.modes()
         if modes is None:
             return
-        cov = metrics.mode_coverage(fake, modes.centres, modes.stds, modes.weights)
-        f.scalars["modes"] = cov.modes_captured
+        cov, _, held = self.mode_measures(fake)
+        f.scalars["modes"] = held
         f.scalars["modes_total"] = len(modes.centres)
         f.scalars["high_quality"] = cov.high_quality
         f.scalars["reverse_kl"] = cov.reverse_kl
+
+    def _cond_dim(self) -> int | None:
+        """The condition's width D is asked with (zeros), or None for an unconditional run."""
+        return self.target.cond_dim if self.cond is not None else None
 
 
 def _probabilistic(trainer: Trainer) -> bool:
     """Whether D's outputs read as probabilities; False without a D (the VAE)."""
     return trainer.D is not None and trainer.loss is not None and trainer.loss.probabilistic
-
-
-class _SurfaceJob:
-    """D evaluated over many points in chunks that any number of threads can take in turn
-    (`itertools.count` hands each chunk out once: its next() is atomic under the GIL)."""
-
-    def __init__(self, probes: Probes, D: torch.nn.Module, x: torch.Tensor):
-        self.D, self.x = D, x
-        self.pack = probes.cfg.remedies.packing
-        self.cond_dim = probes.target.cond_dim if probes.cond is not None else None
-        # Minibatch discrimination compares every pair in a batch: smaller chunks bound memory.
-        self.chunk = GRID_CHUNK if D.mbd is None else 256
-        self.starts = range(0, len(x), self.chunk)
-        self.out: list[torch.Tensor | None] = [None] * len(self.starts)
-        self._next = itertools.count()
-
-    def drain(self) -> None:
-        with torch.inference_mode():  # thread-local, so every thread enters it itself
-            for i in self._next:
-                if i >= len(self.starts):
-                    return
-                self.out[i] = self._evaluate(self.x[self.starts[i]:self.starts[i] + self.chunk])
-
-    def _evaluate(self, xi: torch.Tensor) -> torch.Tensor:
-        ci = None if self.cond_dim is None else torch.zeros(len(xi), self.cond_dim)
-        if self.pack > 1:
-            xi = xi.repeat_interleave(self.pack, 0)
-            ci = None if ci is None else ci.repeat_interleave(self.pack, 0)
-        return self.D(xi, ci)
-
-    def values(self, probabilistic: bool) -> np.ndarray:
-        chunks = [t for t in self.out if t is not None]
-        assert len(chunks) == len(self.out), "values() before every chunk was drained"
-        out = torch.cat(chunks)
-        return (torch.sigmoid(out) if probabilistic else out).numpy()
-
-
-_helper: tuple[int, ThreadPoolExecutor] | None = None
-
-
-def _frame_helper() -> ThreadPoolExecutor:
-    """This process's frame helper thread. Keyed by pid: a forked child inherits the executor
-    object but not its thread, and would wait on it forever. The thread sets its own intra-op
-    threads to one: OpenMP's thread count is per thread, and left at its default the helper's
-    matrix products spawned a team of their own that spun against the caller (no speed-up)."""
-    global _helper
-    if _helper is None or _helper[0] != os.getpid():
-        one_malloc_arena()
-        pool = ThreadPoolExecutor(1, thread_name_prefix="frame-surface",
-                                  initializer=torch.set_num_threads, initargs=(1,))
-        _helper = (os.getpid(), pool)
-    return _helper[1]
 
 
 def _stat_scalars(stats: StepStats | None) -> dict[str, float]:

@@ -10,7 +10,7 @@ import numpy as np
 
 from gancore.frames import Frame
 from gancore.render.style import FONT, d_cmap, d_limits, nice_ceil, style_axes
-from gancore.vocabulary import ARROW, FAKE, GRID, INK, MAP, MUTED, REAL
+from gancore.vocabulary import ARROW, FAKE, FAKE_EDGE, GRID, INK, MAP, MUTED, REAL
 
 if TYPE_CHECKING:
     from matplotlib.artist import Artist
@@ -106,7 +106,8 @@ class _Body2D(Body):
             self.grid = self._anim(ax.plot([], [], color=GRID, lw=0.5, alpha=0.3, zorder=1)[0])
         self.real = self._anim(ax.scatter([], [], s=9, c=REAL, alpha=0.55, lw=0, zorder=2,
                                           label="real"))
-        self.fake = self._anim(ax.scatter([], [], s=9, c=FAKE, alpha=0.85, lw=0, zorder=3,
+        self.fake = self._anim(ax.scatter([], [], s=12, c=FAKE, alpha=0.85, lw=0.5,
+                                          edgecolors=FAKE_EDGE, zorder=3,
                                           label="fake"))
         self.arrows = None
         if "grad_arrows" in first.arrays:
@@ -258,7 +259,8 @@ class _BodyND(Body):
                           fontsize=FONT["tick"], color=INK, labelpad=1)
         self.real = self._anim(ax.scatter([], [], s=7, c=REAL, alpha=0.5, lw=0, zorder=2,
                                           label="real"))
-        self.fake = self._anim(ax.scatter([], [], s=7, c=FAKE, alpha=0.8, lw=0, zorder=3,
+        self.fake = self._anim(ax.scatter([], [], s=10, c=FAKE, alpha=0.8, lw=0.5,
+                                          edgecolors=FAKE_EDGE, zorder=3,
                                           label="fake"))
         ax.legend(loc="upper right", frameon=True, framealpha=0.8, fontsize=FONT["tick"],
                   markerscale=2.2, handletextpad=0.2)

@@ -89,6 +89,12 @@ class Mailbox:
             at += len(block)
         return np.concatenate(blocks)
 
+    def peek(self) -> tuple[int, bytes] | None:
+        """(sequence number, newest frame) without taking a reader position: an overview that
+        glances at many runs (the class view) holds no rows back and moves no reader on."""
+        with self._cond:
+            return None if self._frame is None else (self._frame_seq, self._frame)
+
     def wait(self, timeout: float, reader: object = DEFAULT) -> bool:
         """Wait until this reader has a frame it has not seen (True) or `timeout` passes."""
         with self._cond:

@@ -6,6 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gancore.teach.period import (
+    Each,
+    EventsBy,
+    EventsEvery,
+    LessonPeriod,
+    Mostly,
+    NoEvents,
+)
+
 
 @dataclass(frozen=True)
 class Lesson:
@@ -15,38 +24,66 @@ class Lesson:
     problem: str  # preset showing the phenomenon (left)
     remedy: str  # preset answering or contrasting it (right)
     watch: tuple[str, ...] = ()  # gancore.observe.detectors event kinds that mark the phenomenon
+    # What each side must show over a class period, from step 1,000 on seeds 0-2
+    # (gancore.teach.period states the format; `make test-lessons` checks it).
+    period: LessonPeriod | None = None
+
+
+# What ring8-vanilla-collapse shows over a period, the problem of two lessons: at most 2 of the
+# 8 modes held at every check, flagged within 3,000 steps, and most samples off the clusters.
+COLLAPSED_RING = (Each("modes", high=2), EventsBy(("mode_collapse", "mode_hopping"), 3000),
+                  Mostly("high_quality", high=0.3, share=0.9))
 
 
 LESSONS: dict[str, Lesson] = {lesson.slug: lesson for lesson in [
     Lesson(
         "mode-collapse", "Mode collapse",
-        "The target is a ring of eight tight clusters. On the left a plain GAN sends nearly all "
-        "of its samples to one or two clusters: that cluster is the easiest place to fool the "
-        "discriminator right now, and nothing in the generator's loss rewards variety. Watch D's "
-        "surface: it rises on the ignored clusters and sinks where the samples pile up. On the "
-        "right the generator is trained against five unrolled discriminator updates, so it sees "
-        "how D would answer a pile-up and spreads over the whole ring instead.",
-        "ring8-vanilla-collapse", "ring8-unrolled", ("mode_collapse", "mode_hopping")),
+        "The target is a ring of eight tight clusters, and on both sides the same small GAN. On "
+        "the left the generator learns ten times faster than the discriminator: it finds the "
+        "one place D currently rates highest and sends nearly every sample there, and nothing in "
+        "its loss rewards variety. When D finally learns to reject that pile, the whole pile "
+        "jumps to another spot, never spreading out; watch D's surface rise on the clusters it "
+        "leaves empty. On the right the two learning rates are swapped, so D learns ten times "
+        "faster than G, and an R1 penalty keeps D's surface smooth on the data: any pile-up is "
+        "punished while it is still small, and the samples spread over all eight clusters and "
+        "slowly sharpen onto them.",
+        "ring8-vanilla-collapse", "ring8-d-ahead", ("mode_collapse", "mode_hopping"),
+        LessonPeriod(
+            problem=COLLAPSED_RING,
+            remedy=(Each("modes", low=7), Mostly("high_quality", low=0.5, start=15_000),
+                    NoEvents(("mode_collapse", "mode_hopping"))))),
     Lesson(
         "mode-hopping", "Mode hopping and non-convergence",
-        "Four points, a one-layer generator, plain SGD at a high learning rate and the original "
-        "minimax loss. The samples gather on one or two points; D learns to distrust them and "
-        "pushes them off; they swing over to other points, and D's score on the points they "
-        "left climbs back up (the green patches). The pair keep chasing each other and never "
-        "settle, which is a cycle rather than an equilibrium. On the right, a deeper generator "
-        "with Adam at a gentler rate splits its samples over the four points and comes to rest.",
+        "Four points and a small GAN whose generator learns ten times faster than its "
+        "discriminator. The samples pile up near one point; D slowly learns to distrust that "
+        "spot and pushes them off; the whole pile swings over to another point, and D's score "
+        "on the point it left climbs back up. The pair keep chasing each other for the whole "
+        "lesson, a cycle rather than an equilibrium, and G's gradient never dies out, so the "
+        "chase stays on screen. On the right the two learning rates are swapped and an R1 "
+        "penalty keeps D smooth on the data: D keeps up with every move, a pile-up is answered "
+        "before it forms, and the samples spread over the four points and come to rest.",
         "four-points-oscillation", "four-points-settled",
-        ("mode_collapse", "mode_hopping", "non_convergence")),
+        ("mode_collapse", "mode_hopping", "non_convergence"),
+        LessonPeriod(
+            problem=(EventsBy(("mode_collapse", "mode_hopping"), 3000), Each("modes", high=1),
+                     Each("g_grad_norm", low=1e-4)),
+            remedy=(Each("modes", low=4, start=3000), NoEvents(start=3000)))),
     Lesson(
-        "swaying", "Swaying and getting stuck",
-        "A 1-D gaussian with a discriminator that learns far slower than the generator and the "
-        "original minimax loss. D's first, half-learnt slope happens to point away from the "
-        "data, so the generator runs down it and leaves the picture; if D then becomes sure "
-        "that everything outside the data is fake, the minimax loss saturates and the generator "
-        "gets no gradient back: it is stuck. On the right the discriminator learns as fast as "
-        "the generator and the generator uses the non-saturating loss, so the first slope "
-        "already leads to the data and a confident D still pulls the fakes in.",
-        "sway-1d", "sway-1d-balanced", ("swaying", "stuck")),
+        "swaying", "Swaying",
+        "A 1-D gaussian, a generator that learns twenty times faster than its discriminator, "
+        "and the non-saturating loss. D's first, half-learnt slope happens to point away from "
+        "the data, so within the first hundred steps the generator runs down it, out of the "
+        "picture. D then learns where the data is and the fakes sway back, but D learns so "
+        "slowly that G overshoots every time: a narrow clump of fakes keeps swinging from one "
+        "side of the data to the other, never spreading into its shape. On the right D learns "
+        "as fast as G, so its first slope already leads to the data, and the fakes walk onto it "
+        "and spread out into its shape.",
+        "sway-1d", "sway-1d-balanced", ("swaying", "non_convergence"),
+        LessonPeriod(
+            problem=(EventsBy(("swaying",), 1000), Mostly("moved", low=0.3),
+                     Mostly("centroid_gap", low=1.0, share=0.2), NoEvents(("stuck",))),
+            remedy=(Each("high_quality", low=0.9), Each("off_data", high=0.1),
+                    Each("centroid_gap", high=1.0), NoEvents(("swaying", "stuck"))))),
     Lesson(
         "forgetting", "Catastrophic forgetting",
         "Real batches show only one of four clusters at a time, moving on every 500 steps. A "
@@ -57,39 +94,58 @@ LESSONS: dict[str, Lesson] = {lesson.slug: lesson for lesson in [
         "cluster the generator has abandoned. On the right every batch holds all four clusters "
         "(rehearsal: nothing goes unseen long enough to be forgotten) and an R1 penalty keeps "
         "D's surface smooth around the real data, so the samples settle on all four.",
-        "forgetting-sequential", "forgetting-rehearsal-r1", ("catastrophic_forgetting",)),
+        "forgetting-sequential", "forgetting-rehearsal-r1", ("catastrophic_forgetting",),
+        LessonPeriod(
+            problem=(EventsEvery(("catastrophic_forgetting",), 5000),),
+            remedy=(Each("modes", low=4, start=2000), Each("high_quality", low=0.7, start=3000),
+                    NoEvents()))),
     Lesson(
         "goodfellow-1d", "The 1-D picture from the original GAN paper",
         "One gaussian on a line, drawn as in Goodfellow's figure: the data's density, the "
         "generator's histogram, D(x), and lines from each noise value z to the x it is mapped "
-        "to. With the minimax loss and Adam the fake histogram slides under the data while D(x) "
-        "keeps chasing it, and the z-to-x lines keep shifting. Theory says D should end flat at "
-        "one half and G should stop; but Adam takes steps of about the same size even when the "
-        "gradients are only batch noise, so the pair never comes to rest. On the right plain "
-        "SGD, whose steps shrink with the gradient, and the non-saturating loss: the histogram "
-        "settles under the data, D(x) flattens at one half and the lines stop moving.",
-        "goodfellow-1d", "goodfellow-1d-settled", ("non_convergence",)),
+        "to. On the left the minimax loss, Adam, and a discriminator ten times quicker than the "
+        "generator: D(x) keeps a clear bump where the data outweighs the fakes, the fake "
+        "histogram slides towards it, and D's bump moves on before the fakes arrive, so the "
+        "pair chase each other for the whole lesson. Theory says D should end flat at one half; "
+        "Adam's steps stay about the same size even when its gradients are mostly noise. On the "
+        "right plain SGD, whose steps shrink with the gradient, and the non-saturating loss: the "
+        "histogram settles under the data and D(x) stays nearly flat at one half, while single "
+        "samples still jitter along their z-to-x lines.",
+        "goodfellow-1d", "goodfellow-1d-settled", ("non_convergence",),
+        LessonPeriod(
+            problem=(EventsBy(("non_convergence",), 3000), Mostly("d_spread", low=0.3)),
+            remedy=(Each("high_quality", low=0.9), Each("d_spread", high=0.15, start=2000),
+                    Each("centroid_gap", high=0.3, start=2000),
+                    NoEvents(("swaying", "stuck", "mode_collapse"))))),
     Lesson(
         "gan-vs-vae", "GAN versus VAE",
         "The same ring of eight clusters and the same network sizes, learnt two ways. On the "
-        "left a GAN: the discriminator punishes any sample that does not look like data, so "
-        "the samples sit sharply on the clusters. On the right the VAE baseline: it is trained "
-        "to reconstruct every point through a noisy code and its decoder averages over nearby "
-        "codes, so it reaches around the ring but smears the clusters into a blurred band, with "
+        "left a GAN (the mode-collapse lesson's remedy): the discriminator punishes any sample "
+        "that does not look like data, so the samples end up sharply on the clusters. On the "
+        "right the VAE baseline: it is trained to reconstruct every point through a noisy code "
+        "and its decoder averages over nearby codes, so it reaches around the ring but smears "
+        "the clusters into a blurred band, with "
         "most samples between them. No detector fires on either; compare the metrics: modes "
         "reached, and the high-quality share (samples near a cluster), which stays low for "
         "the VAE.",
-        "ring8-reference", "ring8-vae", ()),
+        "ring8-d-ahead", "ring8-vae", (),
+        LessonPeriod(
+            problem=(Each("modes", low=7), Mostly("high_quality", low=0.5, start=15_000),
+                     NoEvents()),
+            remedy=(Each("modes", low=6), Each("high_quality", high=0.4), NoEvents()))),
     Lesson(
         "bimodal-6d", "The bimodal 6-D conditional case",
         "Six correlated coordinates given a 4-D condition; coordinates 0 and 1 have two humps "
         "(a hidden sign the condition does not reveal), the other four have one. A conditional "
-        "WGAN-GP with a small learning rate learns the single-hump coordinates and the "
-        "correlations well but pours the two humps into one: from a smooth map of gaussian "
-        "noise, a two-hump marginal needs a sharp split that its slow critic never demands. "
+        "WGAN-GP with a small learning rate and one critic step per generator step pours the "
+        "two humps into one: from a smooth map of gaussian noise, a two-hump marginal needs a "
+        "sharp split, and its slow, briefly trained critic never demands it. "
         "Watch the marginals and the mode-collapse event. On the right a non-saturating GAN "
         "with a faster learning rate makes that split and both humps appear.",
-        "bimodal-6d-wgan-gp", "bimodal-6d-gan", ("mode_collapse",)),
+        "bimodal-6d-wgan-gp", "bimodal-6d-gan", ("mode_collapse",),
+        LessonPeriod(
+            problem=(EventsBy(("mode_collapse",), 3000), Each("modes", high=1)),
+            remedy=(Each("modes", low=2, start=2000), NoEvents(("mode_collapse",), 2000)))),
     Lesson(
         "gaussian-100d", "100-D gaussians judged by KS, correlations and the norm",
         "A 100-D standard gaussian cannot be looked at directly, so judge it by numbers. Per "
@@ -103,7 +159,34 @@ LESSONS: dict[str, Lesson] = {lesson.slug: lesson for lesson in [
         "discrimination), so a batch too alike is caught: the samples keep much of the "
         "spread and the KS and correlation errors drop several-fold, while the norm histogram "
         "is the last to line up: marginals can look right before the joint shape is.",
-        "gaussgan-100d", "gaussgan-100d-minibatch", ("mode_collapse",)),
+        "gaussgan-100d", "gaussgan-100d-minibatch", ("mode_collapse",),
+        LessonPeriod(
+            problem=(EventsBy(("mode_collapse",), 3000), Each("variance_ratio", high=0.25),
+                     Each("ks_mean", low=0.3)),
+            remedy=(Each("variance_ratio", low=0.25, start=2000),
+                    Each("ks_mean", high=0.3, start=2000)))),
+    Lesson(
+        "adagan", "AdaGAN: boosting a mixture of generators",
+        "The ring of eight tight clusters and the same small networks on both sides. On the "
+        "left one plain GAN: its samples crowd onto a cluster or two, or hang between them. On "
+        "the right AdaGAN trains GANs one after another and keeps them all, each drawn in its "
+        "own colour. Between two of them a classifier learns to tell real points from the "
+        "mixture so far; points it is sure are real are ones the mixture misses, and they get "
+        "the weight in the next generator's data, while covered clusters get none. Watch each "
+        "new colour settle on clusters still empty: every generator may collapse, but it only "
+        "has to cover what is left. The price: GANs trained in turn with a classifier between "
+        "them, and a model that is a list of networks.",
+        "ring8-vanilla-collapse", "ring8-adagan", ("mode_collapse", "mode_hopping"),
+        # The problem side as in the mode-collapse lesson. The remedy, measured over 30,000 steps
+        # on seeds 0-2: 8 of 8 modes at every check from step 6,000 (seed 2's first generator
+        # held 1-2 before), high quality >= 27% from 10,000 and >= 43% from 24,000; collapse
+        # and hopping events only before step 3,600. Each generator switch brings a fresh D,
+        # which the forgetting detector flags (4-7 times a period).
+        LessonPeriod(
+            problem=COLLAPSED_RING,
+            remedy=(Each("modes", low=8, start=6000), Each("high_quality", low=0.2, start=10_000),
+                    Each("high_quality", low=0.35, start=24_000),
+                    NoEvents(("mode_collapse", "mode_hopping"), start=6000)))),
 ]}
 
 

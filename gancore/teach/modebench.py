@@ -12,6 +12,11 @@ critic steps per G step, beta2 0.9) because the recipe is part of the method, wi
 penalty weight of its authors' 2-D experiments (0.1; the image-model 10 over-smooths a critic on
 modes 0.01 wide). Both learning rates are cut tenfold for the last 30% of the steps, the usual
 decay that lets samples settle onto the modes they found.
+
+AdaGAN shares the same step budget among its generators and the classifier that reweights the
+data between them (4 generators of 1,275 steps and 3 classifiers of 300: 6,000 steps), and each
+generator gets its own rate cut for the last 30% of its steps: a generator started after the
+run's 70% mark at a tenth of the rates would hardly move. Feature matching changes G's loss only.
 """
 
 from __future__ import annotations
@@ -45,11 +50,26 @@ METHODS: dict[str, dict[str, Any]] = {
     "WGAN-GP": {"loss.name": "wgan_gp", "loss.gp_lambda": 0.1, "train.k_d": 5, "opt_g.lr": 1e-3,
                 "opt_d.lr": 1e-3, "opt_g.beta2": 0.9, "opt_d.beta2": 0.9},
     "Minibatch discrimination": {"remedies.minibatch_discrimination": True},
+    "Feature matching": {"remedies.feature_matching": True},
+    "AdaGAN (4)": {},  # its schedule depends on the step budget: see adagan_schedule
 }
+ADAGAN_METHOD = "AdaGAN (4)"
+ADAGAN_GENERATORS = 4
+ADAGAN_CLASSIFIER_STEPS = 300
 
 
-def protocol_config(target: str, method: str, seed: int) -> RunConfig:
-    return RunConfig().with_changes({**BASE, **TARGETS[target], **METHODS[method],
+def adagan_schedule(steps: int) -> dict[str, int]:
+    """The AdaGAN fields that spend `steps` in all: T generators and T - 1 classifiers."""
+    t, c = ADAGAN_GENERATORS, ADAGAN_CLASSIFIER_STEPS
+    c = min(c, max(10, steps // (4 * t)))  # short test budgets keep most steps for the GANs
+    return {"remedies.adagan_generators": t, "remedies.adagan_classifier_steps": c,
+            "remedies.adagan_steps": max(10, (steps - (t - 1) * c) // t)}
+
+
+def protocol_config(target: str, method: str, seed: int,
+                    steps: int = DEFAULT_STEPS) -> RunConfig:
+    extra = adagan_schedule(steps) if method == ADAGAN_METHOD else {}
+    return RunConfig().with_changes({**BASE, **TARGETS[target], **METHODS[method], **extra,
                                      "train.seed": seed})
 
 
@@ -76,14 +96,30 @@ def run_one(args: tuple[str, str, int, int]) -> Result:
 
     torch.set_num_threads(1)
     target, method, seed, steps = args
-    trainer = Trainer(protocol_config(target, method, seed))
-    cut = int(steps * LR_CUT_AT)
+    cfg = protocol_config(target, method, seed, steps)
+    trainer = Trainer(cfg)
+    fast = cfg
     for i in range(steps):
-        if i == cut:
-            trainer.apply_live(decayed(trainer.cfg))
+        want = decayed(fast) if _settling(cfg, i, steps) else fast
+        if want != trainer.cfg:
+            trainer.apply_live(want)
         trainer.step()
     cov = score(trainer, seed)
     return Result(target, method, seed, cov.modes_captured, cov.high_quality, cov.reverse_kl)
+
+
+def _settling(cfg: RunConfig, i: int, steps: int) -> bool:
+    """Whether step i runs at the cut rates: the last 30% of the run, or for AdaGAN of the
+    generator in training (its classifier steps keep their own rate either way)."""
+    r = cfg.remedies
+    if r.adagan_generators == 1:
+        return i >= int(steps * LR_CUT_AT)
+    period = r.adagan_steps + r.adagan_classifier_steps
+    last_start = (r.adagan_generators - 1) * period
+    if i >= last_start:  # the last generator trains to the end of the run
+        span = max(r.adagan_steps, steps - last_start)
+        return i - last_start >= int(span * LR_CUT_AT)
+    return i % period >= int(r.adagan_steps * LR_CUT_AT)
 
 
 def score(trainer, seed: int):
@@ -97,12 +133,20 @@ def score(trainer, seed: int):
     gen = torch.Generator().manual_seed(10_000 + seed)
     with torch.inference_mode():
         fake = trainer.G(sample_latent(EVAL_SAMPLES, trainer.cfg.latent, gen)).numpy()
+        if trainer.adagan is not None:  # the whole mixture, each generator by its weight
+            fake = trainer.adagan.sample(trainer.G, EVAL_SAMPLES, gen).numpy()
     modes = trainer.target.modes()
     return metrics.mode_coverage(fake, modes.centres, modes.stds, modes.weights)
 
 
-def run_protocol(seeds: int, steps: int, jobs: int = 2, progress=None) -> list[Result]:
-    tasks = [(t, m, s, steps) for t in TARGETS for m in METHODS for s in range(seeds)]
+def run_protocol(seeds: int, steps: int, jobs: int = 2, progress=None,
+                 methods: list[str] | None = None,
+                 targets: list[str] | None = None) -> list[Result]:
+    """Every (target, method, seed) of `methods` and `targets` (default all), in `jobs`
+    processes."""
+    chosen = [m for m in METHODS if methods is None or m in methods]
+    tasks = [(t, m, s, steps) for t in TARGETS if targets is None or t in targets
+             for m in chosen for s in range(seeds)]
     with mp.get_context("spawn").Pool(jobs) as pool:
         results = []
         for r in pool.imap_unordered(run_one, tasks):
@@ -132,7 +176,8 @@ def summarise(results: list[Result]) -> dict:
 
 
 def table(summary: dict, seeds: int, steps: int) -> str:
-    """Markdown table: one row per method, modes / high-quality % / reverse KL per target."""
+    """Markdown table: one row per method, modes / high-quality % / reverse KL per target
+    (methods that were not run are left out)."""
     lines = [f"Mode coverage after {steps:,} steps, mean ± standard error over {seeds} seeds "
              f"({EVAL_SAMPLES} samples; ring of 8: radius 1, std 0.01; grid 5x5: spacing 2, "
              "std 0.05; G and D 3x128 ReLU, Adam G 1e-3 / D 1e-4, both cut tenfold at "
@@ -141,6 +186,8 @@ def table(summary: dict, seeds: int, steps: int) -> str:
              "grid: modes (max 25) | grid: high quality % | grid: reverse KL |",
              "|---|---|---|---|---|---|---|"]
     for m in METHODS:
+        if not any(m in summary.get(t, {}) for t in TARGETS):
+            continue
         cells = []
         for t in TARGETS:
             v = summary.get(t, {}).get(m)

@@ -37,6 +37,10 @@ _GRID = {**_RING_SMALL, "target.name": "grid", "target.spacing": 2.0, "target.st
 _DOC003 = {"generator.hidden": [50, 50, 50, 50], "generator.activation": "leaky_relu",
            "discriminator.hidden": [100, 50, 50], "discriminator.activation": "leaky_relu",
            "latent.dim": 15, "train.batch_size": 500, "opt_g.lr": 1e-3, "opt_d.lr": 1e-3}
+_FOUR_POINTS = {"target.name": "four_points", "target.std": 0.01, "generator.hidden": [64, 64],
+                "discriminator.hidden": [64, 64], "latent.dim": 2, "train.batch_size": 128,
+                "loss.name": "non_saturating", "opt_g.lr": 1e-3, "opt_d.lr": 1e-4,
+                "train.seed": 2}
 _ONE_D = {"generator.hidden": [32, 32], "discriminator.hidden": [32, 32], "latent.dim": 1,
           "frames.samples": 2000, "train.batch_size": 128}
 
@@ -44,13 +48,18 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset("ring8-reference",
            "The healthy baseline: all eight modes of the ring fill in and D's surface flattens "
            "towards one half.", {}, "baseline"),
+    # G learns ten times faster than D (the mode-coverage table's setting): with equal rates the
+    # ring recovered 5-6 of 8 modes from about step 9,800, so the lesson ended mid-class. Seeds
+    # 0-2 hold at most 1 mode at every check of a 30,000-step class period.
     Preset("ring8-vanilla-collapse",
-           "A plain GAN on PacGAN's ring of 8: the samples crowd onto one mode at a time and hop "
-           "between them, while D's peaks on the abandoned modes grow back.",
-           {**_RING_SMALL, "train.seed": 3}, "mode collapse"),
+           "A plain GAN on PacGAN's ring of 8 whose generator learns ten times faster than its "
+           "discriminator: the samples pile onto one mode, or between two, and the whole pile "
+           "jumps elsewhere whenever D catches up; it never spreads.",
+           {**_RING_SMALL, "opt_d.lr": 1e-4, "train.seed": 3}, "mode collapse"),
     Preset("ring8-unrolled",
-           "The same GAN with 5 unrolled D steps in G's update: G anticipates D's answer and "
-           "spreads over the modes instead of chasing one.",
+           "The ring GAN at equal rates with 5 unrolled D steps in G's update: G anticipates "
+           "D's answer and spreads over the modes instead of chasing one (slow: about 25 steps/s "
+           "on one core).",
            {**_RING_SMALL, "remedies.unrolled_steps": 5, "train.seed": 3}, "mode collapse"),
     Preset("ring8-wgan-gp",
            "The same ring with a WGAN-GP critic: no probability surface, smooth critic slopes, "
@@ -67,30 +76,35 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            "The same GAN with packing 4: D judges four samples at once, sees the missing "
            "diversity and spreads G over most of the grid (blurred between the modes at first).",
            {**_GRID, "remedies.packing": 4, "train.seed": 1}, "mode collapse"),
+    # SGD with the minimax loss slid between the points for ~25 s, then D saturated (step
+    # ~3,500): G's gradient fell to 1e-11 and the samples left the plot for good. A generator
+    # ten times faster than D keeps hopping instead, with a gradient that never vanishes.
     Preset("four-points-oscillation",
-           "Four points, a one-layer G, plain SGD and the original minimax loss: the samples "
-           "never settle; they slide from point to point as D's score on each rises and falls.",
-           {"target.name": "four_points", "target.std": 0.01, **_DOC003,
-            "generator.hidden": [16], "opt_g.name": "sgd", "opt_d.name": "sgd",
-            "opt_g.lr": 0.05, "opt_d.lr": 0.05, "loss.name": "minimax", "train.seed": 2},
-           "non-convergence"),
+           "Four points and a generator ten times faster than its discriminator: the samples "
+           "pile up near one point, D turns against it, and the pile swings over to another "
+           "point; they never settle.",
+           _FOUR_POINTS, "non-convergence"),
     Preset("two-points",
            "Two points: the samples split evenly onto both points and stay there.",
            {"target.name": "two_points", "target.std": 0.01, **_DOC003}, "convergence"),
     Preset("circle",
            "A circle: the latent gaussian is bent into a ring and spreads evenly around it.",
            {"target.name": "circle", "target.radius": 1.0, **_DOC003}, "convergence"),
+    # D ten times faster than G and twice as wide: at equal rates D(x) stayed within 0.45-0.5
+    # all along, so there was nothing to see it chase (its spread is now about 0.5).
     Preset("goodfellow-1d",
            "The 1-D picture from the original paper: the fake histogram slides under the data, "
-           "D(x) chases it, and the z-to-x lines show how G stretches the noise.",
+           "a quick D(x) keeps a clear bump where the data outweighs the fakes and chases it, and "
+           "the z-to-x lines show how G stretches the noise.",
            {**_ONE_D, "target.name": "gaussian_1d", "target.mean": 2.0, "target.std": 0.5,
             "latent.distribution": "uniform", "loss.name": "minimax", "opt_g.lr": 1e-3,
-            "opt_d.lr": 1e-3}, "non-convergence"),
+            "opt_d.lr": 1e-2, "discriminator.hidden": [64, 64]}, "non-convergence"),
     Preset("sway-1d",
-           "D learns slowly and its first slope points away from the data: G runs down it, out "
-           "of the picture, then sways back once D has learnt where the data is.",
+           "D learns twenty times slower than G and its first slope points away from the data: G "
+           "runs down it, out of the picture, sways back once D has learnt where the data is, "
+           "and keeps swinging across the data as a narrow clump.",
            {**_ONE_D, "target.name": "gaussian_1d", "target.mean": 2.0, "target.std": 0.5,
-            "loss.name": "minimax", "opt_g.lr": 2e-3, "opt_d.lr": 1e-4, "train.k_d": 1,
+            "loss.name": "non_saturating", "opt_g.lr": 2e-3, "opt_d.lr": 1e-4, "train.k_d": 1,
             "train.seed": 2}, "swaying"),
     Preset("forgetting-sequential",
            "Each real batch shows only one of four modes for 500 steps: D forgets the modes it "
@@ -106,10 +120,11 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
             "generator.hidden": [256, 256], "discriminator.hidden": [256, 256],
             "frames.samples": 1000, "train.batch_size": 256}, "n-D"),
     Preset("bimodal-6d-wgan-gp",
-           "A conditional WGAN-GP on 6-D data: it learns the unimodal coordinates and their "
-           "correlations but blurs the two bimodal ones into one hump.",
+           "A conditional WGAN-GP on 6-D data with one critic step per generator step: the two "
+           "bimodal coordinates come out as one hump (with five critic steps they split by "
+           "step 2,000).",
            {"target.name": "bimodal_6d", "train.conditional": True, "loss.name": "wgan_gp",
-            "train.k_d": 5, "latent.dim": 6, "generator.hidden": [64, 64, 128],
+            "train.k_d": 1, "latent.dim": 6, "generator.hidden": [64, 64, 128],
             "discriminator.hidden": [64, 64, 128], "opt_g.lr": 1e-4, "opt_d.lr": 1e-4,
             "opt_g.beta2": 0.9, "opt_d.beta2": 0.9, "frames.samples": 1000}, "n-D"),
     Preset("ganlab-ring",
@@ -121,11 +136,13 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
             "loss.name": "non_saturating", "train.k_d": 3, "train.batch_size": 150,
             "latent.dim": 2, "latent.distribution": "uniform"}, "GAN Lab"),
     # ---- the other half of each classroom lesson (gancore.teach.lessons): remedies, contrasts ----
+    # Swapping the rates alone left seeds 1 and 2 on 2 of the 4 points; with R1 they hold all 4.
     Preset("four-points-settled",
-           "The four points again, with a deeper G and Adam at a gentle rate: the samples split "
-           "over all four points and come to rest.",
-           {"target.name": "four_points", "target.std": 0.01, **_DOC003, "opt_g.lr": 2e-4,
-            "opt_d.lr": 2e-4, "train.seed": 2}, "convergence"),
+           "The four points again with the two learning rates swapped, D ten times faster than "
+           "G, and an R1 penalty on D: D answers every pile-up at once, the samples spread over "
+           "the four points and come to rest.",
+           {**_FOUR_POINTS, "opt_g.lr": 1e-4, "opt_d.lr": 1e-3, "loss.r1_gamma": 1.0},
+           "convergence"),
     Preset("sway-1d-balanced",
            "The swaying setup with D learning as fast as G and the non-saturating loss: D's "
            "first slope leads to the data and the fakes walk straight onto it.",
@@ -140,11 +157,20 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            "catastrophic forgetting"),
     Preset("goodfellow-1d-settled",
            "The 1-D picture with the non-saturating loss and plain SGD: the fake histogram "
-           "settles under the data, D(x) flattens at one half and the z-to-x lines stop moving.",
+           "settles under the data and D(x) flattens near one half; single samples still "
+           "jitter along the z-to-x lines.",
            {**_ONE_D, "target.name": "gaussian_1d", "target.mean": 2.0, "target.std": 0.5,
             "latent.distribution": "uniform", "loss.name": "non_saturating",
             "opt_g.name": "sgd", "opt_d.name": "sgd", "opt_g.lr": 0.05, "opt_d.lr": 0.05},
            "convergence"),
+    # Without R1, seeds 1 and 2 drifted down to 4-5 of 8 modes within 20,000 steps; with it all
+    # eight stay (seeds 0-2) and the share of sharp samples keeps growing.
+    Preset("ring8-d-ahead",
+           "The collapsing ring GAN with its two learning rates swapped, D ten times faster than "
+           "G, and an R1 penalty that keeps D smooth on the data: D punishes any pile-up before "
+           "it grows, so the samples spread over all eight modes and slowly sharpen onto them.",
+           {**_RING_SMALL, "opt_g.lr": 1e-4, "opt_d.lr": 1e-3, "loss.r1_gamma": 1.0,
+            "train.seed": 3}, "mode collapse"),
     Preset("ring8-vae",
            "The VAE baseline on the ring of 8 with the GAN's network sizes: it reaches most "
            "modes, but the samples smear into a blurred band between them.",
@@ -165,6 +191,12 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
             "remedies.minibatch_discrimination": True,
             "generator.hidden": [256, 256], "discriminator.hidden": [256, 256],
             "frames.samples": 1000, "train.batch_size": 256}, "n-D"),
+    Preset("ring8-adagan",
+           "AdaGAN on the ring of 8: eight small GANs trained one after another, each on the data "
+           "reweighted towards the modes the mixture so far misses, each drawn in its own colour; "
+           "one GAN alone collapses, the mixture covers the ring.",
+           {**_RING_SMALL, "remedies.adagan_generators": 8, "remedies.adagan_steps": 2500,
+            "remedies.adagan_classifier_steps": 300, "train.seed": 3}, "mode collapse"),
 ]}
 
 

@@ -5,6 +5,8 @@
 the networks when their shapes are unchanged, the optimiser state when the optimiser is the same
 kind, the random stream when the seed is unchanged (then a child whose change is a no-op trains
 exactly like its parent). What did not fit starts fresh, and the returned note says so.
+An AdaGAN run also saves its mixture (frozen generators, their weights, the real pool, its data
+weights and a classifier in training); a child with another AdaGAN schedule starts fresh.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def save_state(trainer: Trainer, path: str | Path) -> int:
         "G": trainer.G.state_dict(), "net2": None if net2 is None else net2.state_dict(),
         "opt_g": trainer.opt_g.state_dict(), "opt_d": trainer.opt_d.state_dict(),
         "rng": trainer.gen.get_state(),
+        "adagan": None if trainer.adagan is None else trainer.adagan.state_dict(),
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,6 +67,13 @@ def load_state(trainer: Trainer, path: str | Path) -> str:
             and state["net2"] is not None and _fits(net2, state["net2"])):
         return (f"fresh weights from step 0: the change alters the networks, so the parent's "
                 f"step-{state['step']:,} weights do not fit")
+    saved_mix = state.get("adagan")
+    if (trainer.adagan is None) != (saved_mix is None) or (
+            trainer.adagan is not None and not trainer.adagan.fits(saved_mix)):
+        return (f"fresh weights from step 0: the change alters the AdaGAN mixture, so the "
+                f"parent's step-{state['step']:,} generators do not fit")
+    if trainer.adagan is not None and saved_mix is not None:
+        trainer.adagan.load_state_dict(saved_mix)
     trainer.G.load_state_dict(state["G"])
     net2.load_state_dict(state["net2"])
     kept = ["weights"]

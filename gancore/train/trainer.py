@@ -14,6 +14,7 @@ from torch import Tensor
 from gancore.config import OptimConfig, RunConfig, data_dim
 from gancore.data.targets import Target, build_target, sample_latent
 from gancore.train import direct_backprop
+from gancore.train.adagan import AdaGAN, component_seed
 from gancore.train.losses import LOSSES, Loss, gradient_penalty, r1_penalty
 from gancore.train.models import Discriminator, Generator
 from gancore.train.remedies import feature_matching_loss, unrolled_g_loss
@@ -136,6 +137,13 @@ class Trainer:
             direct_backprop.DirectBackprop.for_networks(self.G, self.D)
         self._use_direct = self.direct is not None and direct_backprop.applies(cfg)
         self.step_count = 0
+        # AdaGAN: G is the mixture's newest generator; real batches come from its weighted pool
+        self.adagan: AdaGAN | None = None
+        if cfg.remedies.adagan_generators > 1:
+            if self.target.time_varying:
+                raise ValueError(f"remedies.adagan_generators: target '{cfg.target.name}' "
+                                 "changes with the step, and AdaGAN reweights a fixed pool")
+            self.adagan = AdaGAN(cfg, self.target)
 
     def _build_networks(self) -> None:
         cfg = self.cfg
@@ -156,11 +164,15 @@ class Trainer:
         self.loss = LOSSES[cfg.loss.name]
         if target is not None:
             self.target = target
+            if self.adagan is not None:  # the weights belonged to the old target's points
+                self.adagan.new_target(target)
         self.cfg = cfg
         self._use_direct = self.direct is not None and direct_backprop.applies(cfg)
 
     # ---- batches ------------------------------------------------------------------------
     def real_batch(self, n: int) -> tuple[Tensor, Tensor | None]:
+        if self.adagan is not None:
+            return self.adagan.real(n, self.gen), None
         if self.cond_dim:
             return self.target.sample_conditional(n, self.gen, self.step_count)
         return self.target.sample(n, self.gen, self.step_count), None
@@ -174,6 +186,12 @@ class Trainer:
         for teaching in slow motion). Every call counts as one step."""
         cfg = self.cfg
         B = cfg.train.batch_size
+        if self.adagan is not None:
+            classify = self._adagan_phase()
+            if classify:  # this step trains the data-vs-mixture classifier, whatever `which`
+                loss, p_real, p_fake, norm = self.adagan.classifier_step(self.G, B, self.gen)
+                self.step_count += 1
+                return StepStats(self.step_count, loss, _NAN, p_real, p_fake, norm, _NAN, "d")
         d_loss = d_real = d_fake = d_grad = g_loss = g_grad = _NAN
         if which in ("both", "d"):
             for i in range(cfg.train.k_d):
@@ -194,6 +212,22 @@ class Trainer:
         self.step_count += 1
         return StepStats(self.step_count, d_loss.detach(), g_loss.detach(), d_real, d_fake,
                          d_grad, g_grad, which)
+
+    def _adagan_phase(self) -> bool:
+        """Move the mixture on when this step starts a new generator; True when it is a
+        classifier step."""
+        assert self.adagan is not None
+        k, classify = self.adagan.phase(self.step_count)
+        if k >= self.adagan.components:  # the classifier has seen the last generator: next one
+            self.adagan.add_component(self.G)
+            # A new GAN: fresh G, D and optimiser moments (at the current live rates)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(component_seed(self.cfg.train.seed, self.adagan.components - 1))
+                self._build_networks()
+            assert self.D is not None  # AdaGAN mixes GANs (the config refuses the VAE)
+            self.direct = direct_backprop.DirectBackprop.for_networks(self.G, self.D)
+            self._use_direct = self.direct is not None and direct_backprop.applies(self.cfg)
+        return classify
 
     def _d_step(self, B: int, want_stats: bool = True) -> tuple[Tensor, Tensor, Tensor]:
         cfg = self.cfg

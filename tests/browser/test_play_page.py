@@ -82,7 +82,7 @@ def test_br003_live_loss_change_keeps_the_step(browser, server):
     type_into(browser, "opt_d.lr", "0.0002")
     wait_js(browser, "return document.getElementById('notice').textContent"
                      ".includes('Applied live')", 30, "the live change")
-    assert "opt_d.lr" in notice(browser)
+    assert "learning rate of D" in notice(browser)  # the field in words
     wait_js(browser, f"const b = document.querySelector('#status [data-stat=step] b');"
                      f"return b && parseInt(b.textContent.replace(/,/g, '')) > {step_before}",
             30, "frames after the change")

@@ -57,7 +57,8 @@ class Visitor:
                    "value": v} for p, v in changes.items()]
         status, answer = self.client.call(
             ("run.data", '"type":"field"}.value', "field-error"), [values],
-            [{"id": "run", "property": "data", "value": run}], fields=list(changes))
+            [{"id": "run", "property": "data", "value": run},
+             {"id": "notice", "property": "children", "value": None}], fields=list(changes))
         assert status == 200, answer
         return answer["response"]
 
@@ -100,7 +101,7 @@ def test_feat002_a_restart_field_makes_a_child_in_the_same_worker_slot(visitor):
     child = response["run"]["data"]
     assert child["run"] != parent and child["parent"] == parent, child
     assert child["fork_step"] > 50
-    assert "Restart field changed (latent.dim)" in _notice(response)
+    assert "Restarted from step 0" in _notice(response) and "(latent.dim)" in _notice(response)
     # The child trains in the pool process that trained its parent: no new placement.
     assert worker_pid(stack.runs, child["run"]) == pid
     tab.watch(child["run"])  # what the page's GS.setRun does with the new run

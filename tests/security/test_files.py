@@ -68,7 +68,8 @@ def test_sec_file003_a_forged_run_store_cannot_switch_a_run_to_a_server_file(ser
     status, answer = client.call(
         ("run.data", '"type":"field"}.value', "field-error"),
         [[{"id": field, "property": "value", "value": 0.002}]],
-        [{"id": "run", "property": "data", "value": forged}], fields=["opt_d.lr"])
+        [{"id": "run", "property": "data", "value": forged},
+         {"id": "notice", "property": "children", "value": None}], fields=["opt_d.lr"])
     assert status == 200, answer
     assert "uploaded in this browser session" in json.dumps(answer)
     for run in _runs(client):
