@@ -67,8 +67,9 @@ test-browser: install-dev services browser
 test-load: install-dev services browser
 	GANSCOPE_REQUIRE_BROWSER=1 GANSCOPE_REQUIRE_SERVICES=1 $(PY) -m pytest -m load
 
-## make test-lessons: every lesson's problem and remedy presets for a class period on seeds 0-2
-## (marker "lessons", 2 processes, about 50 minutes); figures in test-artifacts/lessons-period.md
+## make test-lessons: the lessons measured to hold (tests/test_lessons_period.py HELD), problem and
+## remedy presets for a class period on seeds 0-2 (marker "lessons", 2 processes); figures in
+## test-artifacts/lessons-period.md. Any lesson: gancore lessons-period --only SLUG
 test-lessons: install-dev
 	$(PY) -m pytest -m lessons -s tests/test_lessons_period.py
 

@@ -132,7 +132,8 @@ def test_cmp002_fork_opens_beside_its_parent_with_the_difference(browser, server
     rows = browser.execute_script(
         "return Object.fromEntries([...document.querySelectorAll('.diff-table tr[data-path]')]"
         ".map(r => [r.dataset.path, [...r.cells].slice(1).map(c => c.textContent)]))")
-    assert rows == {"loss.name": ["non_saturating", "hinge"], "opt_d.lr": ["0.001", "0.0002"]}
+    assert rows == {"loss.name": ["non_saturating", "hinge"],
+                    "opt_d.lr": [str(PRESETS[LIGHT].config().opt_d.lr), "0.0002"]}
     caption = browser.find_element(By.CSS_SELECTOR, ".diff-table caption").text
     assert "child forked from its parent at step" in caption
     assert "child @ step" in browser.find_element(By.CSS_SELECTOR, "#cmp-cell-1 .cmp-label").text

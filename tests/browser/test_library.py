@@ -18,6 +18,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from gancore.store.reader import RunReader
+from gancore.teach.presets import PRESETS
 from tests.browser.conftest import ROOT, AppServer, screenshot
 from tests.browser.page import wait_js
 
@@ -87,7 +88,8 @@ def test_lib101_cli_recording_is_listed_with_its_summary(browser, lib_server):
     wait_js(browser, f"return document.querySelector(\"tr[data-rec='{SWAY}']\")", 30,
             "the recording's row")
     text = row_text(browser, SWAY)
-    assert "gaussian_1d (1-D)" in text and "GAN · minimax" in text
+    assert "gaussian_1d (1-D)" in text
+    assert f"GAN · {PRESETS['sway-1d'].config().loss.name}" in text
     assert "150\n6 frames" in text  # steps, then frames: 0, 30, ..., 150
     assert "1 event" in text and "swaying at step 50" in text
     assert "D loss" in text and "run sway-1d" in text

@@ -45,6 +45,18 @@ def _wait_bar(driver, path: str, marked: str | None):
         raise AssertionError(f"no navigation bar (or no mark on {marked}) on {path}") from None
 
 
+@pytest.fixture(scope="module", autouse=True)
+def own_session(browser, server):
+    """This module clicks through every page; the play and compare pages it leaves before their
+    runs are first watched hold those runs for app.run_record.NEVER_WATCHED_GRACE_S. A session
+    of its own keeps them from counting against the next module's share."""
+    browser.get(server.url + UNKNOWN)  # cookies are cleared for the page's origin
+    browser.delete_all_cookies()
+    yield
+    browser.get(server.url + UNKNOWN)
+    browser.delete_all_cookies()
+
+
 def test_nav001_every_page_has_the_six_links_each_opens_its_page_marked(browser, server):
     """From the 404 page, through the bar's links one by one: each page shows the six links,
     all visible, its own marked (none on the 404 page)."""
