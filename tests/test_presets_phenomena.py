@@ -7,7 +7,7 @@ import pytest
 
 from tests.helpers import on_both_cores
 
-pytestmark = pytest.mark.timeout(600)  # 3 presets, about 45 s on an idle 2-core box
+pytestmark = pytest.mark.timeout(600)  # 3 presets, about 35 s on an idle 2-core box
 
 # preset -> (steps, detector kinds that must fire); an empty tuple means none may fire. A set
 # means any one of its kinds will do. The presets of the classroom lessons (problem and remedy
@@ -16,9 +16,9 @@ pytestmark = pytest.mark.timeout(600)  # 3 presets, about 45 s on an idle 2-core
 # are the healthy presets outside the lessons. Listed longest first (seconds on one core of the
 # 2-core box in the comments), the order the two processes take them in.
 EXPECTED = {
-    "ring8-reference": (2500, ()),  # 31 s
-    "two-points": (2500, ()),  # 26 s
-    "circle": (2500, ()),  # 22 s
+    "ring8-reference": (2000, ()),  # 25 s
+    "two-points": (2000, ()),  # 21 s
+    "circle": (2000, ()),  # 18 s
 }
 
 
