@@ -155,17 +155,11 @@ def open_presenting(driver, server, preset: str) -> None:
             60, "the modes chart's first points")
 
 
-def test_pr001_ring8_presenter_reads_at_every_projector_size(browser, server):
+@pytest.mark.parametrize("preset,plot", [("ring8-reference", "plot-2d"),
+                                         ("goodfellow-1d", "plot-1d")])
+def test_pr001_presenter_reads_at_every_projector_size(browser, server, preset, plot):
     try:
-        open_presenting(browser, server, "ring8-reference")
-        check_sizes(browser, "ring8-reference", "plot-2d")
-    finally:
-        browser.set_window_size(1920, 1080)
-
-
-def test_pr002_goodfellow_1d_presenter_reads_at_every_projector_size(browser, server):
-    try:
-        open_presenting(browser, server, "goodfellow-1d")
-        check_sizes(browser, "goodfellow-1d", "plot-1d")
+        open_presenting(browser, server, preset)
+        check_sizes(browser, preset, plot)
     finally:
         browser.set_window_size(1920, 1080)
