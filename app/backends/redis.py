@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import struct
 import threading
 import time
 from pathlib import Path
@@ -195,9 +194,9 @@ class RedisBackend:
             blobs = p.execute()
         except self.errors:
             return {}
-        return {run_id: (struct.unpack_from("<Q", blob, 0)[0], bytes(blob[8:]))
-                for run_id, blob in zip(run_ids, blobs, strict=True)
-                if blob is not None and len(blob) > 8}
+        read = {run_id: rk.read_newest_frame(blob)
+                for run_id, blob in zip(run_ids, blobs, strict=True) if blob is not None}
+        return {run_id: got for run_id, got in read.items() if got is not None}
 
     # ---- status ------------------------------------------------------------------------------
     def status(self, run_id: str) -> dict[str, Any]:
@@ -350,13 +349,12 @@ class _Pump:
                             rows.append(np.frombuffer(f[b"rows"], "<f8").reshape(n, -1))
                 if newest_seq != seen_seq or (not got and seen_seq == 0):
                     blob = r.get(rk.run_key(self.run_id, "frame"))
-                    if blob is not None:
-                        (seq,) = struct.unpack_from("<Q", blob, 0)
-                        if seq != seen_seq:
-                            seen_seq = seq
-                            block = np.concatenate(rows) if rows else np.zeros((0, 0))
-                            rows = []
-                            self.mailbox.put(bytes(blob[8:]), block)
+                    newest = None if blob is None else rk.read_newest_frame(blob)
+                    if newest is not None and newest[0] != seen_seq:
+                        seen_seq = newest[0]
+                        block = np.concatenate(rows) if rows else np.zeros((0, 0))
+                        rows = []
+                        self.mailbox.put(newest[1], block)
             except self.b.errors:
                 self._stop.wait(0.5)  # Redis restarting: try again
         self.alive = False

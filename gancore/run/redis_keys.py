@@ -38,6 +38,7 @@ afterwards goes through these keys, all under one prefix (GANSCOPE_REDIS_PREFIX,
 from __future__ import annotations
 
 import os
+import struct
 
 HEARTBEAT_TTL_MS = 2000  # a loop that missed about four beats (HEARTBEAT_S = 0.5) is lost
 STARTUP_TTL_MS = 60_000  # a task that took its slot gets this long to build its run
@@ -62,3 +63,15 @@ def ack_key(run_id: str, cmd_id: int | str) -> str:
 def key(name: str) -> str:
     """A key shared by every run (runs, queue, released) or one session's (session:<sid>)."""
     return f"{prefix()}:{name}"
+
+
+def newest_frame(seq: int, frame: bytes) -> bytes:
+    """The value of run:<id>:frame: the 8-byte little-endian sequence number, then the frame."""
+    return struct.pack("<Q", seq) + frame
+
+
+def read_newest_frame(blob: bytes) -> tuple[int, bytes] | None:
+    """(sequence number, frame) of a run:<id>:frame value; None for one too short to hold both."""
+    if len(blob) <= 8:
+        return None
+    return struct.unpack_from("<Q", blob, 0)[0], bytes(blob[8:])

@@ -10,7 +10,6 @@ again and recreates its command group, so pages find the run again when Redis is
 from __future__ import annotations
 
 import json
-import struct
 import time
 from collections import deque
 from typing import Any
@@ -163,7 +162,7 @@ class RedisLink:
         # entry, which this connection writes after the frame (5.7 commands a frame before).
         self._seq += 1
         p = self.r.pipeline(transaction=False)
-        p.set(self.keys["frame"], struct.pack("<Q", self._seq) + frame, ex=rk.RUN_TTL_S)
+        p.set(self.keys["frame"], rk.newest_frame(self._seq, frame), ex=rk.RUN_TTL_S)
         self._add_rows(p, rows)
         self._call(p.execute)
 
