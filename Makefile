@@ -50,7 +50,7 @@ services:
 ## make test: install everything (Debian's chromium, chromium-driver and redis-server too, when
 ## missing), then lint and the whole suite, real-browser tests included, the load checks not.
 test: install-dev services browser
-	$(PY) -m ruff check gancore app bench tests
+	$(PY) -m ruff check gancore app bench tests examples
 	$(PY) -m mypy
 	GANSCOPE_REQUIRE_BROWSER=1 GANSCOPE_REQUIRE_SERVICES=1 $(PY) -m pytest -m "not load and not lessons" \
 		--durations=15
@@ -74,7 +74,7 @@ test-lessons: install-dev
 	$(PY) -m pytest -m lessons -s tests/test_lessons_period.py
 
 lint: install-dev
-	$(PY) -m ruff check gancore app bench tests
+	$(PY) -m ruff check gancore app bench tests examples
 	$(PY) -m mypy
 
 ## make lessons: train each classroom lesson's problem and remedy presets (2 processes) and write

@@ -37,6 +37,7 @@ from flask import Flask, Response
 
 from app import class_access
 from app.limits import UnknownRun
+from app.watched_runs import is_watched
 from gancore.frames import Frame, decode
 from gancore.teach.presets import preset_of
 from gancore.vocabulary import EVENTS
@@ -226,6 +227,8 @@ class ClassView:
         return out, more
 
     def _preset(self, run: Run) -> str:
+        if is_watched(run):  # a researcher's own script: its label says whose
+            return f"{run.script} (own script)"
         text = run.config.to_json()
         known = self._presets.get(run.run_id)
         if known is None or known[0] != text:

@@ -1,6 +1,6 @@
 """Download routes for a run the browser can see: its animation (GIF or MP4, rendered from its
-recording so far), its config as JSON, its scalars as CSV, and an animation of 2-4 runs side by
-side.
+recording so far), its config as JSON, its scalars and metrics as CSV, and an animation of 2-4
+runs side by side.
 
     GET /export/run/<run_id>/<what>        what: gif | mp4 | config | csv
     GET /export/compare/<what>?runs=A,B    what: gif | mp4; 2-4 run ids
@@ -143,14 +143,17 @@ def run_config(run_id: str, _what: str) -> Response:
 
 
 def run_scalars(run_id: str, _what: str) -> Response:
-    """Every recorded training step's scalars (losses, D means, gradient norms) as CSV."""
+    """Every recorded training step's scalars (losses, D means, gradient norms) and, at the
+    recorded frames' steps, the metrics they carried, as CSV (gancore.store.table): a header
+    naming every column, empty cells where a value was not measured."""
     from gancore.store.reader import RunReader
     from gancore.store.recording import RecordingError
+    from gancore.store.table import step_table
 
     run = _run(run_id)
     try:
         with RunReader(_recording(run)) as reader:
-            columns, rows = reader.scalars()
+            columns, rows = step_table(reader)
     except RecordingError as e:
         raise ExportRefused(f"run {run.run_id}: {e}", 409) from None
     buf = io.StringIO()

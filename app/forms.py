@@ -16,8 +16,8 @@ from typing import Any, Literal
 from gancore.choices import LOSSES, TARGETS
 from gancore.config import ConfigError, RunConfig, get_path, iter_fields
 
-# Set from the page rather than typed: drawn points, the uploaded file and its dataset.
-NOT_TYPED = {"target.points", "target.data_path", "target.data_dataset"}
+# Set from the page rather than typed: drawn points, the uploaded file, its dataset and condition.
+NOT_TYPED = {"target.points", "target.data_path", "target.data_dataset", "target.data_cond"}
 # Typed elsewhere on the page: the transport bar and the n-D projection picker.
 TRANSPORT = ("frames.steps_per_frame", "frames.fps")
 PROJECTION = "frames.projection"

@@ -33,6 +33,7 @@ FORM_SYNC = "form-sync"  # dummy output of the clientside callback that opens a 
 SHOW_ALL_TARGET = "show-all-target"
 UPLOAD = "upload"
 UPLOAD_INFO = "upload-info"
+UPLOAD_COND = "upload-cond"  # the condition of the next upload: columns (6:10) or /dataset
 
 # views (plot divs are drawn by assets/draw.js with Plotly.react)
 VIEWS = "views"
@@ -81,11 +82,17 @@ CMP_SHARE = "cmp-share"
 CMP_SHARE_LINK = "cmp-share-link"
 CMP_EXPORT = "cmp-export"  # the side-by-side export bar (app/components/exports.py)
 # per run i (0..3): f"{CMP_CELL}-{i}" holds a head (swatch, label, f"{CMP_AT}-{i}" step,
-# f"{CMP_STATE}-{i}" end state, focus button) and the view f"{CMP_VIEW}-{i}"
+# f"{CMP_STATE}-{i}" end state, focus button) and the view f"{CMP_VIEW}-{i}"; an n-D run's cell
+# also holds its statistics panels f"{CMP_MARG}-{i}", f"{CMP_KS}-{i}", f"{CMP_CORR}-{i}",
+# f"{CMP_NORM}-{i}" (assets/compare.js draws them with draw_nd.js)
 CMP_CELL = "cmp-cell"
 CMP_VIEW = "cmp-view"
 CMP_AT = "cmp-at"
 CMP_STATE = "cmp-state"
+CMP_MARG = "cmp-marg"
+CMP_KS = "cmp-ks"
+CMP_CORR = "cmp-corr"
+CMP_NORM = "cmp-norm"
 
 # classroom: presenter mode, lesson bar and event feed (assets/classroom.js), lessons, drawing
 PRESENT = "present-toggle"  # enters/leaves presenter mode (body.present)

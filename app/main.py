@@ -18,6 +18,8 @@ from app import class_summary, exports, recordings, runs, security, session, str
 from app.backends.local import LocalBackend
 from app.components import nav
 from app.limits import Limits
+from app.watch_ingest import register as register_watch_ingest
+from app.watched_runs import WatchedRegistry, WatchedRuns
 
 APP_DIR = Path(__file__).resolve().parent
 ROOT = APP_DIR.parent
@@ -59,6 +61,8 @@ def create_app(runs_dir: str | Path = "runs", *, per_session: int | None = None,
     exports.register(server)  # /export/...: GIF, MP4, config, CSV downloads
     recordings.register(server)  # /api/recordings/<name>, /api/replay/<name>/...
     class_summary.register(server)  # /api/class: every live run for the teacher's /class
+    # /api/watch...: a researcher's own script streams its run in (after security.install)
+    register_watch_ingest(server, lambda: getattr(runs.registry(), "watched", None))
 
     @server.get("/api/runs")
     def api_runs():
@@ -98,12 +102,13 @@ def _not_found_status(response: Response) -> Response:
 def _registry(runs_dir: str | Path, limits: Limits, spare: bool,
               redis: str | None) -> runs.RunRegistry:
     if not redis:
-        return runs.RunRegistry(runs_dir, limits, LocalBackend(spare=spare))
+        return WatchedRegistry(runs_dir, limits, LocalBackend(spare=spare),
+                               WatchedRuns(runs_dir))
     from app.backends.redis import RedisBackend
-    from app.shared_runs import SharedRunRegistry
+    from app.watched_shared import SharedWatchedRegistry  # the shared registry + watched runs
 
     backend = RedisBackend(redis, runs_dir, limits.idle_pause_s, limits.idle_stop_s)
-    return SharedRunRegistry(runs_dir, limits, backend)
+    return SharedWatchedRegistry(runs_dir, limits, backend)
 
 
 def serve(app: Dash, host: str = "127.0.0.1", port: int = 8050) -> None:

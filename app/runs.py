@@ -10,7 +10,7 @@ import secrets
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from app.run_record import Run, ordinal, page_gone, watched_once
 from app.watching import Watching
 from gancore.config import RunConfig, changed_paths, restart_fields
 from gancore.run.worker import CommandError, RunSpec
+
+if TYPE_CHECKING:
+    from app.uploads_store import SavedUpload
 
 ROOM_WAIT_S = 4.0  # how long a new run waits for the runs of a page that was just left
 MAX_QUEUE = 64  # runs waiting for a slot at most: two classes of 30, each waiting once
@@ -410,11 +413,12 @@ class RunRegistry(Watching):
         return run
 
     # ---- uploads ---------------------------------------------------------------------------
-    def save_upload(self, data: bytes, filename: str, owner: str) -> tuple[str, int, int]:
-        """Check an uploaded data file (in a child process) and store it for this session.
-        Returns (the name a config uses, rows, columns); raises DataFileError naming what is
-        wrong."""
-        return self.uploads.save(data, filename, owner)
+    def save_upload(self, data: bytes, filename: str, owner: str,
+                    cond: str | None = None) -> SavedUpload:
+        """Check an uploaded data file (in a child process) and store it for this session, with
+        the condition `cond` names (columns or an HDF5 dataset). Returns the name a config uses,
+        rows and columns; raises DataFileError naming what is wrong."""
+        return self.uploads.save(data, filename, owner, cond)
 
     def close(self) -> None:
         self._closed.set()

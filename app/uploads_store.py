@@ -13,6 +13,7 @@ import secrets
 import threading
 import time
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from app.limits import owner_tag
 from app.uploads import parse_upload
@@ -29,6 +30,28 @@ class DataPathRefused(ConfigError):
     """A config names a data file this session did not upload here."""
 
 
+class SavedUpload(NamedTuple):
+    """A stored upload: the name a config uses, rows, data columns and the condition columns
+    stored after them (app.uploads)."""
+
+    name: str
+    rows: int
+    cols: int
+    cond_cols: int = 0
+
+    def config_changes(self) -> dict[str, Any]:
+        """The run's changes to train on it: the file target, its dimension and, with a
+        condition, a conditional run reading the stored condition columns."""
+        cond = f"{self.cols}:{self.cols + self.cond_cols}" if self.cond_cols else None
+        return {"target.name": "file", "target.data_path": self.name, "target.dim": self.cols,
+                "target.data_cond": cond, "train.conditional": bool(self.cond_cols)}
+
+    def describe(self, filename: str) -> str:
+        """'pts.csv: 2,000 rows × 6 columns, conditioned on 4 more' for the page."""
+        text = f"{upload_name(filename)}: {self.rows:,} rows × {self.cols} columns"
+        return text + (f", conditioned on {self.cond_cols} more" if self.cond_cols else "")
+
+
 class UploadStore:
     """Uploads in one folder, by issued name, each with its owner in a side file
     (`.owners/<name>`: the owner tag, app.limits.owner_tag). On disk, not in memory: several web
@@ -41,20 +64,22 @@ class UploadStore:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
 
-    def save(self, data: bytes, filename: str, owner: str) -> tuple[str, int, int]:
-        """Parse an upload in a child process (app.uploads) and keep it for `owner`: returns the
-        name a config uses, rows and columns. DataFileError names what is wrong."""
+    def save(self, data: bytes, filename: str, owner: str,
+             cond: str | None = None) -> SavedUpload:
+        """Parse an upload in a child process (app.uploads) and keep it for `owner`; `cond` names
+        its condition (columns "6:10" or an HDF5 dataset "/cond"). DataFileError names what is
+        wrong."""
         name = f"upload-{secrets.token_hex(8)}.npy"
         try:
             self.owners.mkdir(parents=True, exist_ok=True)
-            rows, cols = parse_upload(data, filename, self.folder / name,
-                                      max_bytes=self.max_bytes)
+            parsed = parse_upload(data, filename, self.folder / name, max_bytes=self.max_bytes,
+                                  cond=cond)
             (self.owners / name).write_text(owner_tag(owner))
         except OSError as e:  # a full or read-only runs folder: say so, no HTTP 500
             (self.folder / name).unlink(missing_ok=True)
             raise DataFileError(f"{upload_name(filename)}: the server cannot store it: "
                                 f"{storage_cause(e)}") from None
-        return name, rows, cols
+        return SavedUpload(name, *parsed)
 
     def _owner_of(self, name: str) -> str | None:
         try:

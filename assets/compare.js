@@ -1,8 +1,10 @@
 /* ganscope compare page: 2 to 4 runs side by side, each in its own kind of view (draw_*.js),
  * their scalars on shared charts with one colour per run, and "focus": the focused run's frames are
  * asked for on every pull, the others' at most every OTHER_MS (client-pull scheduling through
- * GS.framePlan, read by stream.js before each "next"). The page's Dash callbacks own the runs
- * (app/pages/compare.py); this file only draws what the stream brings. */
+ * GS.framePlan, read by stream.js before each "next"). An n-D run also gets its statistics panels
+ * (draw_nd.js: marginals, KS bars, correlations, norm histogram) on scales shared by every run.
+ * The page's Dash callbacks own the runs (app/pages/compare.py); this file only draws what the
+ * stream brings. */
 (function (root) {
   "use strict";
   const GS = root.GS = root.GS || {};
@@ -22,7 +24,7 @@
     C.runs = runs.map(function (r, i) {
       return { id: r.run, label: r.label, kind: r.kind, color: COLORS[i % COLORS.length], index: i,
                rows: new GS.Series(), metrics: new GS.Series(), frame: null, drawn: 0,
-               lastFrameAt: 0, lastAsked: 0, step: 0, state: "" };
+               lastFrameAt: 0, lastAsked: 0, step: 0, state: "", stats: {} };
     });
     GS.compare = {}; C.byRun = {};
     C.runs.forEach(function (c) { GS.compare[c.id] = "cmp-view-" + c.index; C.byRun[c.id] = c; });
@@ -117,6 +119,7 @@
         addMetrics(c, item.frame);
         drawView(c);
         c.drawn += 1;
+        if (item.frame.kind === "nd") scheduleStats();
       }
       c.step = c.frame ? c.frame.step : e.step;
       head(c);
@@ -126,6 +129,113 @@
     }
     return true;
   };
+
+  // ---- n-D statistics: the same four panels per run, on shared scales ---------------------------
+  // At 100-D a panel costs 14-160 ms of Plotly (headless Chromium on a loaded 2-core box, median
+  // of 7 redraws: marginals 161 ms, correlations 90, KS 23, norm 14; the projection 7), so
+  // they are not drawn with every frame: one panel per turn, round-robin over runs and panels,
+  // each turn at least STATS_MS after the last and twice the last panel's cost, so the panels take
+  // at most about a third of the main thread and the projections keep their frame rate. A panel
+  // is due when its run has a newer frame or the shared scales changed since it was drawn.
+  const STATS_MS = 120;
+  const STATS = [
+    { div: "cmp-marg-", draw: function (div, f, c, s) {
+      return GS.drawMarginals(div, f, c.id, s.dims ? { dims: s.dims, what: s.what } : null); } },
+    { div: "cmp-ks-", draw: function (div, f, c, s) { return GS.drawKs(div, f, c.id, { yMax: s.ksMax }); } },
+    { div: "cmp-corr-", draw: function (div, f, c) { return GS.drawCorr(div, f, c.id); } },
+    { div: "cmp-norm-", draw: function (div, f, c, s) {
+      return GS.drawNorm(div, f, c.id, { range: s.normRange, yMax: s.normMax }); } },
+  ];
+  const KEYS = ["dims", "ksMax", "", "normKey"];  // the shared scale each panel is drawn on
+
+  function maxOf(a) {
+    let m = 0;
+    for (let i = 0; i < a.length; i++) if (a[i] > m) m = a[i];
+    return m;
+  }
+
+  /** The scales every n-D run is drawn on: the marginals of the same dimensions (the 8 with the
+   * worst KS in any run, when all runs have the same dimension), one KS axis (to the next 0.1
+   * above the largest statistic, at least 0.3), one norm range and density axis. */
+  function sharedScales() {
+    const frames = C.runs.map(function (c) { return c.frame; })
+      .filter(function (f) { return f && f.kind === "nd" && f.arrays.ks_stat; });
+    const s = { dims: null, what: "", ksMax: 0.3, normRange: null, normMax: 0 };
+    if (!frames.length) return s;
+    const dim = frames[0].arrays.ks_stat.length;
+    let ksTop = 0, normHi = 0, densTop = 0;
+    frames.forEach(function (f) {
+      ksTop = Math.max(ksTop, maxOf(f.arrays.ks_stat));
+      normHi = Math.max(normHi, f.meta.norm_range[1]);
+      densTop = Math.max(densTop, maxOf(f.arrays.norm_real), maxOf(f.arrays.norm_fake));
+    });
+    s.ksMax = Math.min(1, Math.max(0.3, Math.ceil(ksTop * 10 + 0.5) / 10));
+    s.normRange = [0, normHi];
+    // rounded up to 2 significant digits: a density that barely moves does not redraw every panel
+    const mag = densTop > 0 ? Math.pow(10, Math.floor(Math.log10(densTop * 1.08)) - 1) : 1;
+    s.normMax = densTop > 0 ? Math.ceil(densTop * 1.08 / mag) * mag : 1;
+    s.normKey = normHi.toPrecision(4) + "|" + s.normMax;
+    if (frames.length > 1 && dim > 8 && frames.every(function (f) { return f.arrays.ks_stat.length === dim; })) {
+      const worst = new Float32Array(dim);
+      frames.forEach(function (f) {
+        for (let j = 0; j < dim; j++) worst[j] = Math.max(worst[j], f.arrays.ks_stat[j]);
+      });
+      const order = [];
+      for (let j = 0; j < dim; j++) order.push(j);
+      order.sort(function (a, b) { return worst[b] - worst[a]; });
+      s.dims = order.slice(0, 8);
+      s.what = "marginals (8 worst dims of all runs)";
+    }
+    s.dimsKey = s.dims ? s.dims.join(",") : "own";
+    return s;
+  }
+
+  function statsKey(s, k) {
+    return KEYS[k] === "dims" ? s.dimsKey : KEYS[k] === "ksMax" ? String(s.ksMax) :
+      KEYS[k] === "normKey" ? s.normKey : "";
+  }
+
+  /** The next panel due, after the one drawn last (round-robin), or null. */
+  function nextStat(s) {
+    const n = C.runs.length * STATS.length;
+    for (let t = 1; t <= n; t++) {
+      const at = ((C.statTurn || 0) + t) % n, c = C.runs[Math.floor(at / STATS.length)];
+      const k = at % STATS.length, f = c.frame;
+      if (!f || f.kind !== "nd") continue;
+      const done = c.stats[k];
+      if (!done || done.frame !== f || done.key !== statsKey(s, k)) return { at: at, c: c, k: k };
+    }
+    return null;
+  }
+
+  /** Whether a statistics panel still waits for its run's newest frame or the shared scales
+   * (the browser tests wait for false before reading the panels). */
+  C.statsDue = function () { return !!nextStat(sharedScales()); };
+
+  function drawStat() {
+    C.statTimer = null;
+    const s = sharedScales(), next = nextStat(s);
+    if (!next) return;
+    const c = next.c, k = next.k, div = $(STATS[k].div + c.index);
+    const t0 = performance.now();
+    if (div) {
+      try {
+        STATS[k].draw(div, c.frame, c, s);
+      } catch (err) {
+        console.error("ganscope: compare statistics failed", err);
+      }
+    }
+    C.statCost = performance.now() - t0;
+    C.statTurn = next.at;
+    c.stats[k] = { frame: c.frame, key: statsKey(s, k), step: c.frame.step };
+    if (div) div.dataset.step = String(c.frame.step);
+    scheduleStats();
+  }
+
+  function scheduleStats() {
+    if (C.statTimer) return;
+    C.statTimer = setTimeout(drawStat, Math.max(STATS_MS, 2 * (C.statCost || 0)));
+  }
 
   // ---- shared charts: one colour per run ------------------------------------------------------
   function thin(a, stride) {
@@ -154,7 +264,10 @@
       hovermode: "x unified", uirevision: "compare",
       title: { text: title, x: 0.01, xanchor: "left", font: { size: 15 } },
       margin: { l: 50, r: 10, t: 34, b: 28 },
-      legend: { orientation: "h", x: 0, y: -0.12, yanchor: "top", font: { size: 11 } },
+      // at the chart's bottom edge, under the axis title (react makes the room for its rows):
+      // just under the axis, a two-row legend of long run names covered "step"
+      legend: { orientation: "h", xref: "container", x: 0.01, xanchor: "left", yref: "container",
+                y: 0, yanchor: "bottom", font: { size: 11 }, tracegroupgap: 0 },
       xaxis: { zeroline: false, title: { text: "step" } }, yaxis: { zeroline: false },
     }, extra || {});
   }
@@ -166,7 +279,10 @@
     // the data changed, or it keeps the old autorange (a coverage chart stuck at its first point).
     C.chartRev = (C.chartRev || 0) + 1;
     lay.datarevision = C.chartRev;
-    root.Plotly.react(div, data.filter(Boolean), lay, { displayModeBar: false, responsive: true });
+    data = data.filter(Boolean);
+    const rows = GS.legendRows ? GS.legendRows(div, data.map(function (t) { return t.name; }), 11) : 1;
+    lay.margin = Object.assign({}, lay.margin, { b: 46 + rows * 19 });  // ticks, "step", legend
+    root.Plotly.react(div, data, lay, { displayModeBar: false, responsive: true });
   }
 
   function drawCharts(force) {

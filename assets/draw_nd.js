@@ -39,24 +39,31 @@
     return react(div, data, layout, true, f.meta.sent_at, painters);
   }
 
-  function drawMarginals(div, f, runId) {
+  /** `opts.dims` (the compare page): the dimensions to show, the same in every run side by side,
+   * instead of this frame's own 8 worst by KS; `opts.what` names how they were chosen. */
+  function drawMarginals(div, f, runId, opts) {
     const mr = f.arrays.marg_real, mf = f.arrays.marg_fake, lh = f.arrays.marg_lo_hi;
     const dim = f.shapes.marg_real[0], bins = f.shapes.marg_real[1];
     let order = [];
     for (let j = 0; j < dim; j++) order.push(j);
     const ks = f.arrays.ks_stat;
     if (dim > 8 && ks) order.sort(function (a, b) { return ks[b] - ks[a]; });  // worst first
-    order = order.slice(0, 8);
+    order = opts && opts.dims ? opts.dims.filter(function (j) { return j < dim; }) : order.slice(0, 8);
     const ncol = Math.min(4, order.length), nrow = Math.ceil(order.length / ncol);
+    const what = opts && opts.what ? opts.what :
+      dim > 8 ? "marginals (8 worst dims by KS)" : "per-dimension marginals";
     const data = [], layout = baseLayout({ uirevision: runId, margin: { l: 30, r: 10, t: 40, b: 24 },
-      title: title((dim > 8 ? "marginals (8 worst dims by KS)" : "per-dimension marginals") +
-                   (ks ? " · dim · KS" : "")) });
+      title: title(what + (ks ? " · dim · KS" : "")) });
     const annotations = [];
+    // room above each small plot for its label and below it for its ticks, at least ~18 px and
+    // ~16 px: fractions alone ran a row's tick labels into the next row's labels in a short panel
+    const plotH = Math.max(60, (div.clientHeight || 300) - 64);
+    const padTop = Math.max(0.08, 18 / plotH), padBottom = Math.max(0.04, 16 / plotH);
     order.forEach(function (j, k) {
       const ax = k === 0 ? "" : String(k + 1);
       const r = Math.floor(k / ncol), c = k % ncol, gap = 0.04;
       const x0 = c / ncol + gap / 2, x1 = (c + 1) / ncol - gap / 2;
-      const y1 = 1 - r / nrow - 0.08, y0 = 1 - (r + 1) / nrow + 0.04;
+      const y1 = 1 - r / nrow - padTop, y0 = 1 - (r + 1) / nrow + padBottom;
       const lo = lh[2 * j], hi = lh[2 * j + 1], xs = linspace(lo, hi, bins);
       data.push({ type: "scatter", mode: "lines", x: xs, y: mr.subarray(j * bins, (j + 1) * bins),
                   xaxis: "x" + ax, yaxis: "y" + ax, fill: "tozeroy", line: { color: REAL, width: 2 },
@@ -98,7 +105,8 @@
     return react(div, [hm(a, "", false), hm(b, "2", true)], layout, false);
   }
 
-  function drawKs(div, f, runId) {
+  /** `opts.yMax` (the compare page): one KS axis for every run shown side by side. */
+  function drawKs(div, f, runId, opts) {
     const ks = f.arrays.ks_stat, p = f.arrays.ks_p, n = ks.length, colors = new Array(n);
     for (let i = 0; i < n; i++) colors[i] = p[i] < 0.05 ? FAKE : "#9aa0a6";
     const mean = f.scalars.ks_mean;
@@ -106,18 +114,22 @@
       uirevision: runId, margin: { l: 40, r: 8, t: 36, b: 30 },
       title: title("KS per dimension" + (mean !== undefined && mean !== null ? " · mean " + mean.toFixed(3) : "")),
       xaxis: { title: { text: "dimension" }, zeroline: false, tickfont: { size: 11 } },
-      yaxis: { range: [0, Math.max(0.25, Math.max.apply(null, Array.from(ks)) * 1.1)], zeroline: false },
+      yaxis: { range: [0, opts && opts.yMax ? opts.yMax : Math.max(0.25, Math.max.apply(null, Array.from(ks)) * 1.1)],
+               zeroline: false },
       bargap: 0.15,
     });
     return react(div, [{ type: "bar", y: ks, marker: { color: colors }, hoverinfo: "skip" }], layout, false);
   }
 
-  function drawNorm(div, f, runId) {
+  /** `opts.range` and `opts.yMax` (the compare page): one pair of axes for every run shown. */
+  function drawNorm(div, f, runId, opts) {
     const nr = f.arrays.norm_real, nf = f.arrays.norm_fake, r = f.meta.norm_range;
     const xs = linspace(r[0], r[1], nr.length);
     const layout = baseLayout({
       uirevision: runId, margin: { l: 40, r: 8, t: 36, b: 30 }, title: title("norm ‖x‖ histogram"),
-      xaxis: { range: r, zeroline: false }, yaxis: { rangemode: "tozero", zeroline: false },
+      xaxis: { range: opts && opts.range ? opts.range : r, zeroline: false },
+      yaxis: opts && opts.yMax ? { range: [0, opts.yMax], zeroline: false }
+                               : { rangemode: "tozero", zeroline: false },
     });
     return react(div, [
       { type: "scatter", mode: "lines", x: xs, y: nr, fill: "tozeroy", line: { color: REAL, width: 2 },

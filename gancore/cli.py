@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 from gancore.config import ConfigError, RunConfig, iter_fields, parse_assignment
-from gancore.data.files import DataFileError, load_points, parse_path_spec
+from gancore.data.checks import HDF5_SUFFIXES
+from gancore.data.files import DataFileError, load_conditional, parse_path_spec
 from gancore.teach.modebench import DEFAULT_STEPS
 from gancore.teach.presets import PRESETS, get_preset
 
@@ -37,6 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a config field, e.g. --set opt_d.lr=1e-4 (repeatable)")
     t.add_argument("--data", metavar="PATH[:DATASET]",
                    help="train on a CSV, .npy or HDF5 file (HDF5 dataset default /data)")
+    cond = t.add_mutually_exclusive_group()
+    cond.add_argument("--cond-cols", metavar="COLS",
+                      help="with --data: the columns holding each row's condition, counted from "
+                           "0 (6:10, -4:, 6,7,8); the rest are the data; makes the run conditional")
+    cond.add_argument("--cond-dataset", metavar="/PATH",
+                      help="with --data FILE.h5: the dataset holding each row's condition "
+                           "(one row per data row); makes the run conditional")
     t.add_argument("--steps", type=int, required=True, help="training steps")
     t.add_argument("--record", metavar="PATH", help="write an HDF5 recording here")
     ev = sub.add_parser("eval", help="print a recording's metrics and events as JSON")
@@ -104,11 +112,34 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
         cfg = RunConfig.from_json(path.read_bytes())  # bad UTF-8 is a JSON error
     changes = dict(parse_assignment(a) for a in args.set)
     if args.data:
-        data_path, dataset = parse_path_spec(args.data)
-        data = load_points(data_path, dataset)
-        changes.update({"target.name": "file", "target.data_path": data_path,
-                        "target.data_dataset": dataset or "/data", "target.dim": data.shape[1]})
+        changes = {**data_changes(args), **changes}  # an explicit --set has the last word
+        if changes.get("train.conditional", cfg.train.conditional) and \
+                not changes["target.data_cond"]:
+            raise UsageError(f"the run is conditional: name the condition of {args.data} with "
+                             "--cond-cols COLS (e.g. 6:10) or --cond-dataset /PATH (HDF5)")
+    elif args.cond_cols or args.cond_dataset:
+        raise UsageError("--cond-cols and --cond-dataset name the condition of a --data file")
     return cfg.with_changes(changes) if changes else cfg
+
+
+def data_changes(args: argparse.Namespace) -> dict[str, object]:
+    """The config changes of --data and its condition: the file target, its data dimension and,
+    when a condition is named, a conditional run."""
+    data_path, dataset = parse_path_spec(args.data)
+    is_hdf5 = data_path.lower().endswith(HDF5_SUFFIXES)
+    if args.cond_dataset and not is_hdf5:
+        raise UsageError(f"--cond-dataset names an HDF5 dataset, but {args.data} is not an HDF5 "
+                         "file; give its condition columns with --cond-cols")
+    cond = args.cond_cols
+    if args.cond_dataset:
+        cond = "/" + args.cond_dataset.strip().lstrip("/")
+    data, _ = load_conditional(data_path, dataset, cond)
+    changes: dict[str, object] = {"target.name": "file", "target.data_path": data_path,
+                                  "target.data_dataset": dataset or "/data",
+                                  "target.dim": data.shape[1], "target.data_cond": cond}
+    if cond:
+        changes["train.conditional"] = True
+    return changes
 
 
 def cmd_train(args: argparse.Namespace) -> dict:

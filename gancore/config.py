@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gancore.choices import TARGETS
+from gancore.config_errors import describe_validation_error, short_repr
 
 # Bounds that keep any config from exhausting a 2-core, 24 GiB machine.
 MAX_WIDTH = 1024
@@ -73,6 +74,8 @@ class TargetConfig(_Strict):
         None, "user point set (drawn on the page): the modes of the target", True)
     data_path: str | None = _f(None, "CSV, .npy or HDF5 file with one sample per row", True)
     data_dataset: str = _f("/data", "HDF5 dataset path inside data_path", True)
+    data_cond: str | None = _f(None, "the file's condition (train.conditional): its columns, e.g. "
+                               "6:10 or 6,7,8 (from 0), or an HDF5 dataset, e.g. /cond", False)
 
     @field_validator("points")
     @classmethod
@@ -233,12 +236,15 @@ class RunConfig(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> RunConfig:
         if self.target.name not in TARGETS:
-            raise ValueError(f"target.name: unknown target {_short_repr(self.target.name)}; "
+            raise ValueError(f"target.name: unknown target {short_repr(self.target.name)}; "
                              f"choose one of {', '.join(sorted(TARGETS))}")
         if self.target.name == "points" and not self.target.points:
             raise ValueError("target.points: the 'points' target needs at least one point")
         if self.target.name == "file" and not self.target.data_path:
             raise ValueError("target.data_path: the 'file' target needs a data file")
+        if self.target.name == "file" and self.train.conditional and not self.target.data_cond:
+            raise ValueError("target.data_cond: a conditional run on a data file needs the file's "
+                             "condition: its columns (e.g. 6:10) or an HDF5 dataset (e.g. /cond)")
         if self.remedies.adagan_generators > 1 and (self.model != "gan" or self.train.conditional):
             raise ValueError("remedies.adagan_generators: AdaGAN mixes unconditional GANs only")
         if self.train.batch_size % self.remedies.packing:
@@ -402,31 +408,6 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     except ValueError:  # JSONDecodeError, or an int past Python's 4300-digit limit
         value = raw
     return key.strip(), value
-
-
-def describe_validation_error(e: ValidationError) -> str:
-    """One line naming each bad field and what it allows, e.g.
-    'latent.dim: Input should be less than or equal to 256 (got 300)'."""
-    parts = []
-    for err in e.errors():
-        loc = ".".join(str(x) for x in err["loc"] if not isinstance(x, int))
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown config key"
-        got = err.get("input")
-        shown = "" if isinstance(got, dict | list) or err["type"] == "extra_forbidden" else \
-            f" (got {_short_repr(got)})"
-        parts.append(f"{loc}: {msg}{shown}" if loc else f"{msg}")
-    return "; ".join(parts)
-
-
-def _short_repr(value: Any, limit: int = 60) -> str:
-    """repr() cut to one short line; ints past Python's 4300-digit str() limit cannot be shown."""
-    try:
-        text = repr(value)
-    except ValueError:
-        return "a huge number"
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:

@@ -76,7 +76,7 @@ def test_ra004_killed_worker_is_reported_failed(registry):
 def test_ra005_upload_checked_and_saved_for_its_session_only(registry):
     with pytest.raises(DataFileError, match="line 3"):
         registry.save_upload(b"1,2\n3,4\n5\n", "bad.csv", "alice")
-    name, rows, cols = registry.save_upload(b"1,2,3\n4,5,6\n7,8,9\n", "good.csv", "alice")
+    name, rows, cols, _ = registry.save_upload(b"1,2,3\n4,5,6\n7,8,9\n", "good.csv", "alice")
     assert name.endswith(".npy") and "/" not in name and (rows, cols) == (3, 3)
     cfg = SMALL.with_changes({"target.name": "file", "target.data_path": name, "target.dim": 3})
     with pytest.raises(ConfigError, match="uploaded in this browser session"):

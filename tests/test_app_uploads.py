@@ -24,9 +24,9 @@ def uploads(tmp_path):
 
 
 def test_upload_is_parsed_into_dest_and_nothing_else(uploads):
-    rows, cols = parse_upload(b"x,y\n0,1\n2.5,-3\n4,5\n", "C:\\data\\pts.csv", uploads / "a.npy",
-                              max_bytes=LIMIT)
-    assert (rows, cols) == (3, 2)
+    parsed = parse_upload(b"x,y\n0,1\n2.5,-3\n4,5\n", "C:\\data\\pts.csv", uploads / "a.npy",
+                          max_bytes=LIMIT)
+    assert parsed == (3, 2, 0)  # rows, data columns, no condition columns
     arr = np.load(uploads / "a.npy", allow_pickle=False)
     assert arr.dtype == np.float32 and arr.tolist() == [[0, 1], [2.5, -3], [4, 5]]
     assert [p.name for p in uploads.iterdir()] == ["a.npy"]

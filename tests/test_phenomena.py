@@ -134,3 +134,23 @@ def test_forgetting_of_a_real_mode_no_longer_shown():
     events = events_of(snaps)
     assert [e.kind for e in events] == ["catastrophic_forgetting"]
     assert "forgot that mode 1 is real" in events[0].message
+
+
+def test_forgetting_that_goes_on_is_flagged_again_for_each_further_mode():
+    """Data shown one mode at a time, D forgetting each in turn for 12,000 steps: the condition
+    never clears, yet the timeline must keep showing it (every 2,000-3,000 steps), each time
+    naming the mode forgotten, not one mark at the start."""
+    snaps = []
+    for i in range(240):  # a snapshot every 50 steps; the data moves on every 500 steps
+        shown = (i // 10) % 4
+        d = np.full(4, 0.02)
+        d[shown] = 0.5
+        snaps.append(snap(i, shown_mode=shown, d_at_modes=d, mode_counts=None, mode_near=None))
+    events = events_of(snaps)
+    steps = [e.step for e in events]
+    assert [e.kind for e in events] == ["catastrophic_forgetting"] * len(events)
+    assert len(events) >= 5, steps
+    assert all(b - a >= 2000 for a, b in zip(steps, steps[1:], strict=False)), steps
+    assert max(b - a for a, b in zip(steps, steps[1:], strict=False)) <= 3000, steps
+    modes = [e.message.split("mode ")[1].split()[0] for e in events]
+    assert all(a != b for a, b in zip(modes, modes[1:], strict=False)), modes

@@ -28,8 +28,8 @@ def _uses(name: str) -> RunConfig:
 
 def test_upl001_an_upload_through_one_process_is_its_sessions_in_another(tmp_path):
     one, two = UploadStore(tmp_path, 10**7), UploadStore(tmp_path, 10**7)  # two web processes
-    name, rows, cols = one.save(_npy(), "points.npy", "session-a")
-    assert (rows, cols) == (200, 2)
+    name, rows, cols, cond_cols = one.save(_npy(), "points.npy", "session-a")
+    assert (rows, cols, cond_cols) == (200, 2, 0)
     two.check_config("session-a", _uses(name))  # no refusal
     with pytest.raises(DataPathRefused):
         two.check_config("session-b", _uses(name))

@@ -15,7 +15,8 @@ from gancore.teach.presets import PRESETS, preset_of
 MAX_CHANGES_NAMED = 3
 # Config paths the panel does not type, in words (the upload and the drawing set them).
 UNTYPED_TITLES = {"target.data_path": "an uploaded data file", "target.points": "drawn points",
-                  "target.data_dataset": "the file's dataset"}
+                  "target.data_dataset": "the file's dataset",
+                  "target.data_cond": "the file's condition"}
 
 SPEEDS = (0, 1, 2, 5, 10, 25, 100, 500)
 FPS_CAPS = (1, 2, 5, 10, 15, 25, 30, 60)
@@ -61,6 +62,7 @@ def panel(cfg: RunConfig):
                 dcc.Checklist(id=ids.SHOW_ALL_TARGET,
                               options=[{"label": " show all target parameters", "value": "all"}],
                               value=[], className="check small"),
+                *upload_condition(),
                 dcc.Upload(id=ids.UPLOAD, children=html.Div(
                     ["Drop or ", html.A("choose a data file"), html.Br(),
                      html.Small("CSV, .npy or HDF5 (/data): one sample per row")]),
@@ -73,6 +75,18 @@ def panel(cfg: RunConfig):
                                 open=section in ("target", "loss", "opt_d", "opt_g", "train"),
                                 className=f"section section-{section or 'run'}"))
     return html.Div(out, className="panel")
+
+
+def upload_condition() -> list:
+    """The optional condition of the next upload, typed before the file is chosen: the upload
+    callback reads it, and naming one makes the run conditional (train.conditional)."""
+    hint = ("For a conditional run: the file's condition columns, counted from 0 (6:10, -4: or "
+            "6,7,8), or for HDF5 the condition's dataset (/cond). Leave empty for plain data.")
+    return [html.Div([html.Label("condition of the file (optional)", htmlFor=ids.UPLOAD_COND,
+                                 className="name"),
+                      dcc.Input(id=ids.UPLOAD_COND, type="text", value="", debounce=False,
+                                placeholder="e.g. 6:10 or /cond", className="text")],
+                     className="field upload-cond", title=hint)]
 
 
 def _choices(values, current, label):

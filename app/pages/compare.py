@@ -1,5 +1,7 @@
 """Side by side: 2 to 4 runs in a grid, played, paused and stepped together (app.lockstep), their
-config differences in a table and their scalars on shared charts (assets/compare.js).
+config differences in a table and their scalars on shared charts (assets/compare.js). An n-D
+run's cell adds its marginals, KS bars, correlation matrices and norm histogram, on the same
+scales as the other runs'.
 
 `/compare?presets=A,B[,C,D]&play=1` and `/compare?cfgs=TEXT~TEXT` start runs for this browser
 session (link forms: app/comparison.py); `&seed=same` gives every run the first run's seed;
@@ -40,6 +42,7 @@ from gancore.vocabulary import RUN_COLORS
 dash.register_page(__name__, path="/compare", title="ganscope · compare", name="Compare")
 
 STEP_COUNTS = (1, 10, 100, 1000)
+ND_PANELS = (ids.CMP_MARG, ids.CMP_KS, ids.CMP_CORR, ids.CMP_NORM)  # an n-D run's statistics
 SPEEDS = (0, 1, 5, 25, 100, 500)
 CONTROL_ERRORS = (PermissionError, LimitError, CommandError, UnknownRun, TimeoutError,
                   RuntimeError, ValueError)
@@ -236,7 +239,20 @@ def _cell(i: int, p: dict):
                         **{"data-index": str(i)}),  # type: ignore[arg-type]  # Dash: data-* untyped
         ], className="cmp-head"),
         html.Div(id=f"{ids.CMP_VIEW}-{i}", className=f"plot cmp-view kind-{p['kind']}"),
+        *(_nd_panels(i, p) if p["kind"] == "nd" else []),
     ], id=f"{ids.CMP_CELL}-{i}", className="cmp-cell")
+
+
+def _nd_panels(i: int, p: dict) -> list:
+    """An n-D run's statistics under its projection, in the same places in every cell so the
+    runs read across: marginals, KS per dimension, correlations, norm histogram. A caption
+    names the run again: scrolled down to them, its head is out of sight."""
+    return [
+        html.Div([html.Span(className="cmp-swatch", style={"background": RUN_COLORS[i]}),
+                  f"{p['label']}: statistics (shared scales)"], className="cmp-nd-caption"),
+        html.Div([html.Div(id=f"{name}-{i}", className=f"plot cmp-stat {name}")
+                  for name in ND_PANELS], className="cmp-nd"),
+    ]
 
 
 def diff_table(payloads: list[dict]):

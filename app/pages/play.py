@@ -21,6 +21,7 @@ from app.limits import LimitError, UnknownRun
 from app.run_record import Run
 from app.runs import registry
 from app.session import session_id
+from app.watched_runs import WatchOnly, is_watched, watch_only_words
 from gancore.config import ConfigError, RunConfig
 from gancore.data.files import DataFileError
 from gancore.run.worker import CommandError
@@ -68,6 +69,7 @@ def run_payload(run: Run, owner: str) -> dict[str, Any]:
             "owner": run.owner == owner, "parent": run.parent, "fork_step": run.fork_step,
             "inherited": bool(run.init_from),  # a fork beside its parent, from its weights
             "preset": run.preset, "record": Path(run.record_path).name,
+            "script": run.script if is_watched(run) else None,  # a researcher's own script
             "url": url_query(run.config, run.preset),
             "share": play_share_query(run.config, run.preset)}
 
@@ -101,6 +103,12 @@ def _notice(text: str, level: str = "info"):
     return html.Div(text, className=f"notice {level}")
 
 
+def _refusal(e: Exception):
+    """A refused control: an error, but for a watched run (its own script trains it) the
+    watch-only words as information."""
+    return _notice(str(e), "info" if isinstance(e, WatchOnly) else "error")
+
+
 def _current(run_data: dict | None) -> tuple[str, RunConfig] | None:
     if not run_data or not run_data.get("run"):
         return None
@@ -123,7 +131,9 @@ def open_run(boot: dict):
     if boot.get("watch"):
         try:
             run = reg.get(boot["watch"])
-            if run.owner != sid:
+            if is_watched(run):
+                note = _notice(watch_only_words(run), "info")
+            elif run.owner != sid:
                 note = _notice("You are watching a run that belongs to another browser session: "
                                "you can see it, not control it.", "info")
             return run_payload(run, sid), note
@@ -174,7 +184,10 @@ def run_label(run_data: dict | None):
         how = f"from its weights at step {at:,}" if run_data.get("inherited") else \
             f"restarted from step 0 after its {at:,} steps"
         parts.append(html.Span(f"child of {run_data['parent']}, {how}", className="run-parent"))
-    if not run_data.get("owner"):
+    if run_data.get("script"):
+        parts.append(html.Span(f"watch-only: {run_data['script']}'s script",
+                               className="run-watch"))
+    elif not run_data.get("owner"):
         parts.append(html.Span("watching (not yours)", className="run-watch"))
     return parts
 
@@ -228,7 +241,7 @@ def apply_form(values: list, run_data: dict | None, shown: Any = None):
     try:
         run, live, restart = reg.apply(sid, run_id, cfg)
     except PermissionError as e:
-        return no_update, new_values, err_out, cls_out, _notice(str(e), "error")
+        return no_update, new_values, err_out, cls_out, _refusal(e)
     except (CommandError, ValueError, UnknownRun, TimeoutError, RuntimeError) as e:
         return no_update, new_values, err_out, cls_out, _notice(
             f"Not applied: {e}", "error")
@@ -300,7 +313,7 @@ def choose_preset(name: str, run_data: dict | None):
             run = reg.replace(sid, current[0], cfg, autoplay=playing, preset=name)
     except (PermissionError, LimitError, CommandError, UnknownRun, TimeoutError,
             RuntimeError) as e:
-        return no_update, [no_update] * len(paths), _notice(str(e), "error")
+        return no_update, [no_update] * len(paths), _refusal(e)
     return (run_payload(run, sid), forms.widget_values(cfg, paths),
             _notice(f"Preset {name}: {preset.watch}", "info"))
 
@@ -312,7 +325,7 @@ def _command(run_data: dict | None, op: str, **args):
     try:
         registry().command(session_id(), current[0], op, **args)
     except PermissionError as e:
-        return _notice(str(e), "error")
+        return _refusal(e)
     except (CommandError, UnknownRun, TimeoutError, RuntimeError) as e:
         return _notice(f"{op}: {e}", "error")
     return no_update
@@ -353,7 +366,7 @@ def reset(_n, run_data):
                                  preset=registry().get(current[0]).preset)
     except (PermissionError, LimitError, CommandError, UnknownRun, TimeoutError,
             RuntimeError) as e:
-        return no_update, _notice(str(e), "error")
+        return no_update, _refusal(e)
     return run_payload(run, sid), _notice(f"Reset: new run {run.run_id} from step 0.", "info")
 
 
@@ -362,9 +375,12 @@ def reset(_n, run_data):
           Output(ids.UPLOAD_INFO, "children"),
           Output(ids.NOTICE, "children", allow_duplicate=True),
           Input(ids.UPLOAD, "contents"),
-          State(ids.UPLOAD, "filename"), State(ids.RUN, "data"), prevent_initial_call=True)
-def upload(contents: str | None, filename: str | None, run_data: dict | None):
-    """Train on an uploaded file. A bad file is refused with its reason; the run goes on."""
+          State(ids.UPLOAD, "filename"), State(ids.RUN, "data"), State(ids.UPLOAD_COND, "value"),
+          prevent_initial_call=True)
+def upload(contents: str | None, filename: str | None, run_data: dict | None,
+           cond: str | None = None):
+    """Train on an uploaded file, conditioned on what `cond` names (columns or an HDF5
+    dataset; empty: plain data). A bad file is refused with its reason; the run goes on."""
     paths = _field_paths()
     keep = [no_update] * len(paths)
     if not contents:
@@ -383,9 +399,8 @@ def upload(contents: str | None, filename: str | None, run_data: dict | None):
     try:
         if reg.get(current[0]).owner != sid:
             raise PermissionError("this run belongs to another browser session")
-        upload_name, rows, cols = reg.save_upload(raw, name, sid)
-        cfg = current[1].with_changes({"target.name": "file", "target.data_path": upload_name,
-                                       "target.dim": cols})
+        saved = reg.save_upload(raw, name, sid, cond if isinstance(cond, str) else None)
+        cfg = current[1].with_changes(saved.config_changes())
         run, _, restart = reg.apply(sid, current[0], cfg)
     except (DataFileError, ConfigError) as e:
         msg = f"Upload refused: {e}. The current run goes on unchanged."
@@ -393,7 +408,7 @@ def upload(contents: str | None, filename: str | None, run_data: dict | None):
     except (PermissionError, LimitError, CommandError, UnknownRun, TimeoutError,
             RuntimeError) as e:
         return no_update, keep, no_update, _notice(str(e), "error")
-    info = f"{name}: {rows:,} rows × {cols} columns"
+    info = saved.describe(name)
     how = notices.restart_text(run, current[0], restart, "data file") if restart else \
         "Switched live to it."
     return (run_payload(run, sid), forms.widget_values(cfg, paths),

@@ -1,4 +1,5 @@
-"""Load a user's data file (CSV, .npy or HDF5) into a checked (N, dim) float32 array.
+"""Load a user's data file (CSV, .npy or HDF5) into a checked (N, dim) float32 array, and, for a
+conditional run, each row's condition beside it (gancore.data.conditions says where it is kept).
 
 Every rejection is a `DataFileError` (gancore.data.checks) whose one-line message starts with
 the file's base name; the readers live in gancore.data.readers.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+from array import array
 from typing import TypedDict, Unpack
 
 import numpy as np
@@ -27,34 +29,8 @@ from gancore.data.checks import (
     check_values,
     file_kind,
 )
+from gancore.data.conditions import condition_columns, is_dataset_spec
 from gancore.data.readers import read_csv, read_hdf5, read_npy
-
-
-def load_points(path: str | os.PathLike[str], dataset: str | None = None, *,
-                max_bytes: int = MAX_FILE_BYTES, max_rows: int = MAX_ROWS, max_dim: int = MAX_DIM,
-                expected_dim: int | None = None, max_values: int = MAX_VALUES) -> np.ndarray:
-    """Read and check a data file on disk; `dataset` only matters for HDF5 (default `/data`).
-
-    Returns a C-contiguous float32 array of shape (N, dim); 1-D data becomes (N, 1).
-    """
-    path = os.fspath(path)
-    name = base_name(path)
-    limits = FileLimits(max_bytes, max_rows, max_dim, expected_dim, max_values)
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise DataFileError(f"{name}: file not found ({path})") from None
-    except OSError as e:
-        raise DataFileError(f"{name}: cannot access the file ({e.strerror})") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise DataFileError(f"{name}: not a regular file")
-    kind = file_kind(name)
-    # Checked before a single byte is read, so an oversized file costs nothing.
-    check_size(name, st.st_size, max_bytes)
-    try:
-        return _load(kind, name, path, dataset, limits)
-    except OSError as e:
-        raise DataFileError(f"{name}: cannot read the file ({e.strerror or e})") from None
 
 
 class _LimitArgs(TypedDict, total=False):
@@ -67,6 +43,46 @@ class _LimitArgs(TypedDict, total=False):
     max_values: int
 
 
+def load_points(path: str | os.PathLike[str], dataset: str | None = None, *,
+                max_bytes: int = MAX_FILE_BYTES, max_rows: int = MAX_ROWS, max_dim: int = MAX_DIM,
+                expected_dim: int | None = None, max_values: int = MAX_VALUES) -> np.ndarray:
+    """Read and check a data file on disk; `dataset` only matters for HDF5 (default `/data`).
+
+    Returns a C-contiguous float32 array of shape (N, dim); 1-D data becomes (N, 1).
+    """
+    limits = FileLimits(max_bytes, max_rows, max_dim, expected_dim, max_values)
+    return _from_disk(path, dataset, None, limits)[0]
+
+
+def load_conditional(path: str | os.PathLike[str], dataset: str | None, cond: str | None,
+                     **limits: Unpack[_LimitArgs]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Like `load_points`, with each row's condition: (x (N, dim), c (N, cond_dim)), rows
+    matched. `cond` names condition columns ("6:10") or an HDF5 dataset ("/cond"); the data is
+    the other columns, or `dataset`. Without `cond`, c is None. `expected_dim` counts x only."""
+    return _from_disk(path, dataset, cond, _limits(limits))
+
+
+def _from_disk(path: str | os.PathLike[str], dataset: str | None, cond: str | None,
+               limits: FileLimits) -> tuple[np.ndarray, np.ndarray | None]:
+    path = os.fspath(path)
+    name = base_name(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise DataFileError(f"{name}: file not found ({path})") from None
+    except OSError as e:
+        raise DataFileError(f"{name}: cannot access the file ({e.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise DataFileError(f"{name}: not a regular file")
+    kind = file_kind(name)
+    # Checked before a single byte is read, so an oversized file costs nothing.
+    check_size(name, st.st_size, limits.max_bytes)
+    try:
+        return _load(kind, name, path, dataset, cond, limits)
+    except OSError as e:
+        raise DataFileError(f"{name}: cannot read the file ({e.strerror or e})") from None
+
+
 def load_bytes(data: bytes, filename: str, dataset: str | None = None,
                **limits: Unpack[_LimitArgs]) -> np.ndarray:
     """Check a browser upload exactly like `load_points`, with the format taken from `filename`.
@@ -74,15 +90,27 @@ def load_bytes(data: bytes, filename: str, dataset: str | None = None,
     Parsed from memory, so nothing the user sends is ever written to the server's disk.
     `limits` are the keyword limits of `load_points` (max_bytes, max_rows, ...).
     """
+    return load_conditional_bytes(data, filename, dataset, None, **limits)[0]
+
+
+def load_conditional_bytes(data: bytes, filename: str, dataset: str | None, cond: str | None,
+                           **limits: Unpack[_LimitArgs]) -> tuple[np.ndarray, np.ndarray | None]:
+    """`load_conditional` for a browser upload (see `load_bytes`)."""
     name = upload_name(filename)
-    lim = FileLimits(limits.pop("max_bytes", MAX_FILE_BYTES), limits.pop("max_rows", MAX_ROWS),
-                  limits.pop("max_dim", MAX_DIM), limits.pop("expected_dim", None),
-                  limits.pop("max_values", MAX_VALUES))
-    if limits:
-        raise TypeError(f"load_bytes: unknown limit(s) {', '.join(sorted(limits))}")
+    lim = _limits(limits)
     kind = file_kind(name)
     check_size(name, len(data), lim.max_bytes)
-    return _load(kind, name, bytes(data), dataset, lim)
+    return _load(kind, name, bytes(data), dataset, cond, lim)
+
+
+def _limits(given: _LimitArgs) -> FileLimits:
+    """The keyword limits, defaults filled in; TypeError for a misspelt one."""
+    extra = set(given) - set(_LimitArgs.__annotations__)
+    if extra:
+        raise TypeError(f"unknown limit(s) {', '.join(sorted(extra))}")
+    return FileLimits(given.get("max_bytes", MAX_FILE_BYTES), given.get("max_rows", MAX_ROWS),
+                      given.get("max_dim", MAX_DIM), given.get("expected_dim"),
+                      given.get("max_values", MAX_VALUES))
 
 
 def upload_name(filename: str) -> str:
@@ -107,9 +135,48 @@ def parse_path_spec(spec: str) -> tuple[str, str | None]:
     return spec, None
 
 
-def _load(kind: str, name: str, source: str | bytes, dataset: str | None,
-          limits: FileLimits) -> np.ndarray:
-    """Read with the format's reader, then run the checks every format shares."""
+def _load(kind: str, name: str, source: str | bytes, dataset: str | None, cond: str | None,
+          limits: FileLimits) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read with the format's reader, split off the condition, then run the shared checks."""
+    cond = (cond or "").strip() or None  # a blank form field means no condition
+    if cond is not None and is_dataset_spec(cond) and kind == "hdf5":
+        return _load_hdf5_pair(name, source, dataset or DEFAULT_DATASET, cond, limits)
+    whole = limits._replace(expected_dim=None) if cond is not None else limits
+    arr, row_lines = _read(kind, name, source, dataset, whole)
+    if cond is None:
+        check_values(name, arr, row_lines)
+        return _float32(arr), None
+    cols = condition_columns(name, cond, arr.shape[1])
+    taken = set(cols)
+    x = arr[:, [i for i in range(arr.shape[1]) if i not in taken]]
+    check_shape(name, x.shape, limits)  # the data columns against expected_dim
+    check_values(name, x, row_lines)
+    check_values(f"{name} (condition)", arr[:, cols], row_lines)
+    return _float32(x), _float32(arr[:, cols])
+
+
+def _load_hdf5_pair(name: str, source: str | bytes, dataset: str, key: str,
+                    limits: FileLimits) -> tuple[np.ndarray, np.ndarray]:
+    """The data and the condition (`key`, a dataset path) from two datasets of one HDF5 file,
+    one row each per sample."""
+    if key.rstrip("/") == ("/" + dataset.lstrip("/")).rstrip("/"):
+        raise DataFileError(f"{name}: the condition dataset '{key}' is the data dataset itself; "
+                            "name a dataset of its own")
+    x, _ = _read("hdf5", name, source, dataset, limits)
+    check_values(name, x, None)
+    # The condition shares the file's decoded-size budget with the data.
+    rest = limits._replace(expected_dim=None, max_values=max(limits.max_values - x.size, 0))
+    c, _ = _read("hdf5", name, source, key, rest)
+    if c.shape[0] != x.shape[0]:
+        raise DataFileError(f"{name}: the condition '{key}' has {c.shape[0]:,} rows but the data "
+                            f"'{dataset}' has {x.shape[0]:,}; each sample needs its condition row")
+    check_values(f"{name} (condition {key})", c, None)
+    return _float32(x), _float32(c)
+
+
+def _read(kind: str, name: str, source: str | bytes, dataset: str | None,
+          limits: FileLimits) -> tuple[np.ndarray, array | None]:
+    """The format reader's (N, cols) array, shape checked, and each row's CSV line if known."""
     row_lines = None
     if kind == "csv":
         arr, row_lines = read_csv(name, source, limits)
@@ -120,5 +187,8 @@ def _load(kind: str, name: str, source: str | bytes, dataset: str | None,
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
     check_shape(name, arr.shape, limits)
-    check_values(name, arr, row_lines)
+    return arr, row_lines
+
+
+def _float32(arr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float32)

@@ -292,14 +292,26 @@ class Bimodal6D(Target):
 
 
 class FileData(Target):
-    """Rows of a user data file, drawn with replacement."""
+    """Rows of a user data file, drawn with replacement; with `cond`, each row's condition is
+    drawn with it (the same indices), so the file serves a conditional run."""
 
-    def __init__(self, data: np.ndarray):
+    def __init__(self, data: np.ndarray, cond: np.ndarray | None = None):
         self.data = torch.tensor(data, dtype=torch.float32)  # (N, dim)
         self.dim = data.shape[1]
+        self.cond = None if cond is None else torch.tensor(cond, dtype=torch.float32)  # (N, C)
+        self.cond_dim = 0 if cond is None else cond.shape[1]
+
+    def _rows(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        return torch.randint(self.data.shape[0], (n,), generator=gen)  # (n,)
 
     def _sample(self, n, gen, step):
-        return self.data[torch.randint(self.data.shape[0], (n,), generator=gen)]
+        return self.data[self._rows(n, gen)]
+
+    def sample_conditional(self, n, gen, step=0):
+        if self.cond is None:
+            return super().sample_conditional(n, gen, step)
+        idx = self._rows(n, gen)
+        return self.data[idx], self.cond[idx]
 
 
 # ---- the registry ---------------------------------------------------------------------------
@@ -346,15 +358,15 @@ def _mixture_weights(t: TargetConfig, k: int) -> np.ndarray | None:
 
 
 def _file(t: TargetConfig) -> FileData:
-    from gancore.data.files import load_points
+    from gancore.data.files import load_conditional
     from gancore.data.uploads import resolve
 
     assert t.data_path is not None  # RunConfig requires it for the "file" target
-    data = load_points(resolve(t.data_path), dataset=t.data_dataset)
+    data, cond = load_conditional(resolve(t.data_path), t.data_dataset, t.data_cond)
     if data.shape[1] != t.dim:
-        raise ValueError(f"target.dim: the data file has {data.shape[1]} columns but the run "
-                         f"expects dimension {t.dim}")
-    return FileData(data)
+        raise ValueError(f"target.dim: the data file has {data.shape[1]} data columns but the "
+                         f"run expects dimension {t.dim}")
+    return FileData(data, cond)
 
 
 _BUILDERS: dict[str, Callable[[TargetConfig], Target]] = {

@@ -294,11 +294,33 @@ class Forgetting(Detector):
     - D's mean output on data-free regions rises back from <= 0.2 to >= 0.5 within the last 10
       snapshots, with no data and no fakes there to teach it otherwise;
     - with data shown one mode at a time, D's output on a mode it was shown within the last 20
-      snapshots falls from >= 0.4 to <= 0.15 once the data has moved on: D forgot real data."""
+      snapshots falls from >= 0.4 to <= 0.15 once the data has moved on: D forgot real data.
+    That last form can hold for a whole lesson (each mode forgotten in turn, so it never clears);
+    it is flagged again, for another mode than the last flagged one, every `repeat_steps`, so the
+    timeline shows the forgetting going on instead of one mark at its start."""
 
     kind = "catastrophic_forgetting"
     patience = 1
     window = 10
+    repeat_steps = 2000
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last_step: int | None = None
+        self._last_mode: int | None = None
+
+    def observe(self, history):
+        now = history[-1]
+        if not self.armed and self._last_step is not None \
+                and now.step - self._last_step >= self.repeat_steps:
+            real = self._forgotten_real_mode(history)
+            if real is not None and real[0] != self._last_mode:
+                self.armed = True
+        event = super().observe(history)
+        if event is not None:
+            real = self._forgotten_real_mode(history)
+            self._last_step, self._last_mode = now.step, None if real is None else real[0]
+        return event
 
     def _risen_mode(self, history):
         recent = [h for h in list(history)[-self.window:] if h.d_at_modes is not None

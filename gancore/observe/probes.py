@@ -28,7 +28,10 @@ PROBE_SEED_OFFSET = 7919  # probes draw from their own generator, never the trai
 class Probes:
     """The inputs every frame of a run is made from, and the code that makes the frame."""
 
-    def __init__(self, cfg: RunConfig, target: Target):
+    def __init__(self, cfg: RunConfig, target: Target, z: torch.Tensor | None = None):
+        """`z`: the fixed noise batch, (frames.samples, latent) float32, when the run's own noise
+        sampler makes it (a watched run: gancore.watch); by default drawn from the config's
+        prior."""
         self.cfg, self.target = cfg, target
         self.dim = data_dim(cfg)
         self.kind = frame_kind(self.dim)
@@ -36,7 +39,7 @@ class Probes:
         self._seed = cfg.train.seed + PROBE_SEED_OFFSET
         n = cfg.frames.samples
         self.cond = (target.sample_conditional(n, gen)[1] if cfg.train.conditional else None)
-        self.z = sample_latent(n, cfg.latent, gen)  # (n, latent) fixed noise for the samples
+        self.z = sample_latent(n, cfg.latent, gen) if z is None else z  # (n, latent) fixed
         self._real_fixed = self._draw_real(n, 0)
         self.bounds = target.bounds()  # (dim, 2)
         self._build_view()

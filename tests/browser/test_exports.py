@@ -4,6 +4,8 @@ export bar and the page keeps streaming."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 from pathlib import Path
@@ -74,6 +76,11 @@ def test_ex002_config_and_csv_exports_describe_the_run(browser, server):
     lines = csv_text.strip().splitlines()
     assert csv_status == 200 and lines[0].startswith("step,d_loss,g_loss")
     assert len(lines) > 150  # one row per recorded training step
+    # and the metrics, a column each, filled at the recorded frames' steps
+    table = list(csv.DictReader(io.StringIO(csv_text)))
+    for metric in ("kl", "js", "energy"):
+        measured = [row[metric] for row in table if row[metric] != ""]
+        assert len(measured) >= 10 and all(float(v) >= 0 for v in measured), metric
 
 
 def test_ex003_a_refused_export_says_why_and_the_page_keeps_going(browser, server):

@@ -124,7 +124,8 @@ def test_sec_dec008_hdf5_upload_bomb_through_the_play_page_leaves_the_server_sma
         ("run.data", "upload-info.children"),
         [{"id": "upload", "property": "contents", "value": contents}],
         [{"id": "upload", "property": "filename", "value": "bomb.h5"},
-         {"id": "run", "property": "data", "value": run_data}], fields=["target.name"])
+         {"id": "run", "property": "data", "value": run_data},
+         {"id": "upload-cond", "property": "value", "value": ""}], fields=["target.name"])
     assert status == 200
     text = json.dumps(answer)
     assert "bomb.h5: too large when decompressed" in text and "Upload refused" in text

@@ -86,7 +86,8 @@ def test_sec_file004_an_upload_is_named_by_the_server_and_only_its_session_may_u
         ("run.data", "upload-info.children"),
         [{"id": "upload", "property": "contents", "value": contents}],
         [{"id": "upload", "property": "filename", "value": "mine.csv"},
-         {"id": "run", "property": "data", "value": run_data}], fields=["target.name"])
+         {"id": "run", "property": "data", "value": run_data},
+         {"id": "upload-cond", "property": "value", "value": ""}], fields=["target.name"])
     assert status == 200, answer
     new_run = answer["response"]["run"]["data"]
     cfg = json.loads(new_run["config"])

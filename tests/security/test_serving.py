@@ -321,7 +321,7 @@ TYPED = {
     "reset": ([("reset", "n_clicks", 1)], [RUN], "run", PLAY_RUN),
     "preset": ([("preset", "value", "ring8-reference")], [RUN], "run", PLAY_RUN),
     "upload": ([("upload", "contents", "data:text/csv;base64,MSwy")],
-               [("upload", "filename"), RUN], "run", PLAY_RUN),
+               [("upload", "filename"), RUN, ("upload-cond", "value")], "run", PLAY_RUN),
     "cmp_open": ([("cmp-ask", "data", None)], [], "cmp-ask", CMP_RUNS),
     "cmp_play": ([("cmp-play", "n_clicks", 1)], [("cmp-speed", "value"), CMP], "cmp-runs",
                  CMP_RUNS),

@@ -1,0 +1,195 @@
+"""gancore.watch's link to a dashboard (the client of the watch protocol), against a small
+stdlib HTTP server that follows the protocol and keeps what it was sent: every row arrives once
+and in order, frames decode, the run ends with its state, a dashboard that comes up late still
+gets the whole run, and one that holds a post does not hold up training.
+
+The dashboard's own side (app/watch_ingest.py) is tested in tests/test_watch_ingest.py; this
+double lets a test switch the dashboard off and on and hold a request open."""
+
+from __future__ import annotations
+
+import json
+import struct
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import gancore.watch as gw
+from gancore.config import RunConfig
+from gancore.frames import STAT_COLUMNS, decode
+from tests.servers import free_port
+
+FRAMES = {"samples": 200, "d_grid": 16, "record_every": 25, "metrics_every": 25}
+
+
+class Dashboard:
+    """The server side of the protocol, reduced to what a client can observe."""
+
+    def __init__(self, port: int = 0, token: str | None = None):
+        self.token = token
+        self.registrations: list[dict] = []
+        self.rows: list[np.ndarray] = []
+        self.frames: list = []
+        self.ended: list[dict] = []
+        self.keys_seen: set[str] = set()
+        self.hold = threading.Event()  # set: frame posts wait until `release` is set
+        self.release = threading.Event()
+        self.held = threading.Event()  # a frame post is being held now
+        double = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the dashboard's server does
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                status, reply = double.answer(self.path, self.headers, body)
+                data = json.dumps(reply).encode() if reply is not None else b""
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, path: str, headers, body: bytes) -> tuple[int, dict | None]:
+        if path == "/api/watch":
+            if self.token and headers.get("Authorization") != f"Bearer {self.token}":
+                return 401, {"error": "this ganscope server needs its token"}
+            self.registrations.append(json.loads(body))
+            return 200, {"run": "r1", "key": "k1", "page": "/?run=r1"}
+        self.keys_seen.add(headers.get("X-Ganscope-Key"))
+        if path == "/api/watch/r1/frame":
+            if self.hold.is_set():
+                self.held.set()
+                self.release.wait(30)
+            n, cols = struct.unpack_from("<II", body)
+            assert cols == len(STAT_COLUMNS)
+            self.rows.append(np.frombuffer(body, "<f8", n * cols, 8).reshape(n, cols))
+            rest = body[8 + 8 * n * cols:]
+            if rest:
+                self.frames.append(decode(rest))
+            return 204, None
+        if path == "/api/watch/r1/end":
+            self.ended.append(json.loads(body))
+            return 204, None
+        return 404, {"error": "unknown run"}
+
+    def steps(self) -> list[int]:
+        return [int(s) for r in self.rows for s in r[:, 0]]
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def dashboard():
+    d = Dashboard(token="sesame")
+    yield d
+    d.close()
+
+
+def _watch(url, lines, tmp_path, **kw):
+    torch.manual_seed(0)
+    G = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 2))
+    D = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 1))
+    w = gw.watch(G, D, data=np.random.default_rng(0).normal(size=(500, 2)),
+                 noise=lambda n: torch.randn(n, 4), name="linked", dashboard=url,
+                 record=tmp_path / "linked.h5", frames=FRAMES, say=lines.append, **kw)
+    return w, G
+
+
+def _train(w, G, steps: int) -> None:
+    for _ in range(steps):
+        loss = G(torch.randn(128, 4)).square().mean()  # a training step's worth of work
+        loss.backward()
+        w.step(loss, loss)
+
+
+def _wait(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_wl001_rows_and_frames_reach_the_dashboard_and_the_run_ends(dashboard, tmp_path):
+    lines: list[str] = []
+    w, G = _watch(f"{dashboard.url}/?token=sesame", lines, tmp_path)
+    _wait(lambda: w.page_url is not None)
+    _train(w, G, 300)
+    w.close()
+    (reg,) = dashboard.registrations
+    assert reg["v"] == 1 and reg["name"] == "linked"
+    assert RunConfig.from_json(reg["config"]).target.dim == 2
+    assert dashboard.steps() == list(range(1, 301))  # every row once, in order
+    assert dashboard.keys_seen == {"k1"}
+    assert dashboard.frames and all(f.kind == "2d" for f in dashboard.frames)
+    assert dashboard.frames[-1].step == 300 and dashboard.frames[-1].meta["state"] == "done"
+    steps = [f.step for f in dashboard.frames]
+    assert steps == sorted(steps)
+    assert dashboard.ended == [{"state": "done", "message": "finished at step 300"}]
+    page = f"{dashboard.url}/?run=r1&token=sesame"
+    assert f"ganscope: watching 'linked' live at {page}" in lines
+    assert w.show() == page  # no IPython here: the address itself
+
+
+def test_wl002_a_dashboard_that_comes_up_late_gets_every_row(tmp_path):
+    port = free_port()
+    lines: list[str] = []
+    w, G = _watch(f"http://127.0.0.1:{port}", lines, tmp_path)
+    _train(w, G, 100)
+    assert any("no answer from" in line for line in lines)
+    late = Dashboard(port)
+    try:
+        while not late.registrations:  # the link retries every few seconds meanwhile
+            _train(w, G, 10)
+        _train(w, G, 50)
+        w.close()
+        assert late.steps() == list(range(1, w.step_count + 1))
+        assert late.ended[0]["state"] == "done"
+    finally:
+        late.close()
+    assert w.path is not None and w.path.exists()  # recorded all along
+
+
+def test_wl003_a_dashboard_holding_a_post_does_not_hold_up_training(dashboard, tmp_path):
+    lines: list[str] = []
+    w, G = _watch(f"{dashboard.url}/?token=sesame", lines, tmp_path)
+    dashboard.hold.set()
+    while not dashboard.held.is_set():
+        _train(w, G, 5)
+    held_at = w.step_count
+    _train(w, G, 300)  # the link's thread waits on the dashboard; the loop does not
+    assert dashboard.held.is_set() and not dashboard.release.is_set()
+    dashboard.hold.clear()
+    dashboard.release.set()
+    w.close()
+    assert w.step_count == held_at + 300
+    assert dashboard.steps() == list(range(1, w.step_count + 1))  # rows are never dropped
+
+
+def test_wl004_auto_finds_the_dashboard_in_ganscope_url_and_a_wrong_token_is_refused_once(
+        dashboard, tmp_path, monkeypatch):
+    monkeypatch.setenv("GANSCOPE_URL", dashboard.url)
+    monkeypatch.setenv("GANSCOPE_TOKEN", "not-it")
+    lines: list[str] = []
+    w, G = _watch("auto", lines, tmp_path)
+    _wait(lambda: any("refused" in line for line in lines))
+    _train(w, G, 50)
+    w.close()
+    assert [line for line in lines if "refused" in line] == [
+        "ganscope: the dashboard refused this run (HTTP 401: this ganscope server needs its "
+        "token); training and recording go on"]
+    assert w.path is not None and w.path.exists()
