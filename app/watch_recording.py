@@ -28,14 +28,15 @@ class WatchRecording:
     full, a frame the layout refuses) closes it as far as it got and leaves `problem` set: the
     run goes on being shown."""
 
-    def __init__(self, path: str | Path, config_json: str, run_id: str, record_every: int):
+    def __init__(self, path: str | Path, config_json: str, run_id: str, record_every: int,
+                 label: str = ""):
         self.every = max(1, record_every)
         self.problem = ""
         self.recorded_step: int | None = None
         self._last: Frame | None = None
         self._events: set[tuple[int, str, str]] = set()
         self._recorder: Recorder | None = Recorder(path, config_json, STAT_COLUMNS,
-                                                   run_id=run_id)
+                                                   run_id=run_id, label=label)
 
     def rows(self, rows: np.ndarray) -> None:
         if len(rows):

@@ -241,7 +241,7 @@ def new_recording(record: ScriptRun) -> WatchRecording:
     """The dashboard's recording of a new watched run; WatchRefused when none can be made."""
     try:
         return WatchRecording(record.record_path, record.config.to_json(), record.run_id,
-                              record.config.frames.record_every)
+                              record.config.frames.record_every, label=record.script)
     except OSError:
         raise WatchRefused(507, "the dashboard cannot write this run's recording (its runs "
                                 "folder is full or read-only)") from None

@@ -96,8 +96,28 @@
       div._gsCounted = !!counted;
       div.on("plotly_afterplot", function () { afterPlot(div); });
       if (painters) paintSamples(div);  // that first draw happened before the hook
+      followBox(div);
     }
     return p;
+  }
+
+  // Plotly's responsive plots follow the window's size only; a box that changes size without
+  // the window doing so (a notice line above it, presenter mode, a section opening) left the
+  // plot at its old size, clipped or short of its box. Refit once per animation frame, and only
+  // when the drawn size and the box differ (a hidden box, 0 x 0, is left alone).
+  function followBox(div) {
+    if (!root.ResizeObserver) return;
+    let pending = false;
+    new root.ResizeObserver(function () {
+      if (pending) return;
+      pending = true;
+      root.requestAnimationFrame(function () {
+        pending = false;
+        const fl = div._fullLayout, w = div.clientWidth, h = div.clientHeight;
+        if (!fl || !w || !h || (div.layout.width && div.layout.height)) return;  // sized by us
+        if (Math.abs(fl.width - w) > 2 || Math.abs(fl.height - h) > 2) root.Plotly.Plots.resize(div);
+      });
+    }).observe(div);
   }
 
 

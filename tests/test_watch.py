@@ -150,6 +150,8 @@ def test_wat002_a_conditional_6d_wgan_gp_is_bit_identical_and_recorded_like_a_na
         columns, rows = r.scalars()
         last = r.frame(len(r) - 1)
         first = r.frame(0)
+        label = r.label
+    assert label == "cond 6-D", "the library names the run as the script did"
     assert cfg.target.dim == 6 and cfg.train.conditional and cfg.latent.dim == 8
     assert cfg.loss.name == "wgan_gp"
     assert columns == STAT_COLUMNS

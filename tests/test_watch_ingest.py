@@ -191,6 +191,7 @@ def test_wi001_start_post_end_round_trip(server, made):
     path = server.runs_dir / f"{script.run}.h5"
     with open_recording(path) as rec:
         assert list(rec.steps) == [CHUNK, 100, last_step]
+        assert rec.label == "alice", "the library names the run as its script did"
         _, scalars = rec.scalars()
         assert scalars[:, 0].astype(int).tolist() == list(range(1, last_step + 1))
         np.testing.assert_array_equal(scalars, np.concatenate([c[0] for c in chunks]))

@@ -70,6 +70,8 @@ def _config_cell(s: dict) -> list:
         parts.append(html.Div(" + ".join(s["remedies"]), className="lib-remedies"))
     if s["preset"]:
         parts.append(html.Div(["preset ", html.B(s["preset"])], className="lib-preset"))
+    if s.get("label"):
+        parts.append(html.Div(["own script ", html.B(s["label"])], className="lib-preset"))
     return parts
 
 

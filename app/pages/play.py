@@ -77,6 +77,7 @@ def run_payload(run: Run, owner: str) -> dict[str, Any]:
 def layout(preset: str | None = None, play: str | None = None, cfg: str | None = None,
            run: str | None = None, lesson: str | None = None, **_: Any):
     boot = resolve_boot(preset, play, cfg, run)
+    _boot_from_run(boot)
     config = RunConfig.from_json(boot["config"])
     return html.Div([
         dcc.Store(id=ids.BOOT, data=boot),
@@ -95,6 +96,19 @@ def layout(preset: str | None = None, play: str | None = None, cfg: str | None =
             html.Div([views.views(config), views.charts()], className="stage"),
         ], className="body"),
     ], className="play")
+
+
+def _boot_from_run(boot: dict[str, Any]) -> None:
+    """A page opened on a run (`?run=ID`: another session's, or a researcher's own script's)
+    draws its form, header and views from that run's config, not the default preset's; an
+    unknown run keeps the default (open_run says so)."""
+    if not boot.get("watch"):
+        return
+    try:
+        run = registry().get(boot["watch"])
+    except UnknownRun:
+        return
+    boot["config"], boot["preset"] = run.config.to_json(), run.preset
 
 
 # ---- helpers ------------------------------------------------

@@ -48,6 +48,7 @@ class Summary:
     parent: str | None = None
     fork_step: int | None = None
     size_bytes: int = 0
+    label: str = ""  # a watched script's name for its run ("" for ganscope's own runs)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -121,7 +122,8 @@ def _summary(r: RunReader, p: Path, first_events: int,
         final=final,
         modes_total=int(total) if (total := _finite(modes_total)) is not None else None,
         events=len(events), first_events=events[:first_events], created=r.created,
-        parent=r.parent_run, fork_step=r.fork_step, size_bytes=p.stat().st_size)
+        parent=r.parent_run, fork_step=r.fork_step, size_bytes=p.stat().st_size,
+        label=r.label)
 
 
 def replay_index(r: RunReader, max_rows: int = MAX_CURVE_ROWS) -> dict[str, Any]:

@@ -86,6 +86,7 @@ class RunReader:
         self.run_id = _text(attrs.get("run_id", self.path.stem))
         self.created = _text(attrs.get("created", ""))
         self.owner = _text(attrs.get("owner", ""))
+        self.label = _text(attrs.get("label", ""))
         frames = self._f["frames"]
         self._step, self._header = frames["step"], frames["header"]
         self._scalars, self._events = self._f["scalars"], self._f["events"]

@@ -13,7 +13,9 @@ resizable along axis 0 only (maxshape (None, ...)).
                             parent_run str ("" = none), fork_step int (-1 = none), run_id str,
                             created str (ISO 8601, UTC), scalar_columns list[str],
                             owner str (optional; "" = none: the dashboard's tag of the browser
-                            session that made the run, so only it may delete the file)
+                            session that made the run, so only it may delete the file),
+                            label str (optional; "" = none: the name a researcher's own
+                            script gave its watched run, gancore.watch)
     /frames/step            int64 (F,)           training step of each frame
     /frames/header          uint8 (F, 8192)      per-frame UTF-8 JSON, zero-padded:
                                                  {"kind": "1d"|"2d"|"nd", "scalars": {..},
@@ -170,7 +172,7 @@ class Recorder:
 
     def __init__(self, path, config_json: str, scalar_columns: list[str],
                  parent: str | None = None, fork_step: int | None = None,
-                 run_id: str | None = None, owner: str = ""):
+                 run_id: str | None = None, owner: str = "", label: str = ""):
         self.path = Path(path)
         if not scalar_columns:
             raise ValueError("Recorder needs at least one scalar column")
@@ -197,6 +199,7 @@ class Recorder:
         attrs["created"] = datetime.now(UTC).isoformat(timespec="seconds")
         attrs["scalar_columns"] = self.columns
         attrs["owner"] = owner  # who may delete it: a tag the dashboard derives from a session
+        attrs["label"] = label  # a watched script's name for its run: the library shows it
         frames = self._f.create_group("frames")
         self._step = _table(frames, "step", (), np.int64)
         self._header = frames.create_dataset(

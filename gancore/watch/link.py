@@ -76,6 +76,9 @@ class Link:
                 self._rows.append(rows)
                 self._trim()
             if frame is not None:
+                # Step-to-paint starts here, where the training loop hands the frame over: the
+                # time it waits for the thread counts too.
+                frame.meta["sent_at"] = time.time()
                 self._frame = frame
         if frame is not None:
             self._wake.set()
@@ -184,8 +187,7 @@ class Link:
             np.ascontiguousarray(rows, dtype="<f8").tobytes()
         headers = {"Content-Type": "application/octet-stream", "X-Ganscope-Key": self._key}
         if frame is not None:
-            frame.meta["sent_at"] = time.time()  # the page measures step-to-paint from it
-            body += encode(frame)
+            body += encode(frame)  # meta["sent_at"] set by offer: the page measures from it
             headers["X-Ganscope-Step"] = str(int(frame.step))
         status, reply = self._request(f"/api/watch/{self.run}/frame", body, headers)
         if status in (404, 409):  # the dashboard restarted, or ended the run: start anew

@@ -182,7 +182,7 @@ class WatchedRun:
                 raise OSError(errno.ENOSPC, "No space left on device")
             if self.recorder is None:
                 self.recorder = Recorder(self.record_path, self.cfg.to_json(), STAT_COLUMNS,
-                                         run_id=self.run_id)
+                                         run_id=self.run_id, label=self.watched["name"])
                 for e in self.events:
                     self.recorder.add_event(e["step"], e["kind"], e["message"])
             if self._unrecorded:
