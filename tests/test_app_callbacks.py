@@ -7,7 +7,7 @@ import pytest
 from dash._callback_context import context_value
 from dash._utils import AttributeDict
 
-from app import forms, ids, runs, session
+from app import forms, ids, play_boot, runs, session
 from gancore.config import RunConfig
 from gancore.teach.presets import PRESETS
 
@@ -56,9 +56,9 @@ def test_cb001_url_bad_config_or_preset_falls_back_with_error(page):
     cfg = PRESETS["goodfellow-1d"].config().with_changes({"opt_d.lr": 3e-4})
     boot = play.resolve_boot(cfg=cfg.to_url(), play="1")
     assert boot["error"] == "" and boot["play"] and RunConfig.from_json(boot["config"]) == cfg
-    assert play.url_query(PRESETS["goodfellow-1d"].config(), "goodfellow-1d") == \
+    assert play_boot.url_query(PRESETS["goodfellow-1d"].config(), "goodfellow-1d") == \
         "?preset=goodfellow-1d"
-    assert play.url_query(cfg, "goodfellow-1d") == f"?cfg={cfg.to_url()}"
+    assert play_boot.url_query(cfg, "goodfellow-1d") == f"?cfg={cfg.to_url()}"
 
 
 def test_cb002_form_marks_invalid_fields_and_sends_nothing(page):

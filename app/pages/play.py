@@ -8,17 +8,15 @@ the lesson bar (app/components/classroom.py), `&present=1` presenter mode (asset
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 from typing import Any
 
 import dash
 from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from app import forms, ids
-from app.comparison import play_query, play_share_query
 from app.components import classroom, controls, exports, fork_share, notices, views
 from app.limits import LimitError, UnknownRun
-from app.run_record import Run
+from app.play_boot import DEFAULT_PRESET, boot_from_run, resolve_boot, run_payload
 from app.runs import registry
 from app.session import session_id
 from app.watched_runs import WatchOnly, is_watched, watch_only_words
@@ -29,55 +27,13 @@ from gancore.teach.presets import PRESETS
 
 dash.register_page(__name__, path="/", title="ganscope", name="Play")
 
-DEFAULT_PRESET = "ring8-reference"
 FIELD_ALL = {"type": ids.FIELD, "path": ALL}
-
-
-# ---- URL -> what to open ---------------------------------------------------------------------
-
-def resolve_boot(preset: str | None = None, play: str | None = None, cfg: str | None = None,
-                 run: str | None = None) -> dict[str, Any]:
-    """What the URL asks for; a bad preset or config falls back to the default with an error."""
-    boot: dict[str, Any] = {"preset": DEFAULT_PRESET, "play": play in ("1", "true", "yes"),
-                            "watch": run or None, "error": ""}
-    config = PRESETS[DEFAULT_PRESET].config()
-    if cfg:
-        try:
-            config = RunConfig.from_url(cfg)
-            boot["preset"] = preset if preset in PRESETS else None
-        except ConfigError as e:
-            boot["error"] = f"The config in this link cannot run: {e}. Showing {DEFAULT_PRESET}."
-    elif preset:
-        if preset in PRESETS:
-            boot["preset"] = preset
-            config = PRESETS[preset].config()
-        else:
-            boot["error"] = (f"Unknown preset '{preset}'; choose one of {', '.join(PRESETS)}. "
-                             f"Showing {DEFAULT_PRESET}.")
-    boot["config"] = config.to_json()
-    return boot
-
-
-def url_query(cfg: RunConfig, preset: str | None) -> str:
-    """The address bar's query for a run (see app.comparison.play_query)."""
-    return play_query(cfg, preset)
-
-
-def run_payload(run: Run, owner: str) -> dict[str, Any]:
-    """What the page keeps about its run (dcc.Store)."""
-    return {"run": run.run_id, "config": run.config.to_json(), "kind": run.kind,
-            "owner": run.owner == owner, "parent": run.parent, "fork_step": run.fork_step,
-            "inherited": bool(run.init_from),  # a fork beside its parent, from its weights
-            "preset": run.preset, "record": Path(run.record_path).name,
-            "script": run.script if is_watched(run) else None,  # a researcher's own script
-            "url": url_query(run.config, run.preset),
-            "share": play_share_query(run.config, run.preset)}
 
 
 def layout(preset: str | None = None, play: str | None = None, cfg: str | None = None,
            run: str | None = None, lesson: str | None = None, **_: Any):
     boot = resolve_boot(preset, play, cfg, run)
-    _boot_from_run(boot)
+    boot_from_run(boot)
     config = RunConfig.from_json(boot["config"])
     return html.Div([
         dcc.Store(id=ids.BOOT, data=boot),
@@ -96,19 +52,6 @@ def layout(preset: str | None = None, play: str | None = None, cfg: str | None =
             html.Div([views.views(config), views.charts()], className="stage"),
         ], className="body"),
     ], className="play")
-
-
-def _boot_from_run(boot: dict[str, Any]) -> None:
-    """A page opened on a run (`?run=ID`: another session's, or a researcher's own script's)
-    draws its form, header and views from that run's config, not the default preset's; an
-    unknown run keeps the default (open_run says so)."""
-    if not boot.get("watch"):
-        return
-    try:
-        run = registry().get(boot["watch"])
-    except UnknownRun:
-        return
-    boot["config"], boot["preset"] = run.config.to_json(), run.preset
 
 
 # ---- helpers ------------------------------------------------

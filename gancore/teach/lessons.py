@@ -92,12 +92,15 @@ LESSONS: dict[str, Lesson] = {lesson.slug: lesson for lesson in [
         "follows the data around the ring instead of covering it. The same drift happens "
         "without any trick in the data wherever D sees no samples for a while, such as a "
         "cluster the generator has abandoned. On the right every batch holds all four clusters "
-        "(rehearsal: nothing goes unseen long enough to be forgotten) and an R1 penalty keeps "
-        "D's surface smooth around the real data, so the samples settle on all four.",
+        "(rehearsal: nothing goes unseen long enough to be forgotten), an R1 penalty keeps "
+        "D's surface smooth around the real data and G learns ten times slower than D, so D "
+        "always knows the whole ring and the samples settle on all four.",
         "forgetting-sequential", "forgetting-rehearsal-r1", ("catastrophic_forgetting",),
         LessonPeriod(
             problem=(EventsEvery(("catastrophic_forgetting",), 5000),),
-            remedy=(Each("modes", low=4, start=2000), Each("high_quality", low=0.7, start=3000),
+            # measured on seeds 0-2: 4 of 4 modes at every check, high quality 63-77% at step
+            # 3,000 and 75-98% from 4,000 on, no events
+            remedy=(Each("modes", low=4, start=2000), Each("high_quality", low=0.7, start=4000),
                     NoEvents()))),
     Lesson(
         "goodfellow-1d", "The 1-D picture from the original GAN paper",

@@ -5,10 +5,11 @@ The step only appends a row and, when a look is due, looks: rows taken, a metric
 frames.metrics_every steps have passed, a frame when the dashboard takes frames (at most
 frames.fps) or when the recording is due (frames.record_every steps since the last recorded
 frame). Looking is paced by wall clock so that it costs a bounded share of it: after a frame
-that took t seconds the next waits until t / FRAME_SHARE has passed since it began (checks
-likewise with CHECK_SHARE), so a slow frame spaces frames out instead of slowing training. A
-6-D frame takes ~8 ms (one every ~0.16 s) and its check ~40 ms (one every ~1.3 s): the
-detectors see fewer snapshots than a native run's every 50 steps, and fire later.
+that took t seconds the next waits until t / share has passed since it began (LIVE_FRAME_SHARE
+while a dashboard takes frames, FRAME_SHARE for the recording's alone; checks likewise with
+CHECK_SHARE), so a slow frame spaces frames out instead of slowing training. A 6-D frame takes
+~4 ms (one every ~30-80 ms live) and its check ~20-40 ms (one every ~1 s): the detectors see fewer
+snapshots than a native run's every 50 steps, and fire later.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from gancore.frames import Frame
+from gancore.watch.blas import one_blas_thread
 from gancore.watch.dashboard import auto, notebook_view
 from gancore.watch.describe import (
     DEFAULT_LOSS,
@@ -39,8 +41,15 @@ from gancore.watch.rows import N_COLS, RowBuffer
 from gancore.watch.run import WatchedRun
 from gancore.watch.sources import WatchedData, cond_spec, draw_data, draw_noise
 
-# Of the wall clock, at most: making (and recording) frames, and the metric checks.
-FRAME_SHARE, CHECK_SHARE = 0.05, 0.03
+# Of the wall clock, at most: making frames for a dashboard that takes them, making only the
+# recording's frames, and the metric checks. Recording and checks stay within ~6%, so a run
+# without a dashboard keeps >= 90% of its speed; a 6-D frame takes ~4 ms alone and ~12 ms beside
+# a painting browser on two cores, so 15% gives the page ~12 frames/s (bench/watch_overhead.py).
+# The live share is spent while a dashboard takes frames, whether or not a page is open.
+LIVE_FRAME_SHARE, FRAME_SHARE, CHECK_SHARE = 0.15, 0.03, 0.03
+# The D surface's cells per side unless the caller says: 40 x 40 costs a 6-D frame ~4 ms where
+# a native run's 64 x 64 cost ~8 ms (the user's own step pays for it, not a worker process).
+WATCH_FRAMES = {"d_grid": 40}
 IDLE_LOOK_S = 0.02  # between looks that found nothing due
 MAX_BUFFERED_ROWS = 1000  # rows read at the latest after this many steps, even with nothing due
 SPEED_WINDOW_S = 1.0
@@ -175,6 +184,10 @@ class Watcher:
 
     # ---- looking ------------------------------------------------------------------------------
     def _look(self) -> None:
+        with one_blas_thread():
+            self._look_now()
+
+    def _look_now(self) -> None:
         began = time.monotonic()
         run = self._run
         live = self._link is not None and self._link.live
@@ -199,7 +212,8 @@ class Watcher:
         if looking and frame:
             self._picture(rows, record, live)
             cost = time.monotonic() - began
-            self._next_frame = began + max(cost / FRAME_SHARE, self._frame_interval)
+            share = LIVE_FRAME_SHARE if live else FRAME_SHARE
+            self._next_frame = began + max(cost / share, self._frame_interval)
         elif self._link is not None:
             self._link.offer(rows)
         if was_running and run.state == "diverged" and self._link is not None:
@@ -264,6 +278,7 @@ def watch(G: Any, D: Any, data: Any, noise: Callable[[int], Any], cond: Any = No
     a folder or .h5 path, or False. `frames`: FrameConfig fields (e.g. {"record_every": 200})."""
     label = clean_name(name if name is not None else default_name())
     loss = loss or DEFAULT_LOSS.get(d_output, "non_saturating")
+    frames = {**WATCH_FRAMES, **(frames or {})}
     samples = int((frames or {}).get("samples", 1500))
     z = draw_noise(noise, samples, seed)
     x, c, example = draw_data(data, cond, seed)
