@@ -114,12 +114,16 @@
     status(e, item.frame);
     try {
       if (item.rows) GS.addRows(item.rows, e.columns);
+      // A run that is not running (paused, ended) sends no next frame to draw the rest: its
+      // frame draws every panel and chart at once (an ended run's page drew one n-D panel of
+      // four, the rest stayed blank).
+      const still = e.state !== "running";
       if (item.frame) {
         countFps();
         GS.addFrameScalars(item.frame);
-        GS.drawFrame(item.frame);
+        GS.drawFrame(item.frame, still);
       }
-      GS.drawCharts(!item.frame);
+      GS.drawCharts(!item.frame || still);
     } catch (err) {
       console.error("ganscope: drawing failed", err);  // the next frame tries again
     }

@@ -61,6 +61,13 @@ def test_wx001_the_6d_example_shows_live_on_the_page_and_lands_in_the_library(
         assert script.returncode == 0, out
         assert f"watching 'cgan-6d-bimodal' live at {srv.url}/?run={run_id}" in out, out
         assert f"recorded {STEPS:,} steps" in out, out
+        # opened after the end, the page draws the last frame whole: every panel, the charts
+        browser.get(f"{srv.url}/?run={run_id}")
+        wait_js(browser, "return ['plot-proj', 'plot-marg', 'plot-ks', 'plot-corr', 'plot-norm', "
+                         "'chart-loss'].every(id => { const d = document.getElementById(id); "
+                         "return d && d._fullData && d._fullData.length > 0; })", 30,
+                "every panel of the ended run drawn")
+        screenshot(browser, "watched-example-6d-ended")
         browser.get(srv.url + "/library")
         row = f"tr[data-rec='{run_id}.h5']"
         wait_js(browser, f"return document.querySelector(\"{row}\")", 30,
