@@ -193,3 +193,44 @@ def test_wl004_auto_finds_the_dashboard_in_ganscope_url_and_a_wrong_token_is_ref
         "ganscope: the dashboard refused this run (HTTP 401: this ganscope server needs its "
         "token); training and recording go on"]
     assert w.path is not None and w.path.exists()
+
+
+def test_wl005_auto_starts_a_dashboard_when_none_answers_and_the_run_shows_on_it(
+        tmp_path, monkeypatch):
+    """No GANSCOPE_URL and nothing on the default address: the watch starts a real dashboard
+    (`python -m app`) in the background, on a free port here, registers the run there, and the
+    dashboard serves the run's page; the test stops that process by its PID."""
+    import http.client
+    import os
+
+    from gancore.watch import dashboard as finding
+
+    monkeypatch.delenv("GANSCOPE_URL", raising=False)
+    monkeypatch.delenv("GANSCOPE_TOKEN", raising=False)
+    monkeypatch.setattr(finding, "DEFAULT_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setattr(finding, "_port_free", lambda port: False)  # not 8050: a free port
+    before = len(finding._started)
+    lines: list[str] = []
+    try:
+        w, G = _watch("auto", lines, tmp_path)
+        _wait(lambda: w.page_url is not None, 120)
+        (proc,) = finding._started[before:]
+        assert any(f"started a dashboard at {w.page_url.split('/?')[0]}" in line
+                   and f"process {proc.pid}" in line for line in lines), lines
+        _train(w, G, 60)
+        w.close()
+        base, run_id = w.page_url.split("/?run=")
+        conn = http.client.HTTPConnection("127.0.0.1", int(base.rsplit(":", 1)[1]), timeout=30)
+        conn.request("GET", f"/?run={run_id}")
+        page = conn.getresponse()
+        assert page.status == 200 and b"ganscope" in page.read().lower()
+        conn.close()
+        assert proc.poll() is None, "the dashboard outlives the watch"
+        runs_dir = tmp_path / "dashboard"  # beside the recording: its log and its own recording
+        assert (runs_dir / "dashboard.log").exists()
+        _wait(lambda: (runs_dir / f"{run_id}.h5").exists(), 30)
+    finally:
+        for proc in finding._started[before:]:
+            proc.kill()
+            proc.wait(10)
+        os.environ.pop("GANSCOPE_URL", None)  # set by the start, for a notebook's next cell
