@@ -124,6 +124,10 @@ def preset_header(run_data: dict | None):
     so choosing the preset again brings it back."""
     if not run_data or not run_data.get("config"):
         return no_update, no_update, no_update
+    if run_data.get("script"):  # a researcher's own GAN: what to watch is theirs to say
+        return (f"{run_data['script']}'s own GAN, trained by its own script: the views, "
+                "metrics and detectors are ganscope's, the model and its promise are yours."), \
+            no_update, "presets…"
     watch, changed = controls.preset_standing(RunConfig.from_json(run_data["config"]),
                                               run_data.get("preset"))
     if changed:

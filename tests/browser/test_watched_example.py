@@ -51,6 +51,8 @@ def test_wx001_the_6d_example_shows_live_on_the_page_and_lands_in_the_library(
         # the form shows the script's run, not the default preset's
         assert browser.execute_script("return document.getElementById('preset').textContent"
                                       ).find("ring8") < 0
+        assert "cgan-6d-bimodal's own GAN, trained by its own script" in \
+            browser.find_element(By.ID, "preset-watch").text
         # (the series grow in place: the drawn x range says how far a chart was last drawn)
         wait_js(browser, "const d = document.getElementById('chart-loss');"
                          "return d && d._fullLayout && d._fullLayout.xaxis.range[1] > 500", 60,
@@ -67,6 +69,12 @@ def test_wx001_the_6d_example_shows_live_on_the_page_and_lands_in_the_library(
                          "'chart-loss'].every(id => { const d = document.getElementById(id); "
                          "return d && d._fullData && d._fullData.length > 0; })", 30,
                 "every panel of the ended run drawn")
+        wait_js(browser, "return ['chart-d', 'chart-grad', 'chart-modes', 'chart-metrics', "
+                         "'timeline'].every(id => { const d = document.getElementById(id); "
+                         "return d && d._fullLayout; })", 30, "every chart of the ended run")
+        events = browser.execute_script(
+            "return document.getElementById('timeline')._fullData.map(t => t.name)")
+        assert "mode collapse" in events, events  # the example's collapse, on the timeline
         screenshot(browser, "watched-example-6d-ended")
         browser.get(srv.url + "/library")
         row = f"tr[data-rec='{run_id}.h5']"
