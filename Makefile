@@ -6,7 +6,7 @@ PRESET ?= ring8-reference
 HOST ?= 127.0.0.1
 PORT ?= 8050
 
-.PHONY: deps install install-dev run train test test-engine test-browser test-load test-lessons \
+.PHONY: deps install install-dev run train test test-engine test-browser test-distributed test-load test-lessons \
 	lint bench browser services clean lessons
 
 # The pinned dependencies alone (the Dockerfile caches this layer before the sources arrive).
@@ -52,8 +52,8 @@ services:
 test: install-dev services browser
 	$(PY) -m ruff check gancore app bench tests examples
 	$(PY) -m mypy
-	GANSCOPE_REQUIRE_BROWSER=1 GANSCOPE_REQUIRE_SERVICES=1 $(PY) -m pytest -m "not load and not lessons" \
-		--durations=15
+	GANSCOPE_REQUIRE_BROWSER=1 GANSCOPE_REQUIRE_SERVICES=1 $(PY) -m pytest \
+		-m "not load and not lessons and not distributed" --durations=15
 
 ## make test-engine: the suite without the real-browser tests (no chromium needed)
 test-engine: install-dev services
@@ -62,6 +62,11 @@ test-engine: install-dev services
 ## make test-browser: only the real-browser tests
 test-browser: install-dev services browser
 	GANSCOPE_REQUIRE_BROWSER=1 GANSCOPE_REQUIRE_SERVICES=1 $(PY) -m pytest -m "browser and not lessons"
+
+## make test-distributed: the Redis + Celery backend with real services (marker "distributed":
+## tests/distributed and the watch link through Redis; about 5 minutes, so apart from make test)
+test-distributed: install-dev services browser
+	GANSCOPE_REQUIRE_BROWSER=1 GANSCOPE_REQUIRE_SERVICES=1 $(PY) -m pytest -m "distributed and not load"
 
 ## make test-load: the classroom load checks (marker "load")
 test-load: install-dev services browser

@@ -416,6 +416,7 @@ def two_web_processes(tmp_path_factory):
         redis.stop()
 
 
+@pytest.mark.distributed
 def test_wi011_through_redis_a_post_to_either_process_reaches_both(two_web_processes, made):
     config, chunks = made
     a, b, _ = two_web_processes
@@ -463,6 +464,7 @@ def test_wi011_through_redis_a_post_to_either_process_reaches_both(two_web_proce
         np.testing.assert_array_equal(rec.scalars()[1], np.concatenate([c[0] for c in chunks]))
 
 
+@pytest.mark.distributed
 def test_wi012_through_redis_a_silent_script_fails_its_run_everywhere(two_web_processes, made):
     config, chunks = made
     a, b, _ = two_web_processes
@@ -476,6 +478,7 @@ def test_wi012_through_redis_a_silent_script_fails_its_run_everywhere(two_web_pr
     assert other.frame(*chunks[1])[0] == 409
 
 
+@pytest.mark.distributed
 def test_wi013_through_redis_a_silent_run_fails_even_when_its_process_is_gone(
         two_web_processes, made):
     config, chunks = made

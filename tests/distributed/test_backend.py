@@ -8,10 +8,14 @@ import json
 import threading
 import time
 
+import pytest
+
 from gancore.store.reader import open_recording
 from tests.distributed.conftest import Tab, open_preset, press, runs_of
 from tests.helpers import wait_for
 from tests.servers import Client, run_of
+
+pytestmark = pytest.mark.distributed
 
 DETECT_S = 3.0  # a fault is on the page within this long (the bound)
 

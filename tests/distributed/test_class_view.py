@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 import redis
 
 from gancore.run import redis_keys as rk
 from tests.distributed.conftest import Stack, Tab, open_preset
 from tests.servers import Client
+
+pytestmark = pytest.mark.distributed
 
 
 def test_dist_cv001_both_web_processes_list_the_runs_started_from_either(tmp_path):

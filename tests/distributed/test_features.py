@@ -24,6 +24,8 @@ from tests.distributed.conftest import Stack, Tab, open_preset, press, runs_of
 from tests.helpers import wait_for
 from tests.servers import Client, run_of, worker_pid
 
+pytestmark = pytest.mark.distributed
+
 PAIR = "ring8-reference,ring8-vanilla-collapse"
 
 

@@ -17,7 +17,7 @@ from tests.distributed.conftest import Tab
 from tests.servers import Client, run_of
 
 STUDENTS = 30
-pytestmark = pytest.mark.load
+pytestmark = [pytest.mark.load, pytest.mark.distributed]
 
 
 def _student(url: str, web, out: dict) -> None:  # noqa: ANN001

@@ -10,8 +10,12 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.distributed.conftest import Stack, Tab
 from tests.servers import AppServer, Client, run_of
+
+pytestmark = pytest.mark.distributed
 
 
 def _open(client: Client, play: bool = True) -> str:
