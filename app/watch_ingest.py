@@ -8,7 +8,7 @@ client). Scripts, not browsers, call them: every answer is JSON, every body has 
                                   (<= FRAME_BYTES): uint32 n_rows, uint32 n_cols (little-endian),
                                   n_rows x n_cols float64 LE (columns gancore.frames.STAT_COLUMNS),
                                   then zero or more bytes: one frame of gancore.frames.encode
-                                  -> 204
+                                  -> 204, header X-Ganscope-Viewers: pages showing the run now
     POST /api/watch/<run>/end     header X-Ganscope-Key; JSON {"state": done|failed|diverged|
                                   stopped, "message"} (<= END_BYTES) -> 204
     Refusals: {"error": "<what is wrong>"} with 400 (malformed), 401 (token), 403 (wrong key, or
@@ -42,6 +42,7 @@ FRAME_BYTES = 8 * 2**20  # the largest n-D frame a config allows is about 5.4 MB
 END_BYTES = 4096
 KEY_HEADER = "X-Ganscope-Key"
 STEP_HEADER = "X-Ganscope-Step"
+VIEWERS_HEADER = "X-Ganscope-Viewers"  # in a frame post's reply: pages showing the run now
 PREFIX = "/api/watch"
 _ROWS_HEAD = struct.Struct("<II")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -220,8 +221,8 @@ def register(server: Flask, store_getter: Any) -> None:
                 raise WatchRefused(409, f"this run has ended ({watched.state}); start a new "
                                         "one with POST /api/watch")
             rows, frame = frame_post(body, watched.kind)
-            watched.post(rows, frame, step_header())
-            return Response(status=204)
+            viewers = watched.post(rows, frame, step_header())
+            return Response(status=204, headers={VIEWERS_HEADER: str(viewers)})
         return answer(work)
 
     @server.post(PREFIX + "/<run_id>/end")

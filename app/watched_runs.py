@@ -139,8 +139,9 @@ class WatchedRun:
                 "attempt": 1}
 
     def post(self, rows: np.ndarray, frame: tuple[bytes, Frame] | None,
-             step: int | None) -> None:
-        """Rows since the previous post and, when given, the newest frame (already checked)."""
+             step: int | None) -> int:
+        """Rows since the previous post and, when given, the newest frame (already checked).
+        Returns how many pages show the run now (the script paints faster while any does)."""
         with self.lock:
             if self.ended:
                 raise WatchRefused(409, f"this run has ended ({self.state}); start a new one "
@@ -160,6 +161,7 @@ class WatchedRun:
                 self._publish(frame[0])
                 if self.recording is not None:
                     self.recording.frame(frame[1])
+            return self.record.watchers + self.record.spectators
 
     def _publish(self, frame_bytes: bytes) -> None:
         rows = np.concatenate(self._pending) if self._pending else np.zeros((0, 0))
@@ -226,7 +228,7 @@ class WatchedHandle(Protocol):
     @property
     def kind(self) -> str: ...
     def post(self, rows: np.ndarray, frame: tuple[bytes, Frame] | None,
-             step: int | None) -> None: ...
+             step: int | None) -> int: ...  # pages showing the run now
     def end(self, state: str, message: str) -> None: ...
 
 

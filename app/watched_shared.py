@@ -98,7 +98,9 @@ class SharedWatchedRun:
         return self.state in END_STATES
 
     def post(self, rows: np.ndarray, frame: tuple[bytes, Frame] | None,
-             step: int | None) -> None:
+             step: int | None) -> int:
+        """As WatchedRun.post; the pages counted are every web process's (the run's viewers
+        set, which each process's pump renews)."""
         if self.ended:
             raise WatchRefused(409, f"this run has ended ({self.state}); start a new one with "
                                     "POST /api/watch")
@@ -130,7 +132,8 @@ class SharedWatchedRun:
                mapping={"step": max(self.step, newest), "steps_per_s": round(rate, 2)})
         p.hset(rk.run_key(self.run_id, "watch"), mapping=watch_fields)
         p.set(rk.run_key(self.run_id, "hb"), newest, px=self.store.heartbeat_ms)
-        p.execute()
+        p.zcount(rk.run_key(self.run_id, "viewers"), now - rk.VIEWER_TTL_S, "+inf")
+        return int(p.execute()[-1])
 
     def end(self, state: str, message: str) -> None:
         if self.ended:

@@ -8,7 +8,9 @@ step-to-paint latency on the page (goals: >= 10 fps, p95 <= 250 ms) and the step
 Part 1 runs the plain and the watched script in turns (a different seed each pair, both with
 the same seed), each a whole `train()` call, the watch's start and close included; it records
 (the default) and has no dashboard, so it makes frames at the recording's cadence only. The
-ratio is of the medians. Part 2 trains in a thread of this process while the page paints, so
+ratio is of the medians. A third script in each turn posts to a dashboard with no page open
+(frames for the class view at the low share; the dashboard process shares the cores).
+Part 2 trains in a thread of this process while the page paints, so
 training, the dashboard and Chromium share the machine as on a laptop.
 """
 
@@ -41,16 +43,21 @@ def timed(train, steps: int, seed: int, **kw) -> float:
     return steps / (time.perf_counter() - t0)
 
 
-def side_by_side(steps: int, repeats: int) -> tuple[list[float], list[float]]:
+def side_by_side(steps: int, repeats: int, dashboard: str | None
+                 ) -> tuple[list[float], list[float], list[float]]:
+    """Steps/s of the plain script, the watched one recording only, and (with `dashboard`) the
+    watched one posting to a dashboard where no page is open, in turns."""
     plain = load(EXAMPLE, unwatched(EXAMPLE))
     watched = load(EXAMPLE)
     timed(plain.train, 100, 0)  # warm both paths (first-call allocations, imports)
     timed(watched.train, 100, 0, dashboard=None)
-    rates_plain, rates_watched = [], []
+    rates_plain, rates_watched, rates_unseen = [], [], []
     for seed in range(repeats):
         rates_plain.append(timed(plain.train, steps, seed))
         rates_watched.append(timed(watched.train, steps, seed, dashboard=None))
-    return rates_plain, rates_watched
+        if dashboard is not None:
+            rates_unseen.append(timed(watched.train, steps, seed, dashboard=dashboard))
+    return rates_plain, rates_watched, rates_unseen
 
 
 def count_offered_frames() -> list[float]:
@@ -119,12 +126,22 @@ def main() -> None:
         torch.set_num_threads(args.train_threads)
     folder = Path(tempfile.mkdtemp(prefix="gs-watch-bench-"))
     os.chdir(folder)  # the watched script records into ./ganscope-runs, as a user's would
-    plain, watched = side_by_side(args.steps, args.repeats)
+    quiet = None if args.live_only else AppServer(folder / "quiet-runs", "--no-spare")
+    try:
+        plain, watched, unseen = side_by_side(args.steps, args.repeats,
+                                              quiet.url if quiet else None)
+    finally:
+        if quiet is not None:
+            quiet.stop()
     p, w = statistics.median(plain), statistics.median(watched)
     print(f"{EXAMPLE}, {args.steps} steps a call, {args.repeats} calls each, in turns:")
     print(f"  plain    steps/s median {p:7.1f}  ({', '.join(f'{r:.0f}' for r in plain)})")
     print(f"  watched  steps/s median {w:7.1f}  ({', '.join(f'{r:.0f}' for r in watched)})")
     print(f"  watched / plain = {w / p:.3f}  (goal >= 0.9)")
+    if unseen:
+        u = statistics.median(unseen)
+        print(f"  into a dashboard with no page open: median {u:7.1f}  "
+              f"({', '.join(f'{r:.0f}' for r in unseen)}) = {u / p:.3f} of plain")
     page = live(args.seconds, w, folder / "dashboard-runs")
     print(f"live into a dashboard, its page open in headless Chromium ({args.seconds:g} s):")
     print(f"  painted {page['fps']:.1f} fps (goal >= 10), step-to-paint p50 {page['p50_ms']:.0f} "

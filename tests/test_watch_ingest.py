@@ -65,6 +65,7 @@ class Script:
     def __init__(self, srv: AppServer, headers: dict[str, str] | None = None):
         self.srv, self.headers = srv, headers or {}
         self.run = self.key = ""
+        self.viewers: str | None = None  # the last reply's X-Ganscope-Viewers
 
     def post(self, path: str, body: bytes, headers: dict[str, str] | None = None
              ) -> tuple[int, Any]:
@@ -73,6 +74,7 @@ class Script:
             conn.request("POST", path, body=body, headers={**self.headers, **(headers or {})})
             resp = conn.getresponse()
             data = resp.read()
+            self.viewers = resp.getheader("X-Ganscope-Viewers")
         finally:
             conn.close()
         if resp.getheader("Content-Type", "").startswith("application/json"):
@@ -343,6 +345,26 @@ def test_wi007_the_play_page_and_stream_serve_a_watched_run_to_any_browser(serve
             [(e["kind"], e["message"]) for e in rec.events()]
 
 
+def test_wi014_a_frame_reply_counts_the_pages_showing_the_run(server, made):
+    """The script paints at the live rate only while a page shows its run (gancore.watch's
+    pacing): the reply to each post says how many pages do, and the count drops when the
+    page goes."""
+    config, chunks = made
+    script = Script(server)
+    assert script.start(config, name="dora")[0] == 200
+    assert script.frame(*chunks[0])[0] == 204 and script.viewers == "0"
+    ws = simple_websocket.Client.connect(server.url.replace("http", "ws") + "/ws")
+    try:
+        ws.send(json.dumps({"op": "watch", "runs": [script.run]}))
+        wait_for(lambda: script.frame(chunks[1][0][:1])[0] == 204 and script.viewers == "1",
+                 10, "the open page counted")
+    finally:
+        ws.close()
+    wait_for(lambda: script.frame(chunks[1][0][:1])[0] == 204 and script.viewers == "0",
+             10, "the closed page no longer counted")
+    assert script.end()[0] == 204
+
+
 @pytest.fixture(scope="module")
 def token_server(tmp_path_factory):
     srv = AppServer(tmp_path_factory.mktemp("watch-token") / "runs", "--no-spare",
@@ -433,7 +455,9 @@ def test_wi011_through_redis_a_post_to_either_process_reaches_both(two_web_proce
     page.start()
     assert pictured.wait(30), "B's page got no first picture"
     for i, (rows, frame) in enumerate(chunks[1:]):
-        assert (other if i % 2 == 0 else script).frame(rows, frame)[0] == 204
+        poster = other if i % 2 == 0 else script
+        assert poster.frame(rows, frame)[0] == 204
+        assert poster.viewers == "1", "either process's reply counts B's page"
     page.join(40)
     assert seen["frames"][0] == CHUNK and seen["frames"][-1] == last_step
     assert seen["rows"] == list(range(CHUNK + 1, last_step + 1)), "rows lost or doubled"

@@ -40,6 +40,7 @@ class Dashboard:
         self.hold = threading.Event()  # set: frame posts wait until `release` is set
         self.release = threading.Event()
         self.held = threading.Event()  # a frame post is being held now
+        self.viewers: int | None = None  # set: frame replies say this many pages are open
         double = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -53,6 +54,8 @@ class Dashboard:
                 status, reply = double.answer(self.path, self.headers, body)
                 data = json.dumps(reply).encode() if reply is not None else b""
                 self.send_response(status)
+                if double.viewers is not None and self.path.endswith("/frame"):
+                    self.send_header("X-Ganscope-Viewers", str(double.viewers))
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -234,3 +237,26 @@ def test_wl005_auto_starts_a_dashboard_when_none_answers_and_the_run_shows_on_it
             proc.kill()
             proc.wait(10)
         os.environ.pop("GANSCOPE_URL", None)  # set by the start, for a notebook's next cell
+
+
+def test_wl006_the_live_frame_share_is_spent_only_while_the_dashboard_counts_a_page(
+        dashboard, tmp_path):
+    """A dashboard with no page open on the run still takes frames (the class view's
+    thumbnails) but the script paces them at the recording's low share; once the reply counts a
+    page it paints at the live share. A dashboard that sends no count is taken as painting."""
+    w, G = _watch(f"{dashboard.url}/?token=sesame", [], tmp_path)
+    _wait(lambda: w.page_url is not None)
+    link = w._link
+    _train(w, G, 50)
+    _wait(lambda: link.frames_sent > 0)
+    assert link.viewers is None and link.painting  # an older dashboard: no count in its reply
+    dashboard.viewers = 0
+    sent = link.frames_sent
+    while link.viewers != 0 or link.frames_sent < sent + 2:
+        _train(w, G, 20)
+    assert link.live and not link.painting
+    dashboard.viewers = 2
+    while link.viewers != 2:
+        _train(w, G, 20)
+    assert link.painting
+    w.close()

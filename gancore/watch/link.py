@@ -29,6 +29,7 @@ TIMEOUT_S = 10.0
 ROWS_PER_POST = 50_000  # 2.8 MB of rows: well inside the 8 MB body budget, beside a frame
 MAX_HELD_ROWS = 2_000_000  # 112 MB: rows kept for a dashboard that is away
 END_WAIT_S = 5.0
+VIEWERS_HEADER = "X-Ganscope-Viewers"  # a frame post's reply: pages open on the run now
 
 
 class Refused(Exception):
@@ -57,6 +58,10 @@ class Link:
         self._refused = False
         self._said: set[str] = set()
         self.frames_sent = 0
+        # Pages open on the run, as the dashboard's last reply to a post said (its
+        # X-Ganscope-Viewers header; None until one said): the watcher spends the live frame
+        # share only while a page paints, and the low one for the class view's thumbnails.
+        self.viewers: int | None = None
         self._thread = threading.Thread(target=self._loop, name="ganscope-watch-link",
                                         daemon=True)
         self._thread.start()
@@ -65,6 +70,12 @@ class Link:
     def live(self) -> bool:
         """Whether a dashboard takes frames now (the watcher makes them only then)."""
         return self.run is not None and not self._refused
+
+    @property
+    def painting(self) -> bool:
+        """Whether a page shows the run now: taking frames, and the dashboard's last reply
+        counted a viewer (a dashboard too old to count them counts as one)."""
+        return self.live and (self.viewers is None or self.viewers > 0)
 
     # ---- the training thread's side ------------------------------------------------------
     def offer(self, rows: np.ndarray, frame: Frame | None = None) -> None:
@@ -142,7 +153,7 @@ class Link:
         headers = {"Content-Type": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        status, reply = self._request("/api/watch", body, headers)
+        status, reply, _ = self._request("/api/watch", body, headers)
         if status != 200:
             raise _refusal(status, reply, retry=status == 429 or status >= 500)
         try:
@@ -189,7 +200,7 @@ class Link:
         if frame is not None:
             body += encode(frame)  # meta["sent_at"] set by offer: the page measures from it
             headers["X-Ganscope-Step"] = str(int(frame.step))
-        status, reply = self._request(f"/api/watch/{self.run}/frame", body, headers)
+        status, reply, viewers = self._request(f"/api/watch/{self.run}/frame", body, headers)
         if status in (404, 409):  # the dashboard restarted, or ended the run: start anew
             self._say(f"ganscope: the dashboard no longer has run {self.run} "
                       f"({_message(reply)}); registering again")
@@ -208,8 +219,10 @@ class Link:
         elif status != 204:
             self._say_once(f"http{status}", f"ganscope: the dashboard rejected a post "
                                             f"(HTTP {status}: {_message(reply)})")
-        elif frame is not None:
-            self.frames_sent += 1
+        else:
+            self.viewers = viewers
+            if frame is not None:
+                self.frames_sent += 1
 
     def _post_end(self, state: str, message: str) -> None:
         if self.run is None:
@@ -219,15 +232,16 @@ class Link:
                       {"Content-Type": "application/json", "X-Ganscope-Key": self._key})
         self._drop_connection()
 
-    def _request(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    def _request(self, path: str, body: bytes,
+                 headers: dict[str, str]) -> tuple[int, bytes, int | None]:
         """One POST on the kept-alive connection; a connection the server closed meanwhile is
-        opened again once."""
+        opened again once. Returns the status, the body and the viewer count the reply gave."""
         for attempt in (0, 1):
             conn = self._connection()
             try:
                 conn.request("POST", path, body, headers)
                 response = conn.getresponse()
-                return response.status, response.read()
+                return response.status, response.read(), _viewers(response)
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
                 self._drop_connection()
                 if attempt:
@@ -252,6 +266,15 @@ class Link:
         if key not in self._said:
             self._said.add(key)
             self._say(line)
+
+
+def _viewers(response: http.client.HTTPResponse) -> int | None:
+    """The page count a dashboard's reply carries, None when it carries none (or garbage)."""
+    raw = response.getheader(VIEWERS_HEADER)
+    try:
+        return max(0, int(raw)) if raw is not None else None
+    except ValueError:
+        return None
 
 
 def token_of(url: str) -> str | None:

@@ -6,7 +6,7 @@ frames.metrics_every steps have passed, a frame when the dashboard takes frames 
 frames.fps) or when the recording is due (frames.record_every steps since the last recorded
 frame). Looking is paced by wall clock so that it costs a bounded share of it: after a frame
 that took t seconds the next waits until t / share has passed since it began (LIVE_FRAME_SHARE
-while a dashboard takes frames, FRAME_SHARE for the recording's alone; checks likewise with
+while a page shows the run, FRAME_SHARE otherwise; checks likewise with
 CHECK_SHARE), so a slow frame spaces frames out instead of slowing training. A 6-D frame takes
 ~4 ms (one every ~30-80 ms live) and its check ~20-40 ms (one every ~1 s): the detectors see fewer
 snapshots than a native run's every 50 steps, and fire later.
@@ -45,7 +45,9 @@ from gancore.watch.sources import WatchedData, cond_spec, draw_data, draw_noise
 # recording's frames, and the metric checks. Recording and checks stay within ~6%, so a run
 # without a dashboard keeps >= 90% of its speed; a 6-D frame takes ~4 ms alone and ~12 ms beside
 # a painting browser on two cores, so 15% gives the page ~12 frames/s (bench/watch_overhead.py).
-# The live share is spent while a dashboard takes frames, whether or not a page is open.
+# The live share is spent only while a page shows the run (the dashboard's reply to each post
+# counts them); otherwise frames for the dashboard (the class view's thumbnails) and the
+# recording share the low one.
 LIVE_FRAME_SHARE, FRAME_SHARE, CHECK_SHARE = 0.15, 0.03, 0.03
 # The D surface's cells per side unless the caller says: 40 x 40 costs a 6-D frame ~4 ms where
 # a native run's 64 x 64 cost ~8 ms (the user's own step pays for it, not a worker process).
@@ -212,7 +214,8 @@ class Watcher:
         if looking and frame:
             self._picture(rows, record, live)
             cost = time.monotonic() - began
-            share = LIVE_FRAME_SHARE if live else FRAME_SHARE
+            painting = live and self._link is not None and self._link.painting
+            share = LIVE_FRAME_SHARE if painting else FRAME_SHARE
             self._next_frame = began + max(cost / share, self._frame_interval)
         elif self._link is not None:
             self._link.offer(rows)
