@@ -22,7 +22,7 @@ FPS = 5
 # Steps per lesson: past the point where its detector events fire (tests/test_presets_phenomena
 # has the steps each phenomenon needs) and no further, to keep `make lessons` within minutes.
 # A lesson may carry its own `steps`; this table is the fallback.
-STEPS = {"mode-collapse": 1500, "mode-hopping": 2400, "swaying": 600, "forgetting": 2000,
+STEPS = {"mode-collapse": 1500, "mode-hopping": 2400, "swaying": 3000, "forgetting": 2000,
          "goodfellow-1d": 2000, "gan-vs-vae": 2000, "bimodal-6d": 1200, "gaussian-100d": 1200,
          "adagan": 8400}  # AdaGAN: three generators of 2,500 steps and two classifiers
 DEFAULT_STEPS = 1500

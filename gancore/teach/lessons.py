@@ -70,20 +70,28 @@ LESSONS: dict[str, Lesson] = {lesson.slug: lesson for lesson in [
             remedy=(Each("modes", low=4, start=3000), NoEvents(start=3000)))),
     Lesson(
         "swaying", "Swaying",
-        "A 1-D gaussian, a generator that learns twenty times faster than its discriminator, "
-        "and the non-saturating loss. D's first, half-learnt slope happens to point away from "
-        "the data, so within the first hundred steps the generator runs down it, out of the "
-        "picture. D then learns where the data is and the fakes sway back, but D learns so "
-        "slowly that G overshoots every time: a narrow clump of fakes keeps swinging from one "
-        "side of the data to the other, never spreading into its shape. On the right D learns "
-        "as fast as G, so its first slope already leads to the data, and the fakes walk onto it "
-        "and spread out into its shape.",
+        "A narrow 1-D gaussian, a generator that learns a hundred times faster than its "
+        "discriminator, and the non-saturating loss. D's first, half-learnt slope happens to "
+        "point away from the data, so within the first hundred steps the generator runs down "
+        "it, out of the picture. D then learns where the data is and the fakes sway back, but D "
+        "learns so slowly that G overshoots every time: a narrow clump of fakes keeps swinging "
+        "from one side of the data to the other, never spreading into its shape. On the right "
+        "both learn at the same small rate: D keeps up with every step G takes, so G never "
+        "outruns what D knows, and the fakes walk onto the data and spread out into its shape.",
         "sway-1d", "sway-1d-balanced", ("swaying", "non_convergence"),
+        # Measured over 30,000 steps on seeds 0-2: swaying by step 200; KL of the data from the
+        # fakes (the clump's narrowness) at least 4.1 / 6.5 / 7.5 at every check; the clump moves
+        # >= 0.3 data scales between snapshots at 73-90% of the checks (less while it first
+        # comes back: 0.05-0.14 at steps 1,000-2,000 on seed 0). The remedy reaches the
+        # data by step 2,000 (seed 0 is 3.5 data scales off at step 1,000).
         LessonPeriod(
-            problem=(EventsBy(("swaying",), 1000), Mostly("moved", low=0.3),
+            problem=(EventsBy(("swaying",), 1000), Each("kl", low=3.0),
+                     Mostly("moved", low=0.3, share=0.7, start=5000),
                      Mostly("centroid_gap", low=1.0, share=0.2), NoEvents(("stuck",))),
-            remedy=(Each("high_quality", low=0.9), Each("off_data", high=0.1),
-                    Each("centroid_gap", high=1.0), NoEvents(("swaying", "stuck"))))),
+            remedy=(Each("high_quality", low=0.9, start=2000),
+                    Each("off_data", high=0.1, start=2000),
+                    Each("centroid_gap", high=1.0, start=2000),
+                    NoEvents(("swaying", "stuck"))))),
     Lesson(
         "forgetting", "Catastrophic forgetting",
         "Real batches show only one of four clusters at a time, moving on every 500 steps. A "

@@ -99,12 +99,16 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            {**_ONE_D, "target.name": "gaussian_1d", "target.mean": 2.0, "target.std": 0.5,
             "latent.distribution": "uniform", "loss.name": "minimax", "opt_g.lr": 1e-3,
             "opt_d.lr": 1e-2, "discriminator.hidden": [64, 64]}, "non-convergence"),
+    # A narrow target (std 0.25) and D a hundred times slower than G: with std 0.5 and D at 1e-4
+    # seed 1 never ran off (no swaying event) and seed 2's clump calmed down after step 20,000.
+    # Now seeds 0-2 run off within 200 steps (7 of seeds 0-7) and the clump never spreads (KL
+    # of the data from the fakes >= 4 at every check of a 30,000-step period).
     Preset("sway-1d",
-           "D learns twenty times slower than G and its first slope points away from the data: G "
-           "runs down it, out of the picture, sways back once D has learnt where the data is, "
-           "and keeps swinging across the data as a narrow clump.",
-           {**_ONE_D, "target.name": "gaussian_1d", "target.mean": 2.0, "target.std": 0.5,
-            "loss.name": "non_saturating", "opt_g.lr": 2e-3, "opt_d.lr": 1e-4, "train.k_d": 1,
+           "D learns a hundred times slower than G and its first slope points away from the "
+           "data: G runs down it, out of the picture, sways back once D has learnt where the data "
+           "is, and keeps swinging across the data as a narrow clump.",
+           {**_ONE_D, "target.name": "gaussian_1d", "target.mean": 2.0, "target.std": 0.25,
+            "loss.name": "non_saturating", "opt_g.lr": 2e-3, "opt_d.lr": 2e-5, "train.k_d": 1,
             "train.seed": 2}, "swaying"),
     Preset("forgetting-sequential",
            "Each real batch shows only one of four modes for 500 steps: D forgets the modes it "
@@ -144,11 +148,14 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            "the four points and come to rest.",
            {**_FOUR_POINTS, "opt_g.lr": 1e-4, "opt_d.lr": 1e-3, "loss.r1_gamma": 1.0},
            "convergence"),
+    # Both at 1e-3 the fakes wandered 1.2-3.6 data scales off now and then over a period (seeds
+    # 0-2); at 1e-4 they stay within one data scale from step 2,000 on.
     Preset("sway-1d-balanced",
-           "The swaying setup with D learning as fast as G and the non-saturating loss: D's "
-           "first slope leads to the data and the fakes walk straight onto it.",
-           {**_ONE_D, "target.name": "gaussian_1d", "target.mean": 2.0, "target.std": 0.5,
-            "loss.name": "non_saturating", "opt_g.lr": 1e-3, "opt_d.lr": 1e-3,
+           "The swaying setup with D learning as fast as G, both at a small rate, and the "
+           "non-saturating loss: D keeps up with every step of G, and the fakes walk onto the "
+           "data and spread into its shape.",
+           {**_ONE_D, "target.name": "gaussian_1d", "target.mean": 2.0, "target.std": 0.25,
+            "loss.name": "non_saturating", "opt_g.lr": 1e-4, "opt_d.lr": 1e-4,
             "train.seed": 2}, "swaying"),
     # With G as fast as D (both 1e-3) the samples kept leaving clusters and coming back: high
     # quality dipped to 46-51% at steps 6,000-15,000 on seed 2. G ten times slower settles them.
