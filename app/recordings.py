@@ -5,8 +5,6 @@ upload (validated), and the replay routes.
     GET    /api/replay/<name>/index               JSON: frame steps, curves, metrics, events
     GET    /api/replay/<name>/frame?step=N        one binary frame: the recording's last frame
                                                   at or before step N (X-Frame-Step says which)
-    GET    /api/runs/<run>/history                JSON {"history": {frame_steps, metrics,
-                                                  events} | null}: a run's recording so far
 
 Replay frames travel over plain HTTP rather than the tab's WebSocket (app/stream.py). A replay is
 random access driven by the page: scrub, jump to an event, play at a chosen speed. Each request
@@ -41,7 +39,7 @@ from app.limited import EXIT_OUT_OF_MEMORY, run_limited
 from app.limits import UnknownRun, owner_tag
 from app.run_record import Run
 from gancore.frames import encode
-from gancore.store.library import replay_index, summarize_open
+from gancore.store.library import replay_index, summarize
 from gancore.store.reader import RunReader, open_recording
 from gancore.store.recording import RecordingError, storage_cause
 from gancore.teach.presets import preset_of
@@ -111,10 +109,6 @@ class Recordings:
         path = self.folder / name
         if not path.is_file():
             raise NoRecording(f"no recording named {name!r}")
-        watched = getattr(self.registry, "watched", None)
-        if watched is not None and watched.writing(path):
-            raise NoRecording(f"{name} is being recorded from a script's run; it can be "
-                              "opened when the run ends")
         return path
 
     def live(self, name: str, active: list[Run] | None = None) -> dict[str, str] | None:
@@ -165,7 +159,7 @@ class Recordings:
             summary, error = None, ""
             try:
                 summary = self.summary(p.name)
-            except (RecordingError, OSError, NoRecording) as e:
+            except (RecordingError, OSError) as e:
                 error = str(e)
                 if live:  # its worker has the file open and has not written a frame yet
                     error = f"run {live['run']} is starting its recording"
@@ -179,8 +173,7 @@ class Recordings:
         cached = self._summaries.get(name)
         if cached and cached[0] == stamp:
             return cached[1]
-        with self._lock:  # through the reader the replay routes share: one open per file
-            summary = summarize_open(self._reader_locked(name), preset_of=preset_of).as_dict()
+        summary = summarize(path, preset_of=preset_of).as_dict()
         self._summaries[name] = (stamp, summary)
         return summary
 
@@ -378,25 +371,6 @@ def register(server: Flask) -> None:
         # a recording its run still writes: the replay page follows it as it grows
         index = {**index, "live": library().live(name)}
         return Response(json.dumps(index, allow_nan=False, separators=(",", ":")),
-                        mimetype="application/json", headers={"Cache-Control": "no-store"})
-
-    @server.get("/api/runs/<run_id>/history")
-    def run_history_route(run_id: str):
-        """A run's metrics and events so far, from its recording on this server, for a page
-        that opened on the run after it began (assets/draw_play.js). Always 200: `history` is
-        null when there is none to read here (no such run, a recording on another machine, not
-        written yet, or one a script's run still writes in this process)."""
-        history = None
-        try:
-            run = runs.registry().get(run_id)
-            if run.record_path:
-                index = library().index(Path(run.record_path).name)
-                history = {k: index[k] for k in ("frame_steps", "metrics", "events")}
-        except (UnknownRun, NoRecording, RecordingError, OSError, RuntimeError, ValueError,
-                KeyError):
-            pass
-        return Response(json.dumps({"history": history}, allow_nan=False,
-                                   separators=(",", ":")),
                         mimetype="application/json", headers={"Cache-Control": "no-store"})
 
     @server.get("/api/replay/<name>/frame")

@@ -6,7 +6,6 @@ library, replay and exports then read it as any run's; the script's own file is 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +31,6 @@ class WatchRecording:
     def __init__(self, path: str | Path, config_json: str, run_id: str, record_every: int,
                  label: str = ""):
         self.every = max(1, record_every)
-        self.path = Path(path)
-        # True until the file is closed for good: while it is, this process must not open it to
-        # read (HDF5 in one process does not take a reader beside its writer: the library's
-        # reads then failed with "can't insert duplicate key").
-        self.writing = True
         self.problem = ""
         self.recorded_step: int | None = None
         self._last: Frame | None = None
@@ -100,7 +94,6 @@ class WatchRecording:
                 recorder.close()
             except Exception:  # noqa: BLE001 - it is as complete as it can be
                 pass
-            self.writing = False
 
     def close(self) -> None:
         recorder, self._recorder = self._recorder, None
@@ -109,10 +102,3 @@ class WatchRecording:
                 recorder.close()
             except Exception:  # noqa: BLE001 - closing is best effort at the end
                 pass
-        self.writing = False
-
-
-def written(recordings: Iterable[WatchRecording | None], path: Path) -> bool:
-    """Whether one of these recordings is `path` and still open for writing."""
-    target = path.resolve()
-    return any(r is not None and r.writing and r.path.resolve() == target for r in recordings)

@@ -28,7 +28,7 @@ import numpy as np
 from app.limits import Limits
 from app.run_record import Run
 from app.runs import RunRegistry
-from app.watch_recording import WatchRecording, written
+from app.watch_recording import WatchRecording
 from gancore.config import ConfigError, RunConfig
 from gancore.frames import Frame
 from gancore.run.mailbox import Mailbox
@@ -266,10 +266,6 @@ class WatchedRuns:
 
     def live(self) -> list[WatchedRun]:
         return [w for w in list(self._runs.values()) if not w.ended]
-
-    def writing(self, path: Path) -> bool:
-        """Whether a watched run of this process still writes the recording at `path`."""
-        return written((w.recording for w in list(self._runs.values())), path)
 
     def start(self, name: str, config_json: str, steps_per_s: float = 0.0) -> WatchedRun:
         """A new watched run, its recording made in the runs folder. WatchRefused: a bad

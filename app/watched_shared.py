@@ -29,7 +29,7 @@ from app.backends.redis import RedisBackend
 from app.limits import Limits
 from app.run_record import Run
 from app.shared_runs import SharedRunRegistry
-from app.watch_recording import WatchRecording, due, written
+from app.watch_recording import due
 from app.watched_runs import (
     END_STATES,
     RUN_ID,
@@ -155,7 +155,6 @@ class SharedWatchedRuns:
         self._admit = self.r.register_script(_ADMIT)
         self._closed = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._recordings: list[WatchRecording] = []  # the ones this process writes
 
     def start(self, name: str, config_json: str, steps_per_s: float = 0.0) -> SharedWatchedRun:
         try:
@@ -188,7 +187,6 @@ class SharedWatchedRuns:
         p.set(rk.run_key(run_id, "meta"), self.registry._record(record), ex=rk.RUN_TTL_S)
         p.zadd(rk.key("runs"), {run_id: time.time()})
         p.execute()
-        self._recordings = [r for r in self._recordings if r.writing] + [recording]
         thread = threading.Thread(target=self._record_loop, args=(run_id, recording),
                                   daemon=True, name=f"watch-record-{run_id}")
         self._threads.append(thread)
@@ -286,10 +284,6 @@ class SharedWatchedRuns:
                 if b"rec" in f:
                     recording.frame(decode(f[b"rec"]), force=True)
         return last_id
-
-    def writing(self, path: Path) -> bool:
-        """Whether this process still writes the recording at `path` (a run it took)."""
-        return written(list(self._recordings), path)
 
     def close(self) -> None:
         self._closed.set()

@@ -43,44 +43,7 @@
     if (run.parent) addEvent(0, "fork", "child of " + run.parent + (run.inherited
       ? ", from its weights at step " + at : ", restarted from step 0 (the parent ran " + at + " steps)"));
     document.body.dataset.kind = run.kind;
-    seedHistory(run.run);
   };
-
-  /** A page that opens on a run after it began (a reload, a shared link, a script's run opened
-   * late or after it ended) gets frames only from then on, and the metric charts and the
-   * timeline would start there (or stay "waiting for steps" for an ended run). The run's
-   * recording on this server has the whole history: its replay index fills the metrics and
-   * events before the first frame this page got. No recording here (a run on another machine,
-   * one not written yet): the charts start with the page, as before. */
-  function seedHistory(runId) {
-    if (!root.fetch || !runId) return;
-    fetch("/api/runs/" + encodeURIComponent(runId) + "/history", { cache: "no-store" })
-      .then(function (res) { return res.ok ? res.json() : null; })
-      .then(function (answer) {
-        const ix = answer && answer.history;
-        if (!ix || view.run !== runId || !ix.metrics) return;
-        const live = view.metrics, first = live.x.length ? live.x[0] : Infinity, seeded = new Series();
-        ix.frame_steps.forEach(function (step, i) {
-          if (step >= first) return;
-          const v = {};
-          for (const k in ix.metrics) {
-            const x = ix.metrics[k][i];
-            if (typeof x === "number" && !STATS_SKIP[k]) v[k] = x;
-          }
-          if (Object.keys(v).length) seeded.push(step, v);
-        });
-        live.x.forEach(function (step, i) {
-          const v = {};
-          for (const k in live.y) if (live.y[k][i] !== null) v[k] = live.y[k][i];
-          seeded.push(step, v);
-        });
-        view.metrics = seeded;
-        (ix.events || []).forEach(function (e) { addEvent(e.step, e.kind, e.message); });
-        view.events.sort(function (a, b) { return a.step - b.step; });
-        GS.drawCharts(true);
-      })
-      .catch(function () { /* the charts start with the page */ });
-  }
 
   function addEvent(step, kind, message) {
     const key = step + "|" + kind + "|" + message;

@@ -365,39 +365,6 @@ def test_wi014_a_frame_reply_counts_the_pages_showing_the_run(server, made):
     assert script.end()[0] == 204
 
 
-def history_of(srv: AppServer, run_id: str) -> Any:
-    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
-    conn.request("GET", f"/api/runs/{run_id}/history")
-    resp = conn.getresponse()
-    body = json.loads(resp.read())
-    conn.close()
-    assert resp.status == 200
-    return body["history"]
-
-
-def test_wi015_a_late_page_gets_the_run_history_once_the_recording_is_closed(server, made):
-    """A page opened on a watched run after it began asks for its history (metrics, events)
-    so far. While the script's run still writes its recording in this process, the answer is
-    null and the library row says why: reading an HDF5 file beside its writer in one process
-    failed with "can't insert duplicate key" and left the recording unreadable."""
-    config, chunks = made
-    script = Script(server)
-    assert script.start(config, name="emma")[0] == 200
-    for rows, frame in chunks:
-        assert script.frame(rows, frame)[0] == 204
-    assert history_of(server, script.run) is None
-    assert history_of(server, "20990101-000000-abcdef") is None
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    conn.request("GET", "/library")
-    assert conn.getresponse().status == 200  # the listing still answers
-    conn.close()
-    assert script.end("done", "finished")[0] == 204
-    history = history_of(server, script.run)
-    steps = history["frame_steps"]
-    assert steps[0] == CHUNK and steps[-1] == CHUNK * len(chunks) and steps == sorted(steps)
-    assert set(history) == {"frame_steps", "metrics", "events"}
-
-
 @pytest.fixture(scope="module")
 def token_server(tmp_path_factory):
     srv = AppServer(tmp_path_factory.mktemp("watch-token") / "runs", "--no-spare",

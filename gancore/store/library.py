@@ -98,14 +98,6 @@ def summarize(path: str | Path, first_events: int = 3,
         return _summary(r, p, first_events, preset_of)
 
 
-def summarize_open(r: RunReader, first_events: int = 3,
-                   preset_of: Callable[[str], str | None] | None = None) -> Summary:
-    """`summarize` of a recording the caller holds open: a process that keeps readers open
-    must not open the same file a second time (HDF5 then failed a read of a closed watched
-    run's recording with "can't insert duplicate key")."""
-    return _summary(r, r.path, first_events, preset_of)
-
-
 def _summary(r: RunReader, p: Path, first_events: int,
              preset_of: Callable[[str], str | None] | None) -> Summary:
     cfg = json.loads(r.config_json)
