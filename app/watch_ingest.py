@@ -35,14 +35,12 @@ from flask import Flask, Response, request
 from app import security
 from app.watched_runs import END_STATES, MESSAGE_CHARS, NAME_CHARS, WatchRefused, WatchStore
 from gancore.frames import STAT_COLUMNS, Frame, decode
-from gancore.watch.link import VIEWERS_HEADER  # the client's name for it: one place
+from gancore.watch_headers import KEY_HEADER, STEP_HEADER, VIEWERS_HEADER
 
 PROTOCOL_VERSION = 1
 START_BYTES = 256 * 1024  # a config is a few KB; a data file's path or a long label at most
 FRAME_BYTES = 8 * 2**20  # the largest n-D frame a config allows is about 5.4 MB
 END_BYTES = 4096
-KEY_HEADER = "X-Ganscope-Key"
-STEP_HEADER = "X-Ganscope-Step"
 PREFIX = "/api/watch"
 _ROWS_HEAD = struct.Struct("<II")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -32,6 +32,7 @@ from app.watch_recording import WatchRecording
 from gancore.config import ConfigError, RunConfig
 from gancore.frames import Frame
 from gancore.run.mailbox import Mailbox
+from gancore.watch_headers import KEY_HEADER
 
 WATCH_SILENT_S = 30.0  # a script that stopped posting this long without /end: "failed"
 MAX_WATCHED = 8  # watched runs posting at once (they cost this process memory, not a CPU)
@@ -71,6 +72,14 @@ class WatchRefused(Exception):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
+
+
+def check_key(given: str | None, expected: str) -> None:
+    """A post's run key against the one its registration answered (in constant time), for both
+    backends' stores: WatchRefused 403 when it is wrong or missing."""
+    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise WatchRefused(403, f"wrong or missing {KEY_HEADER} for this run: use the key that "
+                                "POST /api/watch answered")
 
 
 class WatchOnly(PermissionError):
@@ -196,7 +205,7 @@ def silent_words(step: int) -> str:
 
 def newest_step(rows: np.ndarray, frame: tuple[bytes, Frame] | None, step: int | None,
                 before: int) -> int:
-    """The step a post brings the run to: X-Ganscope-Step, else its last row's, else its
+    """The step a post brings the run to: the step header, else its last row's, else its
     frame's."""
     if step is not None:
         return step
@@ -294,9 +303,7 @@ class WatchedRuns:
         if watched is None:
             raise WatchRefused(404, f"no watched run {run_id[:64]!r} on this dashboard (it "
                                     "was never started here, or ended long ago)")
-        if not key or not hmac.compare_digest(key.encode(), watched.key.encode()):
-            raise WatchRefused(403, "wrong or missing X-Ganscope-Key for this run: use the key "
-                                    "that POST /api/watch answered")
+        check_key(key, watched.key)
         return watched
 
     def expire_silent(self) -> None:

@@ -16,7 +16,6 @@ Keys besides a worker's, under the same prefix:
 
 from __future__ import annotations
 
-import hmac
 import secrets
 import threading
 import time
@@ -37,6 +36,7 @@ from app.watched_runs import (
     ScriptRun,
     WatchOnly,
     WatchRefused,
+    check_key,
     max_watched,
     measured_rate,
     new_recording,
@@ -205,9 +205,7 @@ class SharedWatchedRuns:
         if not watch.get("key"):
             raise WatchRefused(404, f"no watched run {run_id[:64]!r} on this dashboard (it "
                                     "was never started here, or ended long ago)")
-        if not key or not hmac.compare_digest(key.encode(), watch["key"].encode()):
-            raise WatchRefused(403, "wrong or missing X-Ganscope-Key for this run: use the key "
-                                    "that POST /api/watch answered")
+        check_key(key, watch["key"])
         return SharedWatchedRun(self, run_id, watch, status)
 
     def expire_silent(self) -> None:

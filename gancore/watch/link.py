@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import numpy as np
 
 from gancore.frames import STAT_COLUMNS, Frame, encode
+from gancore.watch_headers import KEY_HEADER, STEP_HEADER, VIEWERS_HEADER
 
 RETRY_S = 3.0  # between attempts to reach a dashboard that did not answer
 KEEPALIVE_S = 5.0  # a post at least this often, so the dashboard knows the script lives
@@ -29,7 +30,6 @@ TIMEOUT_S = 10.0
 ROWS_PER_POST = 50_000  # 2.8 MB of rows: well inside the 8 MB body budget, beside a frame
 MAX_HELD_ROWS = 2_000_000  # 112 MB: rows kept for a dashboard that is away
 END_WAIT_S = 5.0
-VIEWERS_HEADER = "X-Ganscope-Viewers"  # a frame post's reply: pages open on the run now
 
 
 class Refused(Exception):
@@ -196,10 +196,10 @@ class Link:
     def _post_frame(self, rows: np.ndarray, frame: Frame | None) -> None:
         body = struct.pack("<II", len(rows), len(STAT_COLUMNS)) + \
             np.ascontiguousarray(rows, dtype="<f8").tobytes()
-        headers = {"Content-Type": "application/octet-stream", "X-Ganscope-Key": self._key}
+        headers = {"Content-Type": "application/octet-stream", KEY_HEADER: self._key}
         if frame is not None:
             body += encode(frame)  # meta["sent_at"] set by offer: the page measures from it
-            headers["X-Ganscope-Step"] = str(int(frame.step))
+            headers[STEP_HEADER] = str(int(frame.step))
         status, reply, viewers = self._request(f"/api/watch/{self.run}/frame", body, headers)
         if status in (404, 409):  # the dashboard restarted, or ended the run: start anew
             self._say(f"ganscope: the dashboard no longer has run {self.run} "
@@ -229,7 +229,7 @@ class Link:
             return
         body = json.dumps({"state": state, "message": message}).encode()
         self._request(f"/api/watch/{self.run}/end", body,
-                      {"Content-Type": "application/json", "X-Ganscope-Key": self._key})
+                      {"Content-Type": "application/json", KEY_HEADER: self._key})
         self._drop_connection()
 
     def _request(self, path: str, body: bytes,
