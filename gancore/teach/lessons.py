@@ -113,18 +113,20 @@ LESSONS: dict[str, Lesson] = {lesson.slug: lesson for lesson in [
     Lesson(
         "goodfellow-1d", "The 1-D picture from the original GAN paper",
         "One gaussian on a line, drawn as in Goodfellow's figure: the data's density, the "
-        "generator's histogram, D(x), and lines from each noise value z to the x it is mapped "
-        "to. On the left the minimax loss, Adam, and a discriminator ten times quicker than the "
-        "generator: D(x) keeps a clear bump where the data outweighs the fakes, the fake "
-        "histogram slides towards it, and D's bump moves on before the fakes arrive, so the "
-        "pair chase each other for the whole lesson. Theory says D should end flat at one half; "
-        "Adam's steps stay about the same size even when its gradients are mostly noise. On the "
-        "right plain SGD, whose steps shrink with the gradient, and the non-saturating loss: the "
-        "histogram settles under the data and D(x) stays nearly flat at one half, while single "
-        "samples still jitter along their z-to-x lines.",
+        "fake histogram, D(x), and lines from each noise value z to the x it is mapped to. On "
+        "the left a generator of eight units, which can draw the bell only as a few straight "
+        "pieces, trained with Adam against a quicker D: D(x) rises where the data outweighs "
+        "the fakes and dips where they overhang it, G moves its mass towards the rise and opens "
+        "a gap elsewhere, and the chase goes on. Theory's flat D at one half needs a G able to "
+        "draw the data and steps that shrink once the gradients are mostly noise. On the right "
+        "a larger G and plain SGD, whose steps shrink with the gradient: the histogram settles "
+        "under the data and D(x) stays nearly flat at one half. Far from the data and the "
+        "fakes D(x) is mere extrapolation: no loss shaped it there.",
         "goodfellow-1d", "goodfellow-1d-settled", ("non_convergence",),
         LessonPeriod(
-            problem=(EventsBy(("non_convergence",), 3000), Mostly("d_spread", low=0.3)),
+            # one line between flat and not flat, 0.15, for both sides: D's spread where the
+            # data and the fakes are (the settled remedy's stays within 0.003-0.07)
+            problem=(EventsBy(("non_convergence",), 3000), Mostly("d_spread", low=0.15)),
             remedy=(Each("high_quality", low=0.9), Each("d_spread", high=0.15, start=2000),
                     Each("centroid_gap", high=0.3, start=2000),
                     NoEvents(("swaying", "stuck", "mode_collapse"))))),

@@ -14,8 +14,8 @@ each a small frozen record that `judge` can evaluate against a `PeriodRun`:
   (`None` = unbounded). Metric names are `Checkpoint.values` keys: `modes` and `modes_total`
   (the frame title's count, gancore.observe.probes), `high_quality`, `near` (share of the samples
   within a quarter data scale of a mode), `off_data`, `centroid_gap`, `moved`, `d_real`,
-  `d_fake`, `d_spread` (max - min of D over the view, 1-D/2-D log losses), `ks_mean`,
-  `variance_ratio`, `bimodal_dims_fake`, `js`, ...
+  `d_fake`, `d_spread` (max - min of D where the data or the fakes are, 1-D/2-D log losses),
+  `ks_mean`, `variance_ratio`, `bimodal_dims_fake`, `js`, ...
 - `Mostly(metric, low, high, start, share)`: the same bound on at least `share` of the
   checkpoints from `start` (for measures that flicker: a hopping generator passes through).
 - `EventsEvery(kinds, window, start)`: an event of one of `kinds` in every `window`-step window
@@ -35,6 +35,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+
+import numpy as np
 
 PERIOD_STEPS = 30_000
 PERIOD_SECONDS = 600.0
@@ -220,14 +222,28 @@ def checkpoint_values(session) -> dict[str, float]:
         vals["modes_total"] = float(len(snap.mode_counts))
     if snap.near_share is not None:
         vals["near"] = float(snap.near_share)
-    frame = session.frame().scalars  # what the page shows now: its title's mode count, KS
+    picture = session.frame()  # what the page shows now: its title's mode count, KS, the fakes
+    frame = picture.scalars
     vals.update({k: float(frame[k]) for k in ("modes", "high_quality", "ks_mean", "corr_dist")
                  if k in frame})
     trainer, probes = session.trainer, session.probes
     if snap.probabilistic and trainer.D is not None and probes.kind in ("1d", "2d"):
         d = probes.d_values(trainer.D, probes.d_inputs, True)
-        vals["d_spread"] = float(d.max() - d.min())
+        occupied = _occupied(probes.d_inputs.numpy(), probes.real(picture.step),
+                             picture.value("fake"))
+        if occupied.any():
+            vals["d_spread"] = float(d[occupied].max() - d[occupied].min())
     return vals
+
+
+def _occupied(points: np.ndarray, real: np.ndarray, fake: np.ndarray) -> np.ndarray:
+    """Which of D's view points lie where the data or the fakes are (inside the box of their
+    1st-99th percentiles per axis). D's spread is judged there only: far from both, D's output
+    is an extrapolation no loss ever shaped (a D near 1 at the plot's far edges says nothing
+    about the chase a class is shown)."""
+    both = np.concatenate([np.asarray(real, np.float64), np.asarray(fake, np.float64)])
+    lo, hi = np.quantile(both, 0.01, axis=0), np.quantile(both, 0.99, axis=0)
+    return np.all((points >= lo) & (points <= hi), axis=1)
 
 
 def train_period(preset: str, seed: int, steps: int | None = None,
