@@ -132,6 +132,11 @@ class RunRegistry(Watching):
         """The newest frame `reader` has not seen, with every row since its last read."""
         return self.backend.newest(run_id, reader)
 
+    def history(self, run_id: str, before_step: int
+                ) -> builtins.list[tuple[int, dict[str, float]]]:
+        """The metrics of the run's frames before `before_step`, for a page that joins late."""
+        return self.backend.history(run_id, before_step)
+
     def wait(self, run_id: str, timeout: float, reader: object = "default") -> bool:
         return self.backend.wait(run_id, timeout, reader)
 

@@ -25,6 +25,9 @@ Server -> client (binary), the envelope; all integers little-endian:
            "message": str, "step": int, "steps_per_s": float, "attempt": int,
            "columns": [STAT_COLUMNS], "rows": [offset, count] or null (float64, count x columns),
            "frame": [offset, length] or null (one gancore frame, see gancore/frames.py),
+           "history": [[step, {metric: value}], ...] (only beside the first frame a tab gets
+                      of a run: the metrics of the frames before it, so a page that opens
+                      late or on an ended run draws its metric charts from the start),
            "error": str (only for runs that cannot be watched)}
 """
 
@@ -42,7 +45,7 @@ from flask_sock import Sock
 from app import runs
 from app.limits import UnknownRun
 from app.session import session_id
-from gancore.frames import STAT_COLUMNS
+from gancore.frames import STAT_COLUMNS, metrics_of
 
 ENVELOPE_VERSION = 1
 WAIT_S = 1.0  # longest wait for a new frame before a status-only answer
@@ -174,6 +177,12 @@ class TabStream:
                 self.asked_at[r] = now
             self.asked_at.setdefault(r, now)
 
+    def _add_history(self, head: dict[str, Any], run_id: str, frame: bytes) -> None:
+        shown = metrics_of(frame)
+        history = self.registry.history(run_id, shown[0]) if shown is not None else []
+        if history:
+            head["history"] = [[step, metrics] for step, metrics in history]
+
     def next_message(self, wait_s: float = WAIT_S, frames: set[str] | None = None) -> bytes:
         """Newest frame and rows of every watched run (of the runs in `frames`, when given);
         waits (bounded) while nothing is new."""
@@ -194,10 +203,12 @@ class TabStream:
                 continue
             got = self.registry.newest(r, self) if r in wanted else None
             frame, rows = got if got is not None else (None, None)
-            entries.append(({"run": r, "state": status["state"], "message": status["message"],
-                             "step": status["step"], "steps_per_s": status["steps_per_s"],
-                             "attempt": run.attempt, "parent": run.parent,
-                             "fork_step": run.fork_step}, frame, rows))
+            head = {"run": r, "state": status["state"], "message": status["message"],
+                    "step": status["step"], "steps_per_s": status["steps_per_s"],
+                    "attempt": run.attempt, "parent": run.parent, "fork_step": run.fork_step}
+            if frame is not None and r not in self.pictured:
+                self._add_history(head, r, frame)
+            entries.append((head, frame, rows))
         if any(frame is not None for _, frame, _ in entries):
             self.last_frame_at = time.monotonic()
         self.pictured.update(e["run"] for e, frame, _ in entries if frame is not None)

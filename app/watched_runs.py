@@ -345,6 +345,12 @@ class WatchedRegistry(RunRegistry):
         w = self.watched.find(run_id)
         return w.mailbox.take(reader) if w is not None else super().newest(run_id, reader)
 
+    def history(self, run_id: str, before_step: int
+                ) -> builtins.list[tuple[int, dict[str, float]]]:
+        w = self.watched.find(run_id)
+        return w.mailbox.history(before_step) if w is not None else \
+            super().history(run_id, before_step)
+
     def wait(self, run_id: str, timeout: float, reader: object = "default") -> bool:
         w = self.watched.find(run_id)
         return w.mailbox.wait(timeout, reader) if w is not None else \

@@ -266,15 +266,15 @@
   }
   GS.metricsChart = metricsChart;
 
-  // Ticks every k-th power of ten, at most four of them: a 1-D run's gradients span seven
-  // decades, and a label on each piled them into one another.
-  function decadeStep(series, keys) {
+  // Ticks every k-th power of ten, at most `most` of them (four by default): a 1-D run's
+  // gradients span seven decades, and a label on each piled them into one another.
+  function decadeStep(series, keys, most) {
     let lo = Infinity, hi = 0;
     keys.forEach(function (k) {
       (series.y[k] || []).forEach(function (v) { if (v > 0) { if (v < lo) lo = v; if (v > hi) hi = v; } });
     });
     if (!(hi > lo)) return 1;
-    return Math.max(1, Math.ceil((Math.log10(hi) - Math.log10(lo)) / 3));
+    return Math.max(1, Math.ceil((Math.log10(hi) - Math.log10(lo)) / Math.max(1, (most || 4) - 1)));
   }
 
   /** A training series' legend name ("D loss", "‖∇G‖"). */

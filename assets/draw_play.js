@@ -1,8 +1,8 @@
 /* ganscope play page: the page's run as the stream brings it (GS.view: its frames, scalar rows,
  * metrics and events), drawn with the views (draw_1d.js, draw_2d.js, draw_nd.js) and the charts
- * (draw_charts.js). stream.js calls GS.resetView, GS.addRows, GS.addFrameScalars, GS.drawFrame
- * and GS.drawCharts; the sample view is drawn every frame, the charts and the secondary n-D
- * panels a few times a second, not every frame. */
+ * (draw_charts.js). stream.js calls GS.resetView, GS.addRows, GS.addMetricHistory,
+ * GS.addFrameScalars, GS.drawFrame and GS.drawCharts; the sample view is drawn every frame, the
+ * charts and the secondary n-D panels a few times a second, not every frame. */
 (function (root) {
   "use strict";
   const GS = root.GS = root.GS || {};
@@ -116,6 +116,15 @@
     (f.meta.events || []).forEach(function (e) { addEvent(e.step, e.kind, e.message); });
   };
 
+  /** [[step, {metric: value}], ...] from the server, oldest first, before the first frame. A
+   * socket that reconnects is sent it again: the steps the charts already have are skipped. */
+  GS.addMetricHistory = function (history) {
+    const x = view.metrics.x, last = x.length ? x[x.length - 1] : -1;
+    history.forEach(function (h) {
+      if (h[0] > last) GS.addFrameScalars({ step: h[0], scalars: h[1], meta: {} });
+    });
+  };
+
   // The charts share the main thread with the sample view, which must keep the frame rate. So
   // they are drawn one chart at a time, round-robin, in idle time when there is any
   // (requestIdleCallback with a deadline, so they never starve), and spaced so that they take at
@@ -180,7 +189,8 @@
       const grads = ["d_grad_norm", "g_grad_norm"];
       chart(div, R, grads, grads.map(label), [FAKE, G_LINE],
             "gradient norms (log)", rid,  // powers of ten only: the 2s and 5s piled up
-            Object.assign({ yaxis: { type: "log", dtick: decadeStep(R, grads),
+            // a short chart (the n-D page's side column) has room for two labels, not four
+            Object.assign({ yaxis: { type: "log", dtick: decadeStep(R, grads, div.clientHeight < 150 ? 2 : 4),
                                      zeroline: false, tickfont: { size: z.tick } } }, at));
     } else if (name === "modes") {
       const f = view.frame;

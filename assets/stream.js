@@ -114,6 +114,9 @@
     status(e, item.frame);
     try {
       if (item.rows) GS.addRows(item.rows, e.columns);
+      // the metrics of the frames before this tab's first one (a page opened late, or on an
+      // ended run): the metric charts start at the run's start, not at the page's
+      if (e.history) GS.addMetricHistory(e.history);
       // A run that is not running (paused, ended) sends no next frame to draw the rest: its
       // frame draws every panel and chart at once (an ended run's page drew one n-D panel of
       // four, the rest stayed blank).

@@ -126,3 +126,20 @@ def decode(buf: bytes) -> Frame:
             ranges[a["name"]] = tuple(a["range"])
     return Frame(header["kind"], header["step"], header.get("scalars", {}), header.get("meta", {}),
                  arrays, ranges)
+
+
+def metrics_of(buf: bytes) -> tuple[int, dict[str, float]] | None:
+    """(step, finite numeric scalars) of an encoded frame, from its header alone (the arrays
+    are not read): what a run's metric history keeps of each frame (gancore.run.mailbox). None
+    for bytes that are not a frame of this format."""
+    try:
+        (n,) = struct.unpack_from("<I", buf, 0)
+        header = json.loads(buf[4:4 + n])
+        step, scalars = int(header["step"]), header.get("scalars", {})
+    except (struct.error, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(scalars, dict):
+        return None
+    return step, {k: float(v) for k, v in scalars.items()
+                  if isinstance(v, int | float) and not isinstance(v, bool)
+                  and np.isfinite(v)}

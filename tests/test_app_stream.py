@@ -94,3 +94,39 @@ def test_st004_tab_frame_cap_spaces_frames_and_keeps_every_row(registry):
     gaps = np.diff(times)
     assert gaps.min() >= 0.24, gaps  # 4 fps: at least 250 ms apart (timer slack 10 ms)
     assert steps == list(range(steps[0], steps[0] + len(steps)))
+
+
+def test_st005_a_tab_that_opens_late_gets_the_metrics_of_the_frames_before_its_first(registry):
+    """A page opened on a run that has trained for a while (a reload, a late join, an ended
+    run) draws its metric charts from the run's start: its first frame comes with the metrics
+    of the frames before it, oldest first; later answers bring none."""
+    run = registry.start("alice", SMALL, autoplay=True)
+    first = TabStream(registry)  # the page that was open from the start
+    first.watch([run.run_id])
+    seen: list[int] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(seen) < 8:
+        (_, frame, _), = decode_envelope(first.next_message())
+        if frame is not None:
+            seen.append(decode(frame).step)
+    assert len(seen) == 8, seen
+    late = TabStream(registry)
+    late.watch([run.run_id])
+    history, frame_step = None, None
+    while time.monotonic() < deadline and frame_step is None:
+        (entry, frame, _), = decode_envelope(late.next_message())
+        if frame is not None:
+            history, frame_step = entry.get("history"), decode(frame).step
+    assert frame_step is not None and history, "the late tab's first frame came without history"
+    steps = [step for step, _ in history]
+    assert steps == sorted(steps) and steps[-1] < frame_step
+    assert steps[0] <= seen[1], (steps[:3], seen[:3])  # it reaches back to the run's start
+    assert all({"modes", "high_quality"} <= set(m) for _, m in history), history[0]
+    later = None
+    while time.monotonic() < deadline and later is None:
+        (entry, frame, _), = decode_envelope(late.next_message())
+        if frame is not None:
+            later = entry
+    assert later is not None and "history" not in later
+    late.close()
+    first.close()

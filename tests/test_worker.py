@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gancore.config import RunConfig
-from gancore.frames import decode
+from gancore.frames import Frame, decode, encode
 from gancore.run.mailbox import Mailbox
 from gancore.run.worker import CommandError, RunSpec, WorkerHandle
 from gancore.store.reader import RunReader
@@ -51,6 +51,25 @@ def test_mailbox_keeps_newest_frame_and_every_row():
     assert rows[:, 0].tolist() == [1.0, 2.0, 3.0]
     assert box.take() is None
     assert box.frames_dropped == 1
+
+
+def test_mailbox_keeps_the_whole_runs_metrics_thinned_evenly():
+    """A run of 5,000 frames leaves at most HISTORY_KEPT entries of metrics that still span it
+    from the start, evenly; bytes that are not a frame and a non-finite value leave no trace."""
+    box = Mailbox()
+    box.put(b"not a frame", np.zeros((0, 0)))
+    for step in range(0, 50_000, 10):
+        scalars = {"modes": float(step % 9), "js": float("nan") if step == 20 else 0.5}
+        box.put(encode(Frame("2d", step, scalars)), np.zeros((0, 0)))
+    history = box.history(before_step=49_990)
+    steps = [s for s, _ in history]
+    assert Mailbox.HISTORY_KEPT // 2 <= len(history) <= Mailbox.HISTORY_KEPT
+    assert steps[0] == 0 and steps[-1] >= 49_000 and len(set(np.diff(steps))) == 1
+    assert all(s < 49_990 for s in steps)
+    assert history[1][1]["modes"] == float(steps[1] % 9)
+    assert all("js" in m for s, m in history if s != 20) and "js" not in dict(history).get(20, {})
+    box.reset()
+    assert box.history(before_step=10**9) == []
 
 
 def test_play_pause_step_update_stop(worker, tmp_path):

@@ -145,6 +145,10 @@ class LocalBackend:
         handle = self._handles.get(run_id)
         return None if handle is None else handle.mailbox.take(reader)
 
+    def history(self, run_id: str, before_step: int) -> list[tuple[int, dict[str, float]]]:
+        handle = self._handles.get(run_id)
+        return [] if handle is None else handle.mailbox.history(before_step)
+
     def wait(self, run_id: str, timeout: float, reader: object) -> bool:
         handle = self._handles.get(run_id)
         if handle is None:

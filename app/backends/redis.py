@@ -148,6 +148,11 @@ class RedisBackend:
     def newest(self, run_id: str, reader: object) -> tuple[bytes, np.ndarray] | None:
         return self._pump(run_id).mailbox.take(reader)
 
+    def history(self, run_id: str, before_step: int) -> list[tuple[int, dict[str, float]]]:
+        """What this process's pump has seen of the run (it starts with the run's first page
+        in this process)."""
+        return self._pump(run_id).mailbox.history(before_step)
+
     def wait(self, run_id: str, timeout: float, reader: object) -> bool:
         return self._pump(run_id).mailbox.wait(timeout, reader)
 

@@ -7,6 +7,8 @@ import threading
 
 import numpy as np
 
+from gancore.frames import metrics_of
+
 
 class Mailbox:
     """The newest frame of a run and its recent scalar rows, read by any number of readers, each
@@ -19,11 +21,16 @@ class Mailbox:
     of its loss-curve steps. Rows are kept until every reader has them, within ROWS_KEPT (a
     reader that stops asking must not grow the web process without bound); a new reader starts
     with the newest frame and the last NEW_READER_ROWS rows.
+
+    It also keeps the metrics of the frames put (each frame header's scalars, thinned evenly to
+    at most HISTORY_KEPT), so a page that opens on a run late, or after it ended, draws its
+    metric charts from the start rather than only from the frames it was sent.
     """
 
     ROWS_KEPT = 200_000  # about 20 MB of float64 rows at 12 columns; minutes of training
     NEW_READER_ROWS = 4000  # what a chart keeps anyway (gancore.store.library.MAX_CURVE_ROWS)
     DEFAULT = "default"
+    HISTORY_KEPT = 1000  # frames' metrics: about 150 KB of JSON for a newcomer's first message
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
@@ -35,6 +42,9 @@ class Mailbox:
         self._readers: dict[object, tuple[int, int]] = {}  # key -> (frame seen, next row)
         self.frames_put = 0
         self.frames_dropped = 0  # frames the default reader never saw
+        self._history: list[tuple[int, dict[str, float]]] = []  # (step, metrics), oldest first
+        self._history_every = 1  # keep every k-th frame's metrics; doubles when the list fills
+        self._history_seen = 0  # frames whose metrics were offered
 
     def put(self, frame: bytes, rows: np.ndarray) -> None:
         with self._cond:
@@ -43,12 +53,31 @@ class Mailbox:
                 self.frames_dropped += 1
             self._frame = frame
             self._frame_seq += 1
+            self._note_metrics(frame)
             if len(rows):
                 self._rows.append(rows)
                 self._rows_end += len(rows)
                 self._trim()
             self.frames_put += 1
             self._cond.notify_all()
+
+    def _note_metrics(self, frame: bytes) -> None:
+        got = metrics_of(frame)
+        if got is None or (self._history and got[0] < self._history[-1][0]):
+            return  # not a frame, or a step back in time (a restart resets first)
+        self._history_seen += 1
+        if (self._history_seen - 1) % self._history_every:
+            return
+        self._history.append(got)
+        if len(self._history) > self.HISTORY_KEPT:
+            self._history = self._history[::2]
+            self._history_every *= 2
+
+    def history(self, before_step: int) -> list[tuple[int, dict[str, float]]]:
+        """The metrics of the frames put before `before_step` (the step of the frame a new
+        reader was just given), oldest first."""
+        with self._cond:
+            return [h for h in self._history if h[0] < before_step]
 
     def _trim(self) -> None:
         """Drop row blocks every reader has read (keeping a newcomer's NEW_READER_ROWS), and
@@ -113,5 +142,6 @@ class Mailbox:
         with self._cond:
             self._frame = None
             self._rows.clear()
+            self._history, self._history_every, self._history_seen = [], 1, 0
             self._rows_start = self._rows_end = 0
             self._readers = {k: (self._frame_seq, 0) for k in self._readers}

@@ -72,6 +72,13 @@ def test_wx001_the_6d_example_shows_live_on_the_page_and_lands_in_the_library(
         wait_js(browser, "return ['chart-d', 'chart-grad', 'chart-modes', 'chart-metrics', "
                          "'timeline'].every(id => { const d = document.getElementById(id); "
                          "return d && d._fullLayout; })", 30, "every chart of the ended run")
+        # and its metric charts from the run's start, not only from the one frame it was sent
+        for chart in ("chart-modes", "chart-metrics"):
+            first = browser.execute_script(
+                f"const d = document.getElementById('{chart}');"
+                "const xs = d._fullData.filter(t => t.x && t.x.length > 5).map(t => t.x[0]);"
+                "return xs.length ? Math.min(...xs) : null")
+            assert first is not None and first < 500, (chart, first)
         events = browser.execute_script(
             "return document.getElementById('timeline')._fullData.map(t => t.name)")
         assert "mode collapse" in events, events  # the example's collapse, on the timeline
