@@ -6,7 +6,7 @@ PRESET ?= ring8-reference
 HOST ?= 127.0.0.1
 PORT ?= 8050
 
-.PHONY: deps install install-dev run train test test-engine test-browser test-distributed test-load test-lessons \
+.PHONY: deps install install-dev run train test test-engine test-browser test-distributed test-load test-lessons test-protocol \
 	lint bench browser services clean lessons
 
 # The pinned dependencies alone (the Dockerfile caches this layer before the sources arrive).
@@ -53,7 +53,7 @@ test: install-dev services browser
 	$(PY) -m ruff check gancore app bench tests examples
 	$(PY) -m mypy
 	GANSCOPE_REQUIRE_BROWSER=1 GANSCOPE_REQUIRE_SERVICES=1 $(PY) -m pytest \
-		-m "not load and not lessons and not distributed" --durations=15
+		-m "not load and not lessons and not distributed and not protocol" --durations=15
 
 ## make test-engine: the suite without the real-browser tests (no chromium needed)
 test-engine: install-dev services
@@ -77,6 +77,11 @@ test-load: install-dev services browser
 ## test-artifacts/lessons-period.md. Any lesson: gancore lessons-period --only SLUG
 test-lessons: install-dev
 	$(PY) -m pytest -m lessons -s tests/test_lessons_period.py
+
+## make test-protocol: the benchmarks' full protocols at full length (marker "protocol"; the
+## default suite runs them short), e.g. bench-modes' GAN against PacGAN4 for 6,000 steps
+test-protocol: install-dev
+	$(PY) -m pytest -m protocol
 
 lint: install-dev
 	$(PY) -m ruff check gancore app bench tests examples

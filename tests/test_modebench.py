@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from gancore.teach import modebench
 from tests.helpers import on_both_cores
 
@@ -37,6 +39,7 @@ def test_bench_modes_prints_a_row_per_method_with_both_targets() -> None:
     assert len(progress) == 2 * len(modebench.METHODS) * 2  # targets x methods x seeds
 
 
+@pytest.mark.protocol
 def test_the_protocol_collapses_the_gan_where_packing_keeps_the_modes() -> None:
     """Seed 0 of the full protocol on the ring (6,000 steps, the rate cut included): the plain
     GAN ends with at most two of 8 modes (measured: 0, its samples between modes) and PacGAN4
