@@ -95,10 +95,9 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
     # a leaky D) G matched the bell and D(x) went flat within the period on seeds 0-2; now D
     # keeps a spread >= 0.49 and the samples keep moving on seeds 0-2 over 30,000 steps.
     Preset("goodfellow-1d",
-           "The 1-D picture from the original paper with a generator too small to draw the bell "
-           "exactly: a quick D(x) keeps a clear bump wherever the data outweighs the fakes, G "
-           "moves its mass there and opens a gap elsewhere, and the chase never ends; the z-to-x "
-           "lines show how G stretches the noise.",
+           "The 1-D picture from the original paper, with a G too small to draw the bell: a "
+           "quick D(x) keeps a bump where the data outweighs the fakes, G chases it and never "
+           "settles; z-to-x lines show how G stretches the noise.",
            {**_ONE_D, "target.name": "gaussian_1d", "target.mean": 2.0, "target.std": 0.5,
             "latent.distribution": "uniform", "loss.name": "minimax", "generator.hidden": [8],
             "opt_g.lr": 2e-3, "opt_d.lr": 5e-3, "discriminator.hidden": [64, 64]},

@@ -214,7 +214,8 @@ GS.view.frame = f;
 GS.drawFrame(f, true);""")
     note = wait_js(browser, "return Array.from(document.querySelectorAll('#plot-1d "
                             ".annotation-text')).map(a => a.textContent)"
-                            ".filter(t => t.includes('off the'))[0]", 10, "the edge note")
+                            ".filter(t => t.includes('off the right'))[0]", 10,
+                   "the right edge's note")  # (a G of 8 units starts with some off the left)
     assert "312 fakes off the right edge" in note
     # the G(z) that left the range sit on its right edge as triangles, inside the drawing
     symbols = browser.execute_script(
