@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 import struct
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,6 +26,8 @@ import gancore.watch as gw
 from gancore.config import RunConfig
 from gancore.frames import STAT_COLUMNS, decode
 from tests.servers import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
 
 FRAMES = {"samples": 200, "d_grid": 16, "record_every": 25, "metrics_every": 25}
 
@@ -145,7 +150,19 @@ def test_wl001_rows_and_frames_reach_the_dashboard_and_the_run_ends(dashboard, t
     assert dashboard.ended == [{"state": "done", "message": "finished at step 300"}]
     page = f"{dashboard.url}/?run=r1&token=sesame"
     assert f"ganscope: watching 'linked' live at {page}" in lines
-    assert w.show() == page  # no IPython here: the address itself
+    assert w.show().src == page  # an IPython IFrame of the page (the notebook: nb001)
+
+
+def test_wl007_without_ipython_show_gives_the_pages_address():
+    """A script run where IPython is not installed: `show` returns the address to open (the
+    import fails for real, in a fresh interpreter that has IPython's name blocked)."""
+    code = ("import sys\n"
+            "sys.modules['IPython'] = None  # as if it were not installed\n"
+            "from gancore.watch.dashboard import notebook_view\n"
+            "print(repr(notebook_view('http://127.0.0.1:8050/?run=r1')), notebook_view(None))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "'http://127.0.0.1:8050/?run=r1' None", out
 
 
 def test_wl002_a_dashboard_that_comes_up_late_gets_every_row(tmp_path):
