@@ -36,7 +36,7 @@ ring += 0.05 * np.random.default_rng(1).normal(size=ring.shape)
 
 WATCH = """\
 w = gw.watch(G, D, data=ring, noise=lambda n: torch.randn(n, 2), name="notebook-ring",
-             dashboard={url!r})
+             dashboard={url!r}, record={record!r})
 w.show()
 """
 
@@ -58,8 +58,9 @@ print("trained", step + 1)
 """
 
 
-def _notebook(url: str):
-    cells = [nbformat.v4.new_code_cell(SETUP), nbformat.v4.new_code_cell(WATCH.format(url=url)),
+def _notebook(url: str, record: Path):
+    cells = [nbformat.v4.new_code_cell(SETUP),
+             nbformat.v4.new_code_cell(WATCH.format(url=url, record=str(record))),
              nbformat.v4.new_code_cell(TRAIN)]
     return nbformat.v4.new_notebook(cells=cells)
 
@@ -67,7 +68,8 @@ def _notebook(url: str):
 def test_nb001_show_puts_the_live_page_inline_in_a_real_notebook_cell(browser, tmp_path):
     srv = AppServer(tmp_path / "runs", "--no-spare")
     try:
-        notebook = _notebook(srv.url)
+        records = tmp_path / "recordings"  # the kernel runs in the checkout: not there
+        notebook = _notebook(srv.url, records)
         nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
                                 resources={"metadata": {"path": str(ROOT)}}).execute()
         shown = notebook.cells[1].outputs
@@ -78,6 +80,7 @@ def test_nb001_show_puts_the_live_page_inline_in_a_real_notebook_cell(browser, t
         assert re.fullmatch(re.escape(srv.url) + r"/\?run=[\w-]+", src.group(1)), src.group(1)
         printed = "".join(o.get("text", "") for o in notebook.cells[2].outputs)
         assert "trained 600" in printed, notebook.cells[2].outputs
+        assert len(list(records.glob("notebook-ring-*.h5"))) == 1
         run_id = src.group(1).split("=", 1)[1]
 
         browser.set_window_size(1280, 800)
