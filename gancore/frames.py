@@ -100,8 +100,9 @@ def encode(frame: Frame, omit: tuple[str, ...] = ()) -> bytes:
     return struct.pack("<I", len(head)) + head + b"".join(chunks)
 
 
-def decode(buf: bytes) -> Frame:
-    """bytes -> Frame; raises ValueError on anything that is not a frame of this format."""
+def _header(buf: bytes) -> tuple[dict[str, Any], int]:
+    """(the JSON header, where the arrays begin); ValueError when `buf` is not a frame of this
+    format."""
     if len(buf) < 4:
         raise ValueError("frame too short")
     (n,) = struct.unpack_from("<I", buf, 0)
@@ -111,9 +112,15 @@ def decode(buf: bytes) -> Frame:
         header = json.loads(buf[4:4 + n])
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"frame header is not JSON: {e}") from None
-    if header.get("v") != FORMAT_VERSION:
-        raise ValueError(f"unsupported frame format version {header.get('v')!r}")
-    base = 4 + n
+    if not isinstance(header, dict) or header.get("v") != FORMAT_VERSION:
+        version = header.get("v") if isinstance(header, dict) else None
+        raise ValueError(f"unsupported frame format version {version!r}")
+    return header, 4 + n
+
+
+def decode(buf: bytes) -> Frame:
+    """bytes -> Frame; raises ValueError on anything that is not a frame of this format."""
+    header, base = _header(buf)
     arrays, ranges = {}, {}
     for a in header["arrays"]:
         dtype = np.dtype(_DTYPES[a["dtype"]]).newbyteorder("<")
@@ -133,10 +140,9 @@ def metrics_of(buf: bytes) -> tuple[int, dict[str, float]] | None:
     are not read): what a run's metric history keeps of each frame (gancore.run.mailbox). None
     for bytes that are not a frame of this format."""
     try:
-        (n,) = struct.unpack_from("<I", buf, 0)
-        header = json.loads(buf[4:4 + n])
+        header, _ = _header(buf)
         step, scalars = int(header["step"]), header.get("scalars", {})
-    except (struct.error, UnicodeDecodeError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return None
     if not isinstance(scalars, dict):
         return None

@@ -47,13 +47,14 @@ class Mailbox:
         self._history_seen = 0  # frames whose metrics were offered
 
     def put(self, frame: bytes, rows: np.ndarray) -> None:
+        metrics = metrics_of(frame)  # its header read before the lock: readers do not wait on it
         with self._cond:
             seen = self._readers.get(self.DEFAULT, (0, 0))[0]
             if self._frame is not None and seen < self._frame_seq:
                 self.frames_dropped += 1
             self._frame = frame
             self._frame_seq += 1
-            self._note_metrics(frame)
+            self._note_metrics(metrics)
             if len(rows):
                 self._rows.append(rows)
                 self._rows_end += len(rows)
@@ -61,8 +62,7 @@ class Mailbox:
             self.frames_put += 1
             self._cond.notify_all()
 
-    def _note_metrics(self, frame: bytes) -> None:
-        got = metrics_of(frame)
+    def _note_metrics(self, got: tuple[int, dict[str, float]] | None) -> None:
         if got is None or (self._history and got[0] < self._history[-1][0]):
             return  # not a frame, or a step back in time (a restart resets first)
         self._history_seen += 1
