@@ -11,6 +11,7 @@ The browser decoder is `assets/frame.js`; a test round-trips frames through both
 
 from __future__ import annotations
 
+import itertools
 import json
 import struct
 from dataclasses import dataclass, field
@@ -135,10 +136,16 @@ def decode(buf: bytes) -> Frame:
                  arrays, ranges)
 
 
+MAX_METRICS = 64  # a frame's metrics a history keeps (ganscope's frames carry about 15)
+MAX_METRIC_NAME = 64
+
+
 def metrics_of(buf: bytes) -> tuple[int, dict[str, float]] | None:
     """(step, finite numeric scalars) of an encoded frame, from its header alone (the arrays
-    are not read): what a run's metric history keeps of each frame (gancore.run.mailbox). None
-    for bytes that are not a frame of this format."""
+    are not read): what a run's metric history keeps of each frame (gancore.run.mailbox). At
+    most MAX_METRICS of them, with names of at most MAX_METRIC_NAME characters: a watched
+    script's frames come from outside, and a history keeps a thousand of them. None for bytes
+    that are not a frame of this format."""
     try:
         header, _ = _header(buf)
         step, scalars = int(header["step"]), header.get("scalars", {})
@@ -146,6 +153,7 @@ def metrics_of(buf: bytes) -> tuple[int, dict[str, float]] | None:
         return None
     if not isinstance(scalars, dict):
         return None
-    return step, {k: float(v) for k, v in scalars.items()
-                  if isinstance(v, int | float) and not isinstance(v, bool)
-                  and np.isfinite(v)}
+    kept = ((k, v) for k, v in scalars.items()
+            if len(k) <= MAX_METRIC_NAME and isinstance(v, int | float)
+            and not isinstance(v, bool) and np.isfinite(v))
+    return step, {k: float(v) for k, v in itertools.islice(kept, MAX_METRICS)}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gancore.config import RunConfig
-from gancore.frames import Frame, decode, encode
+from gancore.frames import MAX_METRIC_NAME, MAX_METRICS, Frame, decode, encode
 from gancore.run.mailbox import Mailbox
 from gancore.run.worker import CommandError, RunSpec, WorkerHandle
 from gancore.store.reader import RunReader
@@ -70,6 +70,17 @@ def test_mailbox_keeps_the_whole_runs_metrics_thinned_evenly():
     assert all("js" in m for s, m in history if s != 20) and "js" not in dict(history).get(20, {})
     box.reset()
     assert box.history(before_step=10**9) == []
+
+
+def test_mailbox_history_keeps_a_bounded_number_of_metrics_per_frame():
+    """A watched script's frame with 10,000 scalars and a megabyte-long name (a hostile or
+    buggy script) costs the history at most MAX_METRICS short entries a frame."""
+    box = Mailbox()
+    scalars = {f"m{i}": float(i) for i in range(10_000)} | {"x" * 2**20: 1.0}
+    box.put(encode(Frame("2d", 5, scalars)), np.zeros((0, 0)))
+    (step, metrics), = box.history(before_step=10)
+    assert step == 5 and len(metrics) == MAX_METRICS
+    assert all(len(k) <= MAX_METRIC_NAME for k in metrics)
 
 
 def test_play_pause_step_update_stop(worker, tmp_path):
