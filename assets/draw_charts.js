@@ -84,6 +84,18 @@
   }
   GS.legendRows = legendRows;
 
+  /** Whether a one-row legend of `names` fits in the title's row of `div` with a fifth of the
+   * width to spare (widths estimated as legendRows does). Not in presenter mode: at 16 px the two
+   * ran into each other. The legend's own row under the axis cost each side chart 21 of its
+   * 115 px at 1920x1080; beside the title the plot keeps them. */
+  function legendBesideTitle(div, ttl, names, z) {
+    if (P.presenting() || !names.length) return false;
+    const room = (div.clientWidth || 400) - 20;
+    const titleW = 0.58 * z.title * String(ttl).length;
+    const legendW = names.reduce(function (a, n) { return a + 0.6 * z.legend * String(n).length + 50; }, 0);
+    return titleW + legendW <= 0.8 * room;
+  }
+
   function chart(div, series, keys, labels, colors, ttl, runId, extra) {
     if (!div || !visible(div)) return;
     const data = [], z = sizes();
@@ -99,14 +111,20 @@
     series.rev = (series.rev || 0) + 1;
     const names = data.filter(function (t) { return t.showlegend !== false; })
       .map(function (t) { return t.name; });
+    const besideTitle = legendBesideTitle(div, ttl, names, z);
+    const legendRoom = besideTitle ? 0 : legendRows(div, names, z.legend) * (z.legend + 8);
     const layout = baseLayout(Object.assign({
       uirevision: runId, datarevision: series.rev, showlegend: true, hovermode: "x unified",
       title: topTitle(ttl),
-      margin: { l: 4 + 3.5 * z.tick, r: rightRoom, t: z.title + 14, b: 10 + 2 * z.tick + legendRows(div, names, z.legend) * (z.legend + 8) },
+      margin: { l: 4 + 3.5 * z.tick, r: rightRoom, t: z.title + 14, b: 10 + 2 * z.tick + legendRoom },
       // under the x axis, at the chart's bottom edge: never over a line or the title (in the
-      // title's row, a long title and three names ran into each other at 16 px)
-      legend: { orientation: "h", xref: "container", x: 0.01, xanchor: "left", yref: "container",
-                y: 0, yanchor: "bottom", font: { size: z.legend }, tracegroupgap: 0 },
+      // title's row, a long title and three names ran into each other at 16 px), unless the
+      // names fit beside the title with room to spare
+      legend: besideTitle
+        ? { orientation: "h", xref: "container", x: 0.99, xanchor: "right", yref: "container",
+            y: 1, yanchor: "top", font: { size: z.legend }, tracegroupgap: 0 }
+        : { orientation: "h", xref: "container", x: 0.01, xanchor: "left", yref: "container",
+            y: 0, yanchor: "bottom", font: { size: z.legend }, tracegroupgap: 0 },
       // invisible tick marks push the step labels down: at 16 px the y axis's "0" and the x
       // axis's first label met in the corner
       xaxis: { zeroline: false, tickfont: { size: z.tick }, ticklabeloverflow: "hide past div", ticks: "outside",

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from tests.browser.conftest import screenshot
-from tests.browser.page import open_page, wait_js
+from tests.browser.page import open_page, step_is, wait_js
 
 pytestmark = pytest.mark.browser
 
@@ -155,3 +155,40 @@ def test_ch003_side_charts_x_range_reaches_the_step_shown(browser, server, state
         # never more than 15% of the span: the curves keep most of the width
         assert hi <= (800 if state == "paused" else 800 + 0.15 * 800) + 1, (div, hi)
     screenshot(browser, f"charts-x-range-{state}")
+
+
+# Each visible side chart's plot area (Plotly's drag rectangle), its box and its id.
+PLOT_AREAS_JS = """
+return [...document.querySelectorAll('.charts .chart')].filter(c => c.offsetParent !== null)
+  .map(c => { const d = c.querySelector('.nsewdrag');
+              return [c.id, d ? d.getBoundingClientRect().height : 0]; });
+"""
+MIN_PLOT_PX = 40  # room for a curve to show its shape between two tick labels
+
+
+@pytest.mark.parametrize("size,query", [
+    ((1920, 1080), "?preset=ring8-vanilla-collapse&lesson=mode-collapse&play=1"),
+    ((1280, 800), "?preset=ring8-reference&play=1"),
+    ((1024, 768), "?preset=gaussgan-100d&play=1")])
+def test_ch004_side_charts_keep_a_plot_area_with_the_lesson_bar_and_on_small_screens(
+        browser, server, size, query):
+    """With the lesson bar open at 1920x1080 the six side charts had plot areas of 2-6 px, and
+    at 1280x800 (charts under the plot) of 9 px: titles, ticks and legends took their boxes.
+    The page scrolls rather than crush them."""
+    from tests.browser.test_presenter import set_viewport
+
+    set_viewport(browser, *size)
+    try:
+        open_page(browser, server, query)
+        wait_js(browser, step_is("> 100"), 60, "a hundred steps")
+        # twice round the charts (drawn one at a time, in turn): each shows curves, not a wait
+        wait_js(browser, "return GS.chartClock && Object.keys(GS.chartClock.drawnAt).length >= 6"
+                         " && (window._gsRounds = (window._gsRounds || 0) + 1) > 20", 30,
+                "every side chart drawn with steps")
+        areas = browser.execute_script(PLOT_AREAS_JS)
+        assert len(areas) == 6, areas
+        small = [(i, round(h)) for i, h in areas if h < MIN_PLOT_PX]
+        assert not small, f"plot areas under {MIN_PLOT_PX} px at {size}: {small}"
+        screenshot(browser, f"charts-plot-areas-{size[0]}x{size[1]}")
+    finally:
+        browser.set_window_size(1920, 1080)
