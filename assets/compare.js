@@ -84,6 +84,16 @@
     if (s.modes_total) c.modesTotal = s.modes_total;
   }
 
+  /** The metrics of the frames before this page's first one of `c` (a page opened on a run
+   * that trained a while): [[step, {metric: value}], ...], oldest first; steps it has are skipped
+   * (a socket that reconnects is sent them again). */
+  function addHistory(c, history) {
+    const x = c.metrics.x, last = x.length ? x[x.length - 1] : -1;
+    history.forEach(function (h) {
+      if (h[0] > last) addMetrics(c, { step: h[0], scalars: h[1] });
+    });
+  }
+
   function drawView(c) {
     const div = $("cmp-view-" + c.index), f = c.frame;
     if (!div || !f) return;
@@ -113,6 +123,7 @@
     c.state = e.state; c.message = e.message;
     try {
       if (item.rows) addRows(c, item.rows, e.columns);
+      if (e.history) addHistory(c, e.history);
       if (item.frame) {
         c.frame = item.frame;
         c.lastFrameAt = performance.now();

@@ -112,6 +112,29 @@ def test_cmp001_two_runs_animate_focus_and_step_all_at_equal_steps(browser, serv
     assert severe_errors(browser) == []
 
 
+def test_cmp005_a_compare_page_opened_late_charts_each_run_from_its_start(browser, server):
+    """A compare page opened on runs that trained a while gets their metric history: the
+    coverage chart starts at the runs' start, not at the page's first frame."""
+    browser.get(f"{server.url}/compare?presets={LIGHT},{LIGHT2}&play=1&speed=5")
+    all_drawn(browser, 2)
+    wait_js(browser, "return GS.cmp.runs.every(c => c.step >= 600)", 90, "600 steps each")
+    js_click(browser, "#cmp-play")
+    paused_at = wait_equal_steps(browser, 600)
+    run_ids = browser.execute_script("return GS.cmp.runs.map(c => c.id).join(',')")
+
+    browser.get(f"{server.url}/compare?runs={run_ids}")
+    all_drawn(browser, 2)
+    wait_js(browser, "const d = document.getElementById('cmp-chart-cover');"
+                     "return d._fullData && d._fullData.length === 2", 30, "the coverage chart")
+    for steps in browser.execute_script("return GS.cmp.runs.map(c => c.metrics.x)"):
+        # a metric check every 50 steps (frames.metrics_every): the history starts near step 0
+        assert steps[0] <= 100 and len(steps) >= paused_at // 100, (paused_at, steps[:5])
+    covered = browser.execute_script(
+        "return document.getElementById('cmp-chart-cover')._fullData.map(t => t.x.length)")
+    assert all(n >= paused_at // 100 for n in covered), covered
+    screenshot(browser, "compare-late-history")
+
+
 def test_cmp002_fork_opens_beside_its_parent_with_the_difference(browser, server):
     slow = PRESETS[LIGHT].config().with_changes({"frames.steps_per_frame": 2})
     browser.get(f"{server.url}/?cfg={slow.to_url()}&play=1")
