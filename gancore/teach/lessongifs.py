@@ -23,7 +23,7 @@ FPS = 5
 # has the steps each phenomenon needs) and no further, to keep `make lessons` within minutes.
 # A lesson may carry its own `steps`; this table is the fallback.
 STEPS = {"mode-collapse": 1500, "mode-hopping": 2400, "swaying": 3000, "forgetting": 2000,
-         "goodfellow-1d": 2000, "gan-vs-vae": 2000, "bimodal-6d": 1200, "gaussian-100d": 1200,
+         "goodfellow-1d": 8000, "gan-vs-vae": 2000, "bimodal-6d": 1200, "gaussian-100d": 1200,
          "adagan": 8400}  # AdaGAN: three generators of 2,500 steps and two classifiers
 DEFAULT_STEPS = 1500
 SCALE = 0.8  # of the export's own layout: 896x528 for two 2-D panels
