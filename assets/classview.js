@@ -14,6 +14,7 @@
   const TEXT_PX = 96; // the three text lines under a card's canvas
   const CANVAS_RATIO = 0.75;
   const GAP_PX = 14;
+  const FAKE_MIN_PX = 4; // a generated sample's smallest dot radius on a card
   const VOCAB = window.GS.VOCAB; // assets/0_vocabulary.js, loaded first (its name sorts first)
   const COLORS = VOCAB.colors;
   const STATES = VOCAB.states;
@@ -94,13 +95,17 @@
       ctx.fillStyle = "white";
       ctx.fillRect(0, 0, w, h);
     }
-    const r = Math.max(1.6, w / 140);
-    function dots(codes, fill, stroke) {
+    // A collapsed generator puts every sample on one spot (often on the edge it swayed off
+    // by): its dot must still read from the back of a room, so fakes are drawn larger than
+    // the data and kept whole inside the plane.
+    const realR = Math.max(1.6, w / 140), fakeR = Math.max(FAKE_MIN_PX, w / 110);
+    function dots(codes, r, fill, stroke) {
       ctx.fillStyle = fill;
       ctx.strokeStyle = stroke;
       ctx.lineWidth = 1;
       for (let k = 0; k + 1 < codes.length; k += 2) {
-        const x = codes[k] / 255 * w, y = h - codes[k + 1] / 255 * h;
+        const x = Math.min(w - r, Math.max(r, codes[k] / 255 * w));
+        const y = Math.min(h - r, Math.max(r, h - codes[k + 1] / 255 * h));
         ctx.beginPath();
         ctx.arc(x, y, r, 0, 2 * Math.PI);
         ctx.fill();
@@ -108,10 +113,10 @@
       }
     }
     ctx.globalAlpha = 0.55;
-    dots(bytes(pic.real), COLORS.real, null);
+    dots(bytes(pic.real), realR, COLORS.real, null);
     ctx.globalAlpha = 0.9;
     // Fakes get a dark rim: pink on D's pink "fake" background is otherwise hard to see.
-    dots(bytes(pic.fake), COLORS.fake, COLORS.ink);
+    dots(bytes(pic.fake), fakeR, COLORS.fake, COLORS.ink);
     ctx.globalAlpha = 1;
   }
 
@@ -296,6 +301,9 @@
       .catch(function () { /* the server restarting: the next poll tries again */ })
       .then(function () { busy = false; });
   }
+
+  // One picture on any canvas: what a card draws, for a check with a picture of its own.
+  window.GS.drawClassPicture = function (canvas, pic) { draw({canvas: canvas}, pic); };
 
   setInterval(poll, POLL_MS);
 })();

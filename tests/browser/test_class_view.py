@@ -9,6 +9,7 @@ A server of its own (six runs, a token); the browser is a fresh profile (its own
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -26,17 +27,22 @@ PRESET_RUNS = ("ring8-reference", "ring8-vanilla-collapse", "sway-1d", "goodfell
                "bimodal-6d-gan")
 CUSTOM_FROM = "four-points-oscillation"  # the sixth student changed its seed: no preset now
 
-CARDS_JS = """
+PINK_PX_JS = """
+function pinkPixels(canvas) {  // the generated samples' pink, #d1306b
+  if (!canvas.width || !canvas.height) return 0;
+  const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let n = 0;
+  for (let i = 0; i < px.length; i += 4) {
+    if (px[i] > 150 && px[i + 1] < 120 && px[i + 2] > 60 && px[i + 2] < 170) n++;
+  }
+  return n;
+}
+"""
+
+CARDS_JS = PINK_PX_JS + """
 return Array.from(document.querySelectorAll('#class-grid .class-card')).map(function (c) {
   const r = c.getBoundingClientRect();
-  const canvas = c.querySelector('canvas');
-  let fake = 0;
-  if (canvas.width && canvas.height) {
-    const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-    for (let i = 0; i < px.length; i += 4) {  // the generated samples' pink, #d1306b
-      if (px[i] > 150 && px[i + 1] < 120 && px[i + 2] > 60 && px[i + 2] < 170) fake++;
-    }
-  }
+  const fake = pinkPixels(c.querySelector('canvas'));
   const preset = c.querySelector('.class-preset');
   const small = Array.from(c.querySelectorAll('.class-student, .class-preset, .class-line span, '
                                               + '.class-event'))
@@ -175,3 +181,24 @@ def test_cv004_a_click_shows_the_run_large_in_presenter_mode(classroom, teacher)
     teacher.back()
     wait_js(teacher, "return document.querySelectorAll('#class-grid .class-card').length === 6",
             60, "the class view again")
+
+
+# A generator collapsed onto one spot: the spot where a run sways out of view is the plane's edge.
+@pytest.mark.parametrize("where", [(128, 128), (255, 128)], ids=["middle", "edge"])
+def test_cv005_a_collapsed_generator_still_shows_a_visible_dot(classroom, teacher, where):
+    srv, _ = classroom
+    teacher.set_window_size(1024, 768)
+    teacher.get(f"{srv.url}/class?token={TOKEN}")
+    wait_js(teacher, "return !!(window.GS && GS.drawClassPicture)", 30, "the class view's script")
+    codes = base64.b64encode(bytes(where) * 240).decode()  # the 240 samples a card gets
+    pink = teacher.execute_script(PINK_PX_JS + """
+        const canvas = document.createElement('canvas');
+        canvas.style.cssText = 'width: 240px; height: 180px; position: fixed; top: 0; left: 0';
+        document.body.append(canvas);
+        GS.drawClassPicture(canvas, {kind: 'points', bounds: [[0, 1], [0, 1]], real: '',
+                                     fake: arguments[0], d: null});
+        const n = pinkPixels(canvas);
+        canvas.remove();
+        return n;""", codes)
+    # A dot 7 px across at least (the old dots of 1.7 px gave 3 pink pixels, 1 on the edge).
+    assert pink >= 30, f"a collapsed generator's samples are {pink} pink pixels"
