@@ -13,7 +13,8 @@
   const CHART_MS = 700;  // shared charts: every run's curves, redrawn about 1.5 times a second
   const CHART_POINTS = 600;  // per curve when drawn (SVG lines of thousands of points stall a tab)
   const LAYERS = ["real", "fake", "d", "grad"];
-  const C = GS.cmp = { runs: [], byRun: {}, focus: null, lastCharts: 0 };
+  const C = GS.cmp = { runs: [], byRun: {}, focus: null, lastCharts: 0, lateTries: 0,
+                       statMisses: 0 };
   GS.compare = {};
 
   function $(id) { return document.getElementById(id); }
@@ -94,12 +95,28 @@
     });
   }
 
+  // Frames can come before the cells that show them: the runs are set here (GS.setCompare) and
+  // the stream starts at once, while the grid of cells is a round trip to the server (seconds on
+  // a loaded one). A paused run sends one frame, so what found no cell is drawn when it appears.
+  const LATE_MS = 200, LATE_TRIES = 100;  // looked for over about 20 s, then at the next frame
+
   function drawView(c) {
     const div = $("cmp-view-" + c.index), f = c.frame;
+    c.viewDue = !!f && !div;
     if (!div || !f) return;
     if (f.kind === "2d") GS.draw2d(div, f, LAYERS, c.id, true);
     else if (f.kind === "1d") GS.draw1d(div, f, c.id);
     else GS.drawProj(div, f, c.id);
+  }
+
+  function drawLateViews() {
+    C.lateTimer = null;
+    let due = false, drawn = false;
+    C.runs.forEach(function (c) {
+      if (c.viewDue) { drawView(c); due = due || c.viewDue; drawn = drawn || !c.viewDue; }
+    });
+    if (drawn) drawCharts(true);  // the charts' divs came with the cells
+    if (due && ++C.lateTries < LATE_TRIES) C.lateTimer = setTimeout(drawLateViews, LATE_MS);
   }
 
   function head(c) {
@@ -129,8 +146,12 @@
         c.lastFrameAt = performance.now();
         addMetrics(c, item.frame);
         drawView(c);
+        if (c.viewDue) {
+          C.lateTries = 0;
+          if (!C.lateTimer) C.lateTimer = setTimeout(drawLateViews, LATE_MS);
+        }
         c.drawn += 1;
-        if (item.frame.kind === "nd") scheduleStats();
+        if (item.frame.kind === "nd") { C.statMisses = 0; scheduleStats(); }
       }
       c.step = c.frame ? c.frame.step : e.step;
       head(c);
@@ -228,18 +249,21 @@
     const s = sharedScales(), next = nextStat(s);
     if (!next) return;
     const c = next.c, k = next.k, div = $(STATS[k].div + c.index);
+    C.statTurn = next.at;
+    if (!div) {  // its cell is not on the page yet: still due, looked for again soon
+      if (++C.statMisses < LATE_TRIES) C.statTimer = setTimeout(drawStat, LATE_MS);
+      return;
+    }
+    C.statMisses = 0;
     const t0 = performance.now();
-    if (div) {
-      try {
-        STATS[k].draw(div, c.frame, c, s);
-      } catch (err) {
-        console.error("ganscope: compare statistics failed", err);
-      }
+    try {
+      STATS[k].draw(div, c.frame, c, s);
+    } catch (err) {
+      console.error("ganscope: compare statistics failed", err);
     }
     C.statCost = performance.now() - t0;
-    C.statTurn = next.at;
     c.stats[k] = { frame: c.frame, key: statsKey(s, k), step: c.frame.step };
-    if (div) div.dataset.step = String(c.frame.step);
+    div.dataset.step = String(c.frame.step);
     scheduleStats();
   }
 

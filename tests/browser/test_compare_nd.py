@@ -77,8 +77,19 @@ def small_window(chromium_available):
     d.quit()
 
 
-def test_cnd001_nd_runs_show_their_statistics_side_by_side_on_shared_scales(browser, server):
+@pytest.fixture
+def wide_browser(browser):
+    """The shared browser with a 1920x1080 viewport, given back as it was (a later test sizes
+    its window: an override left behind pins the viewport)."""
     viewport(browser, 1920, 1080)
+    try:
+        yield browser
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_cnd001_nd_runs_show_their_statistics_side_by_side_on_shared_scales(wide_browser, server):
+    browser = wide_browser
     browser.get(f"{server.url}/compare?presets={','.join(PAIR)}")
     nd_panels_painted(browser, 2)  # paused at step 0
     browser.execute_script("document.getElementById('cmp-step-all').click()")  # by 10
@@ -106,7 +117,6 @@ def test_cnd001_nd_runs_show_their_statistics_side_by_side_on_shared_scales(brow
     show_statistics(browser)
     screenshot(browser, "compare-nd-1920x1080")
     assert not severe_errors(browser)
-    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})  # a shared browser
 
 
 def test_cnd002_nd_panels_stay_readable_in_a_small_window(small_window, server):
@@ -148,3 +158,50 @@ def test_cnd002_nd_panels_stay_readable_in_a_small_window(small_window, server):
     show_statistics(d)
     screenshot(d, "compare-nd-1024x768")
     assert not severe_errors(d)
+
+
+# The server's answer with the page's grid of cells held back until every run's first frame has
+# come (a loaded server answers in seconds; the stream starts without waiting for it).
+CELLS_AFTER_FRAMES_JS = """
+(function () {
+  const fetch0 = window.fetch;
+  window.fetch = function (url, opts) {
+    const answer = fetch0.apply(this, arguments);
+    const body = opts && typeof opts.body === 'string' ? opts.body : '';
+    if (body.indexOf('cmp-grid.children') < 0) return answer;
+    return answer.then(function (r) {
+      return new Promise(function (done) {
+        const t0 = Date.now();
+        let framedAt = 0;  // and a second more: the statistics' first turn comes and goes too
+        (function hold() {
+          const C = window.GS && GS.cmp;
+          const framed = !!(C && C.runs.length && C.runs.every(function (c) { return c.frame; }));
+          if (framed && !framedAt) framedAt = Date.now();
+          if ((framedAt && Date.now() - framedAt > 1000) || Date.now() - t0 > 60000) {
+            window._gsCellsAfterFrames = framed;
+            done(r);
+          } else setTimeout(hold, 50);
+        })();
+      });
+    });
+  };
+})();
+"""
+
+
+def test_cnd003_frames_that_come_before_their_cells_are_drawn_when_the_cells_appear(server):
+    d = make_driver()
+    try:
+        d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
+                          {"source": CELLS_AFTER_FRAMES_JS})
+        d.get(f"{server.url}/compare?presets={','.join(PAIR)}")  # paused: one frame per run
+        assert wait_js(d, "return window._gsCellsAfterFrames !== undefined && "
+                          "document.getElementById('cmp-view-1') && window._gsCellsAfterFrames",
+                       90, "the cells, after both runs' first frames")
+        nd_panels_painted(d, 2, timeout=60)
+        wait_js(d, "return GS.cmp.runs.every(c => { const v = document.getElementById("
+                   "'cmp-view-' + c.index); return v && v.data && v.data.length; })", 30,
+                "both runs' projections drawn")
+        assert not severe_errors(d)
+    finally:
+        d.quit()
