@@ -6,7 +6,7 @@ PRESET ?= ring8-reference
 HOST ?= 127.0.0.1
 PORT ?= 8050
 
-.PHONY: deps install install-dev run train test test-engine test-browser test-distributed test-load test-lessons test-protocol \
+.PHONY: deps install install-dev run train test test-engine test-browser test-scenarios test-distributed test-load test-lessons test-protocol \
 	lint bench browser services clean lessons
 
 # The pinned dependencies alone (the Dockerfile caches this layer before the sources arrive).
@@ -53,7 +53,16 @@ test: install-dev services browser
 	$(PY) -m ruff check gancore app bench tests examples
 	$(PY) -m mypy
 	GANSCOPE_REQUIRE_BROWSER=1 GANSCOPE_REQUIRE_SERVICES=1 $(PY) -m pytest \
-		-m "not load and not lessons and not distributed and not protocol" --durations=15
+		-m "not load and not lessons and not distributed and not protocol and not scenario" \
+		--durations=15
+
+## make test-scenarios: the real-browser scenarios of 15 s or more each (marker "scenario": a
+## class of six, a queue, an example script end to end, presenter mode at three sizes; about
+## 7 minutes, so apart from make test, which stays under 15)
+test-scenarios: install-dev services browser
+	GANSCOPE_REQUIRE_BROWSER=1 GANSCOPE_REQUIRE_SERVICES=1 $(PY) -m pytest \
+		-m "scenario and not load and not lessons and not distributed and not protocol" \
+		--durations=15
 
 ## make test-engine: the suite without the real-browser tests (no chromium needed)
 test-engine: install-dev services

@@ -166,6 +166,7 @@ return [...document.querySelectorAll('.charts .chart')].filter(c => c.offsetPare
 MIN_PLOT_PX = 40  # room for a curve to show its shape between two tick labels
 
 
+@pytest.mark.scenario
 @pytest.mark.parametrize("size,query", [
     ((1920, 1080), "?preset=ring8-vanilla-collapse&lesson=mode-collapse&play=1"),
     ((1280, 800), "?preset=ring8-reference&play=1"),

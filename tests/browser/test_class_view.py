@@ -20,7 +20,7 @@ from tests.browser.conftest import make_driver, screenshot
 from tests.browser.page import wait_js
 from tests.servers import AppServer, Client, run_of
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.scenario]
 
 TOKEN = "class-view-token"
 PRESET_RUNS = ("ring8-reference", "ring8-vanilla-collapse", "sway-1d", "goodfellow-1d",

@@ -42,6 +42,7 @@ def window(browser):
     browser.set_window_size(1920, 1080)
 
 
+@pytest.mark.scenario
 def test_cls001_lessons_page_opens_a_lesson_whose_events_read_as_sentences(window, server):
     browser = window
     browser.get(server.url + "/lessons")

@@ -62,6 +62,7 @@ def api_configs(driver) -> dict[str, dict]:
     return {r["run_id"]: json.loads(r["config"]) for r in runs}
 
 
+@pytest.mark.scenario
 def test_cmp001_two_runs_animate_focus_and_step_all_at_equal_steps(browser, server):
     # 5 steps per frame: two runs at full speed would fill both cores (and slow the test)
     browser.get(f"{server.url}/compare?presets={LIGHT},{LIGHT2}&play=1&speed=5")
@@ -112,6 +113,7 @@ def test_cmp001_two_runs_animate_focus_and_step_all_at_equal_steps(browser, serv
     assert severe_errors(browser) == []
 
 
+@pytest.mark.scenario
 def test_cmp005_a_compare_page_opened_late_charts_each_run_from_its_start(browser, server):
     """A compare page opened on runs that trained a while gets their metric history: the
     coverage chart starts at the runs' start, not at the page's first frame."""
@@ -173,6 +175,7 @@ def test_cmp002_fork_opens_beside_its_parent_with_the_difference(browser, server
     assert severe_errors(browser) == []
 
 
+@pytest.mark.scenario
 def test_cmp003_share_links_reproduce_configs_in_a_fresh_browser(browser, second_browser, server):
     # one run: a changed config with its own seed
     cfg = PRESETS[LIGHT].config().with_changes({"opt_d.lr": 3e-4, "train.seed": 123})

@@ -9,7 +9,7 @@ import pytest
 from tests.browser.conftest import make_driver, screenshot
 from tests.browser.page import severe_errors, wait_js
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.scenario]
 
 # Two 100-D gaussian runs: collapsed noise beside minibatch discrimination (the lesson's pair).
 PAIR = ("gaussgan-100d", "gaussgan-100d-minibatch")

@@ -197,6 +197,7 @@ def test_lib105_malformed_upload_is_refused_and_the_page_keeps_working(browser, 
     assert severe(browser) == []
 
 
+@pytest.mark.scenario
 def test_lib106_replay_of_a_recording_being_written_follows_its_run(browser, second_browser,
                                                                       lib_server):
     """A run trains on the play page (first browser); its recording, opened in the replay page

@@ -17,7 +17,7 @@ from tests.browser.conftest import screenshot
 from tests.browser.page import severe_errors, wait_js
 from tests.servers import AppServer
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.scenario]
 
 ROOT = Path(__file__).resolve().parents[2]
 

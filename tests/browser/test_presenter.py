@@ -155,6 +155,7 @@ def open_presenting(driver, server, preset: str) -> None:
             60, "the modes chart's first points")
 
 
+@pytest.mark.scenario
 @pytest.mark.parametrize("preset,plot", [("ring8-reference", "plot-2d"),
                                          ("goodfellow-1d", "plot-1d")])
 def test_pr001_presenter_reads_at_every_projector_size(browser, server, preset, plot):

@@ -9,7 +9,7 @@ from tests.browser.conftest import make_driver, screenshot
 from tests.browser.page import wait_js
 from tests.servers import AppServer
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.scenario]
 
 
 @pytest.fixture

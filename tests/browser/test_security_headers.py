@@ -9,7 +9,7 @@ import pytest
 from tests.browser.conftest import make_driver
 from tests.browser.page import open_page, painted, run_of, sample_pixels, wait_js
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.scenario]
 
 # Registered before any page script runs (DevTools injects it, so the page's CSP does not apply
 # to it): the page's own record of every violation, whatever the console keeps.

@@ -13,7 +13,7 @@ from gancore.data.targets import Bimodal6D
 from tests.browser.conftest import screenshot
 from tests.browser.page import open_page, painted, run_of, severe_errors, wait_js
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.scenario]
 
 
 def _upload(driver, path, cond: str) -> None:

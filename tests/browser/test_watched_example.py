@@ -20,7 +20,7 @@ from tests.helpers import wait_for
 from tests.servers import AppServer
 from tests.test_watch_ingest import class_runs
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.scenario]
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cgan_6d_bimodal.py"
 STEPS = 2500
