@@ -89,9 +89,8 @@
    * that trained a while): [[step, {metric: value}], ...], oldest first; steps it has are skipped
    * (a socket that reconnects is sent them again). */
   function addHistory(c, history) {
-    const x = c.metrics.x, last = x.length ? x[x.length - 1] : -1;
-    history.forEach(function (h) {
-      if (h[0] > last) addMetrics(c, { step: h[0], scalars: h[1] });
+    c.metrics.newerThanLast(history).forEach(function (h) {
+      addMetrics(c, { step: h[0], scalars: h[1] });
     });
   }
 

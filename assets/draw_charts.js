@@ -29,6 +29,13 @@
     }
   };
 
+  /** The items of a run's metric history ([[step, {metric: value}], ...], oldest first) that
+   * come after this series' newest step: a socket that reconnects is sent the history again. */
+  Series.prototype.newerThanLast = function (history) {
+    const last = this.x.length ? this.x[this.x.length - 1] : -1;
+    return history.filter(function (h) { return h[0] > last; });
+  };
+
   const COUNTS = { modes: 1, high_quality: 1 };  // the replay page's combined metrics chart
 
   // What a metric measures decides its chart (the play page): counts of modes or dimensions,
@@ -73,10 +80,13 @@
   /** Rows a horizontal legend of `names` takes in `div`: one when every name fits in a row;
    * otherwise Plotly sets them in columns as wide as the widest name (so "high quality share"
    * beside "D(real)" made three rows where a packed estimate said two). */
+  /** A legend entry's width in px, estimated: its name's characters at `px` and the swatch. */
+  function legendEntryWidth(name, px) { return 0.6 * px * String(name).length + 50; }
+
   function legendRows(div, names, px) {
     if (!names.length) return 0;
     const room = Math.max(100, (div.clientWidth || 400) - 20);
-    const widths = names.map(function (n) { return 0.6 * px * String(n).length + 50; });
+    const widths = names.map(function (n) { return legendEntryWidth(n, px); });
     const total = widths.reduce(function (a, w) { return a + w; }, 0);
     if (total <= room) return 1;
     const perRow = Math.max(1, Math.floor(room / Math.max.apply(null, widths)));
@@ -85,14 +95,14 @@
   GS.legendRows = legendRows;
 
   /** Whether a one-row legend of `names` fits in the title's row of `div` with a fifth of the
-   * width to spare (widths estimated as legendRows does). Not in presenter mode: at 16 px the two
+   * width to spare. Not in presenter mode: at 16 px the two
    * ran into each other. The legend's own row under the axis cost each side chart 21 of its
    * 115 px at 1920x1080; beside the title the plot keeps them. */
   function legendBesideTitle(div, ttl, names, z) {
     if (P.presenting() || !names.length) return false;
     const room = (div.clientWidth || 400) - 20;
     const titleW = 0.58 * z.title * String(ttl).length;
-    const legendW = names.reduce(function (a, n) { return a + 0.6 * z.legend * String(n).length + 50; }, 0);
+    const legendW = names.reduce(function (a, n) { return a + legendEntryWidth(n, z.legend); }, 0);
     return titleW + legendW <= 0.8 * room;
   }
 

@@ -119,9 +119,8 @@
   /** [[step, {metric: value}], ...] from the server, oldest first, before the first frame. A
    * socket that reconnects is sent it again: the steps the charts already have are skipped. */
   GS.addMetricHistory = function (history) {
-    const x = view.metrics.x, last = x.length ? x[x.length - 1] : -1;
-    history.forEach(function (h) {
-      if (h[0] > last) GS.addFrameScalars({ step: h[0], scalars: h[1], meta: {} });
+    view.metrics.newerThanLast(history).forEach(function (h) {
+      GS.addFrameScalars({ step: h[0], scalars: h[1], meta: {} });
     });
   };
 

@@ -88,3 +88,43 @@ def open_page(driver, server, query: str = "") -> None:
     driver.get(server.url + "/" + query)
     wait_js(driver, "return window.GS && GS.view && GS.view.run && GS.stats.painted > 0",
             60, "the first frame to be painted")
+
+
+def set_viewport(driver, w: int, h: int) -> None:
+    """The page's viewport, not the window, at w x h (a projector in full screen). The window is
+    sized, then corrected by what the viewport lacks: on a busy machine a resize lands a moment
+    after the call returns, and a difference read too early sized the window wrong."""
+    window = [w, h]
+    for _ in range(4):
+        driver.set_window_size(*window)
+        try:
+            wait_js(driver, f"return outerWidth === {window[0]} && outerHeight === {window[1]}",
+                    5, "the window resized")
+        except AssertionError:
+            continue
+        iw, ih = driver.execute_script("return [innerWidth, innerHeight]")
+        if (iw, ih) == (w, h):
+            return
+        window = [window[0] + w - iw, window[1] + h - ih]
+    sizes = driver.execute_script("return [outerWidth, outerHeight, innerWidth, innerHeight]")
+    raise AssertionError(f"no {w}x{h} viewport: window and viewport are {sizes}, asked for "
+                         f"a window of {window}")
+
+
+# Every visible side chart drawn since window._gsMark (they are drawn one at a time, in turn).
+_REDRAWN_JS = """
+const c = GS.chartClock, shown = Object.keys(c.drawnAt).filter(function (k) {
+  return document.getElementById(k === 'timeline' ? k : 'chart-' + k).offsetParent !== null;
+});
+return shown.length >= arguments[0] &&
+       shown.every(function (k) { return c.drawnAt[k] > window._gsMark; });
+"""
+
+
+def wait_charts_redrawn(driver, at_least: int, timeout: float = 60.0) -> None:
+    """Waits until every visible side chart (at least `at_least` of them) has been drawn again
+    from now on: what they show then is the page as it is, not a chart left from before."""
+    driver.execute_script("window._gsMark = performance.now()")
+    wait_js(driver, _REDRAWN_JS.replace("arguments[0]", str(int(at_least))), timeout,
+            f"{at_least} side charts redrawn")
+

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from tests.browser.conftest import screenshot
-from tests.browser.page import open_page, step_is, wait_js
+from tests.browser.page import open_page, set_viewport, step_is, wait_charts_redrawn, wait_js
 
 pytestmark = pytest.mark.browser
 
@@ -176,16 +176,11 @@ def test_ch004_side_charts_keep_a_plot_area_with_the_lesson_bar_and_on_small_scr
     """With the lesson bar open at 1920x1080 the six side charts had plot areas of 2-6 px, and
     at 1280x800 (charts under the plot) of 9 px: titles, ticks and legends took their boxes.
     The page scrolls rather than crush them."""
-    from tests.browser.test_presenter import set_viewport
-
     set_viewport(browser, *size)
     try:
         open_page(browser, server, query)
         wait_js(browser, step_is("> 100"), 60, "a hundred steps")
-        # twice round the charts (drawn one at a time, in turn): each shows curves, not a wait
-        wait_js(browser, "return GS.chartClock && Object.keys(GS.chartClock.drawnAt).length >= 6"
-                         " && (window._gsRounds = (window._gsRounds || 0) + 1) > 20", 30,
-                "every side chart drawn with steps")
+        wait_charts_redrawn(browser, 6)  # every chart drawn again, with curves of 100 steps
         areas = browser.execute_script(PLOT_AREAS_JS)
         assert len(areas) == 6, areas
         small = [(i, round(h)) for i, h in areas if h < MIN_PLOT_PX]

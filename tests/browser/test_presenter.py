@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import screenshot
-from tests.browser.page import open_page, wait_js
+from tests.browser.page import open_page, set_viewport, wait_charts_redrawn, wait_js
 
 pytestmark = pytest.mark.browser
 
@@ -98,28 +98,10 @@ def problems(labels: list[dict]) -> list[str]:
     return out
 
 
-def set_viewport(driver, w: int, h: int) -> None:
-    """The page's viewport, not the window, at w x h (a projector in full screen)."""
-    driver.set_window_size(w, h)
-    dw, dh = driver.execute_script("return [outerWidth - innerWidth, outerHeight - innerHeight]")
-    driver.set_window_size(w + dw, h + dh)
-    wait_js(driver, f"return innerWidth === {w} && innerHeight === {h}", 10, f"a {w}x{h} viewport")
-
-
-# Every visible chart drawn since window._gsMark (the charts are drawn one at a time, in turn).
-REDRAWN_JS = """
-const c = GS.chartClock, shown = Object.keys(c.drawnAt).filter(function (k) {
-  return document.getElementById(k === 'timeline' ? k : 'chart-' + k).offsetParent !== null;
-});
-return shown.length >= 3 && shown.every(function (k) { return c.drawnAt[k] > window._gsMark; });
-"""
-
-
 def settled_problems(driver, tries: int = 20) -> list[str]:
     """The page's label problems once the charts are redrawn; checked again every 0.5 s while
     there are any (the charts change as the run trains), the last list if they stay."""
-    driver.execute_script("window._gsMark = performance.now()")
-    wait_js(driver, REDRAWN_JS, 60, "the charts redrawn at this size")
+    wait_charts_redrawn(driver, 3)
     found: list[str] = []
     for _ in range(tries):
         found = problems(driver.execute_script(LABELS_JS))
