@@ -56,9 +56,9 @@ test: install-dev services browser
 		-m "not load and not lessons and not distributed and not protocol and not scenario" \
 		--durations=15
 
-## make test-scenarios: the real-browser scenarios of 15 s or more each (marker "scenario": a
-## class of six, a queue, an example script end to end, presenter mode at three sizes; about
-## 7 minutes, so apart from make test, which stays under 15)
+## make test-scenarios: the end-to-end scenarios of 10 s or more each (marker "scenario": a
+## class of six, a queue, an example script, presenter mode at three sizes, 19 spectators, a
+## full disk; about 8 minutes, so apart from make test, which takes about 12)
 test-scenarios: install-dev services browser
 	GANSCOPE_REQUIRE_BROWSER=1 GANSCOPE_REQUIRE_SERVICES=1 $(PY) -m pytest \
 		-m "scenario and not load and not lessons and not distributed and not protocol" \

@@ -60,6 +60,7 @@ def test_ls001_group_plays_pauses_and_steps_at_equal_steps(registry):
     lockstep.release("alice", ids)
 
 
+@pytest.mark.scenario
 def test_ls002_fork_beside_keeps_the_parent_and_levels_with_it(registry):
     parent = registry.start("alice", SMALL, autoplay=True)
     registry.watch(parent.run_id)  # its play page

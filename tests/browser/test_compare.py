@@ -215,6 +215,7 @@ def test_cmp003_share_links_reproduce_configs_in_a_fresh_browser(browser, second
     assert severe_errors(second_browser) == []
 
 
+@pytest.mark.scenario
 def test_cmp004_malformed_share_links_get_a_clear_error_and_the_page_works(browser, server):
     good = PRESETS[LIGHT].config().to_url()
     browser.get(f"{server.url}/compare?presets=nope&cfgs=garbage~{good}")

@@ -38,6 +38,7 @@ def section(driver, title: str):
     return driver.find_element(By.XPATH, f"//details[summary[text()='{title}']]")
 
 
+@pytest.mark.scenario
 def test_fb001_two_bad_fields_marked_in_sight_the_good_change_applied_then_cleared(browser,
                                                                                    server):
     browser.get(server.url + "/?preset=ring8-reference")

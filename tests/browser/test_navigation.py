@@ -57,6 +57,7 @@ def own_session(browser, server):
     browser.delete_all_cookies()
 
 
+@pytest.mark.scenario
 def test_nav001_every_page_has_the_six_links_each_opens_its_page_marked(browser, server):
     """From the 404 page, through the bar's links one by one: each page shows the six links,
     all visible, its own marked (none on the 404 page)."""
@@ -92,6 +93,7 @@ def test_nav002_an_unknown_address_shows_the_404_page_with_the_links(browser, se
     assert browser.title == "ganscope · lessons"
 
 
+@pytest.mark.scenario
 def test_nav003_presenter_mode_hides_the_bar_and_the_play_page_fits_the_window(browser, server):
     # A session of its own: nav001 left the play and compare pages before their runs were first
     # watched, and the session's limit banner ("already has 2 runs") made this page too tall.

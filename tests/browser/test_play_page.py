@@ -182,6 +182,7 @@ def test_br007_presets_draw_their_views(browser, server, preset, plot, name):
     assert severe_errors(browser) == []
 
 
+@pytest.mark.scenario
 def test_br008_second_session_cannot_control_the_run(browser, second_browser, server):
     open_page(browser, server, "?preset=ring8-reference&play=1")
     wait_js(browser, "return document.querySelector('#status .state-running')", 30, "running")

@@ -90,6 +90,7 @@ def test_sec_adm002_twenty_four_starts_from_four_sessions_never_pass_the_machine
         assert len(mine) <= 2, mine  # per session: holding or waiting
 
 
+@pytest.mark.scenario
 def test_sec_adm003_a_full_server_queues_the_next_run_and_starts_it_when_a_slot_frees(tmp_path):
     reg = RunRegistry(tmp_path / "runs", Limits(per_session=2, total=2),
                       LocalBackend(spare=False))

@@ -89,6 +89,7 @@ def _fill(mount: Path, leave_mb: float) -> None:
         fh.write(b"\1" * max(0, size))
 
 
+@pytest.mark.scenario
 def test_sec_store003_a_full_disk_stops_the_run_with_a_clear_message(small_disk):
     _fill(small_disk, leave_mb=12)
     reg = _registry(small_disk / "runs")

@@ -8,6 +8,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 import simple_websocket
 
 from app.stream import decode_envelope
@@ -52,6 +53,7 @@ def _training(client: Client, run_id: str) -> bool:
     return any(r["run_id"] == run_id and r["step"] > 0 for r in json.loads(body))
 
 
+@pytest.mark.scenario
 def test_sec_view001_owner_gets_every_row_with_nineteen_spectators(fresh_server):
     server = fresh_server()
     owner = Client(server.url)
