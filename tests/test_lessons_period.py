@@ -29,13 +29,14 @@ HELD = ("mode-collapse", "mode-hopping", "adagan", "forgetting", "gan-vs-vae", "
 NOT_YET: dict[str, str] = {}
 UNMEASURED = "not yet measured over a whole class period on seeds 0, 1 and 2"
 # Seconds of a class period per preset on one core of the 2-core box, two processes training
-# (2026-12-07; only for the order the two processes take the runs in, longest first). About 33
-# core-minutes a seed: some 50 minutes of wall clock for the three seeds.
-COST = {"gaussgan-100d-minibatch": 290, "gaussgan-100d": 200, "bimodal-6d-wgan-gp": 148,
-        "forgetting-rehearsal-r1": 138, "bimodal-6d-gan": 120, "forgetting-sequential": 108,
-        "four-points-settled": 87, "ring8-d-ahead": 87, "four-points-oscillation": 74,
-        "ring8-vanilla-collapse": 74, "ring8-adagan": 72, "ring8-vae": 67, "goodfellow-1d": 150,
-        "sway-1d": 42, "sway-1d-balanced": 39, "goodfellow-1d-settled": 75}
+# (mean of seeds 0-2 in `make test-lessons`, 2026-12-08; only for the order the two processes
+# take the runs in, longest first). About 35 core-minutes a seed: 54 minutes of wall clock for
+# the three seeds.
+COST = {"gaussgan-100d-minibatch": 308, "gaussgan-100d": 200, "bimodal-6d-wgan-gp": 187,
+        "forgetting-rehearsal-r1": 174, "bimodal-6d-gan": 153, "forgetting-sequential": 144,
+        "four-points-settled": 141, "ring8-d-ahead": 134, "goodfellow-1d": 110,
+        "ring8-adagan": 108, "ring8-vanilla-collapse": 107, "four-points-oscillation": 103,
+        "ring8-vae": 97, "sway-1d-balanced": 53, "goodfellow-1d-settled": 53, "sway-1d": 49}
 
 
 def _train(steps: int | None, seeds: tuple[int, ...],
