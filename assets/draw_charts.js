@@ -77,12 +77,12 @@
     return [x0, Math.max(last, xEnd, x0 + 10)];
   }
 
-  /** Rows a horizontal legend of `names` takes in `div`: one when every name fits in a row;
-   * otherwise Plotly sets them in columns as wide as the widest name (so "high quality share"
-   * beside "D(real)" made three rows where a packed estimate said two). */
   /** A legend entry's width in px, estimated: its name's characters at `px` and the swatch. */
   function legendEntryWidth(name, px) { return 0.6 * px * String(name).length + 50; }
 
+  /** Rows a horizontal legend of `names` takes in `div`: one when every name fits in a row;
+   * otherwise Plotly sets them in columns as wide as the widest name (so "high quality share"
+   * beside "D(real)" made three rows where a packed estimate said two). */
   function legendRows(div, names, px) {
     if (!names.length) return 0;
     const room = Math.max(100, (div.clientWidth || 400) - 20);
@@ -95,9 +95,9 @@
   GS.legendRows = legendRows;
 
   /** Whether a one-row legend of `names` fits in the title's row of `div` with a fifth of the
-   * width to spare. Not in presenter mode: at 16 px the two
-   * ran into each other. The legend's own row under the axis cost each side chart 21 of its
-   * 115 px at 1920x1080; beside the title the plot keeps them. */
+   * width to spare. Not in presenter mode: at 16 px the two ran into each other. The legend's
+   * own row under the axis cost each side chart 21 of its 115 px at 1920x1080; beside the title
+   * the plot keeps them. */
   function legendBesideTitle(div, ttl, names, z) {
     if (P.presenting() || !names.length) return false;
     const room = (div.clientWidth || 400) - 20;

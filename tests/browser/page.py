@@ -116,7 +116,7 @@ _REDRAWN_JS = """
 const c = GS.chartClock, shown = Object.keys(c.drawnAt).filter(function (k) {
   return document.getElementById(k === 'timeline' ? k : 'chart-' + k).offsetParent !== null;
 });
-return shown.length >= arguments[0] &&
+return shown.length >= AT_LEAST &&
        shown.every(function (k) { return c.drawnAt[k] > window._gsMark; });
 """
 
@@ -125,6 +125,5 @@ def wait_charts_redrawn(driver, at_least: int, timeout: float = 60.0) -> None:
     """Waits until every visible side chart (at least `at_least` of them) has been drawn again
     from now on: what they show then is the page as it is, not a chart left from before."""
     driver.execute_script("window._gsMark = performance.now()")
-    wait_js(driver, _REDRAWN_JS.replace("arguments[0]", str(int(at_least))), timeout,
+    wait_js(driver, _REDRAWN_JS.replace("AT_LEAST", str(int(at_least))), timeout,
             f"{at_least} side charts redrawn")
-
